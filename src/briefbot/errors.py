@@ -1,0 +1,41 @@
+"""The exceptions briefbot raises: each one says what happened and how to fix it."""
+
+from __future__ import annotations
+
+
+class BriefbotError(Exception):
+    """Base class for every error briefbot raises on purpose."""
+
+
+class ConfigError(BriefbotError):
+    """config.yaml (or the environment) is wrong; the message names the key and the fix."""
+
+
+class ContentError(BriefbotError):
+    """An article file cannot be used; the message names the file, the line and the fix."""
+
+
+class DeliveryError(BriefbotError):
+    """A platform refused or failed a message. Adapters raise the subclasses below."""
+
+
+class ChatUnavailable(DeliveryError):
+    """The bot may not post in this chat (blocked, kicked, missing permission): pause it."""
+
+    def __init__(self, chat_id: str, reason: str) -> None:
+        super().__init__(f"chat {chat_id} is unavailable: {reason}")
+        self.chat_id = chat_id
+        self.reason = reason
+
+
+class ChatMoved(DeliveryError):
+    """The chat has a new id (a Telegram group upgraded to a supergroup): move it."""
+
+    def __init__(self, chat_id: str, new_chat_id: str) -> None:
+        super().__init__(f"chat {chat_id} moved to {new_chat_id}")
+        self.chat_id = chat_id
+        self.new_chat_id = new_chat_id
+
+
+class TemporaryFailure(DeliveryError):
+    """The platform failed for now (5xx, timeout, long rate limit): try again on a later pass."""
