@@ -1,0 +1,266 @@
+"""config.yaml -> frozen, validated settings; tokens come from the environment only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from briefbot.errors import ConfigError
+
+TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+DISCORD_TOKEN_ENV = "DISCORD_BOT_TOKEN"
+
+
+class Secret:
+    """A token that never shows itself in a repr, a str() or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSchedule:
+    """A daily briefing listed in config.yaml: post to `chat_id` at `time` in `timezone`."""
+
+    chat_id: str
+    time: dt.time
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    url: str  # the public HTTPS URL Telegram posts to
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    secret_token: Secret | None = None
+    path: str = "telegram"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    base_url: str | None = None
+    base_file_url: str | None = None
+    channels: tuple[ChannelSchedule, ...] = ()
+    webhook: WebhookConfig | None = None
+    token: Secret | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    api_base_url: str | None = None
+    gateway_url: str | None = None
+    channels: tuple[ChannelSchedule, ...] = ()
+    guilds: tuple[int, ...] = ()  # sync slash commands to these servers at once (else globally)
+    token: Secret | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    content_dir: Path
+    database: Path
+    timezone: str = "UTC"  # the default for /subscribe without a zone
+    catch_up_window: dt.timedelta = dt.timedelta(hours=2)
+    reload_seconds: float = 5.0  # how often the content folder is rescanned while running
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    source: Path | None = None  # the file this came from, if any
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time_of_day(value: object, key: str) -> dt.time:
+    """'07:30' -> time(7, 30); anything else is a ConfigError naming `key`."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if match:
+        hour, minute = int(match.group(1)), int(match.group(2))
+        if hour < 24 and minute < 60:
+            return dt.time(hour, minute)
+    raise ConfigError(f"{key}: {value!r} is not a time of day; write it as HH:MM, e.g. \"07:30\"")
+
+
+def check_timezone(value: object, key: str) -> str:
+    name = str(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{key}: {value!r} is not an IANA time zone; use a name like Europe/Berlin or UTC"
+        ) from None
+    return name
+
+
+def _duration(value: object, key: str) -> dt.timedelta:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.timedelta(seconds=float(value))
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ConfigError(f"{key}: {value!r} is not a duration; write e.g. 2h, 90m or 30s")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+
+
+def _mapping(value: object, key: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping of settings, got {type(value).__name__}")
+    return value
+
+
+def _optional_str(value: object, key: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    return value
+
+
+def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}{unknown[0]}: unknown setting; the known ones are {', '.join(sorted(allowed))}"
+        )
+
+
+def _channels(
+    value: object, key: str, id_key: str, default_zone: str
+) -> tuple[ChannelSchedule, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list like [{{{id_key}: ..., time: \"07:30\"}}]")
+    channels = []
+    for index, item in enumerate(value):
+        where = f"{key}[{index}]"
+        entry = _mapping(item, where)
+        _check_keys(entry, {id_key, "time", "timezone"}, f"{where}.")
+        if entry.get(id_key) in (None, ""):
+            raise ConfigError(f"{where}.{id_key}: missing; say which chat gets the briefing")
+        if "time" not in entry:
+            raise ConfigError(f"{where}.time: missing; write the local time as HH:MM")
+        channels.append(
+            ChannelSchedule(
+                chat_id=str(entry[id_key]),
+                time=parse_time_of_day(entry["time"], f"{where}.time"),
+                timezone=check_timezone(entry.get("timezone", default_zone), f"{where}.timezone"),
+            )
+        )
+    return tuple(channels)
+
+
+def _env_secret(environ: Mapping[str, str], name: str) -> Secret | None:
+    value = environ.get(name, "").strip()
+    return Secret(value) if value else None
+
+
+def load_config(
+    path: Path | None, environ: Mapping[str, str] | None = None, *, required: bool = False
+) -> Config:
+    """Read and validate config.yaml. A missing file gives the defaults unless `required`."""
+    environ = os.environ if environ is None else environ
+    raw: object = {}
+    base = Path.cwd()
+    if path is not None and path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{where}: not valid YAML ({exc}); fix the syntax") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read it ({exc})") from None
+        base = path.parent
+    elif path is not None and required:
+        raise ConfigError(f"{path}: no such config file; copy config.yaml from the project")
+    top = _mapping(raw, "config.yaml")
+    _check_keys(
+        top,
+        {"content_dir", "database", "timezone", "catch_up_window", "reload_seconds", "telegram",
+         "discord", "log_level"},
+        "",
+    )
+    zone = check_timezone(top.get("timezone", "UTC"), "timezone")
+
+    tg = _mapping(top.get("telegram"), "telegram")
+    _check_keys(tg, {"base_url", "base_file_url", "channels", "webhook"}, "telegram.")
+    webhook = None
+    if tg.get("webhook"):
+        wh = _mapping(tg["webhook"], "telegram.webhook")
+        _check_keys(wh, {"url", "listen", "port", "secret_token", "path"}, "telegram.webhook.")
+        url = _optional_str(wh.get("url"), "telegram.webhook.url")
+        if not url or not url.startswith("https://"):
+            raise ConfigError("telegram.webhook.url: Telegram needs a public https:// URL here")
+        port = wh.get("port", 8443)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"telegram.webhook.port: {port!r} is not a port number (1-65535)")
+        secret = _optional_str(wh.get("secret_token"), "telegram.webhook.secret_token")
+        webhook = WebhookConfig(
+            url=url,
+            listen=str(wh.get("listen", "0.0.0.0")),
+            port=port,
+            secret_token=Secret(secret) if secret else None,
+            path=str(wh.get("path", "telegram")).strip("/"),
+        )
+    telegram = TelegramConfig(
+        base_url=_optional_str(tg.get("base_url"), "telegram.base_url"),
+        base_file_url=_optional_str(tg.get("base_file_url"), "telegram.base_file_url"),
+        channels=_channels(tg.get("channels"), "telegram.channels", "chat_id", zone),
+        webhook=webhook,
+        token=_env_secret(environ, TELEGRAM_TOKEN_ENV),
+    )
+
+    dc = _mapping(top.get("discord"), "discord")
+    _check_keys(dc, {"api_base_url", "gateway_url", "channels", "guilds"}, "discord.")
+    guilds_raw = dc.get("guilds") or []
+    if not isinstance(guilds_raw, list) or not all(
+        isinstance(g, int) or (isinstance(g, str) and g.isdigit()) for g in guilds_raw
+    ):
+        raise ConfigError("discord.guilds: expected a list of server ids (numbers)")
+    discord = DiscordConfig(
+        api_base_url=_optional_str(dc.get("api_base_url"), "discord.api_base_url"),
+        gateway_url=_optional_str(dc.get("gateway_url"), "discord.gateway_url"),
+        channels=_channels(dc.get("channels"), "discord.channels", "channel_id", zone),
+        guilds=tuple(int(g) for g in guilds_raw),
+        token=_env_secret(environ, DISCORD_TOKEN_ENV),
+    )
+
+    reload_seconds = top.get("reload_seconds", 5.0)
+    if not isinstance(reload_seconds, (int, float)) or reload_seconds <= 0:
+        raise ConfigError(f"reload_seconds: {reload_seconds!r} must be a positive number")
+    return Config(
+        content_dir=(base / str(top.get("content_dir", "content"))).resolve(),
+        database=(base / str(top.get("database", "data/briefbot.sqlite3"))).resolve(),
+        timezone=zone,
+        catch_up_window=_duration(top.get("catch_up_window", "2h"), "catch_up_window"),
+        reload_seconds=float(reload_seconds),
+        telegram=telegram,
+        discord=discord,
+        source=path if path is not None and path.exists() else None,
+    )
