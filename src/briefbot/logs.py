@@ -1,0 +1,86 @@
+"""Logging setup with secret redaction: no token reaches a log line at any level."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+# Telegram bot tokens look like 123456789:AA...; Discord tokens are three dot-separated base64 parts.
+_TOKEN_PATTERNS = (
+    re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}"),
+    re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}"),
+)
+REDACTED = "[REDACTED]"
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final message (and traceback) with secrets removed.
+
+    It sits on handlers, not loggers: a logger's filter never sees records that propagate up
+    from child loggers such as `httpx` or `telegram.ext.ExtBot`.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: set[str] = {s for s in secrets if s}
+
+    def add_secret(self, secret: str) -> None:
+        if secret:
+            self._secrets.add(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        for pattern in _TOKEN_PATTERNS:
+            text = pattern.sub(REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            # Format the traceback now, redacted, so the formatter uses this text instead.
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+_filter = RedactingFilter()
+
+
+def redaction_filter() -> RedactingFilter:
+    """The process-wide filter; adapters register their tokens with `add_secret`."""
+    return _filter
+
+
+def protect(handler: logging.Handler) -> logging.Handler:
+    """Attach the redacting filter to a handler (idempotent)."""
+    if _filter not in handler.filters:
+        handler.addFilter(_filter)
+    return handler
+
+
+def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:
+    """Log to stderr at `level`, every handler redacting; quiet the chatty HTTP libraries."""
+    for secret in secrets:
+        _filter.add_secret(secret)
+    root = logging.getLogger()
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    if not any(getattr(h, "_briefbot", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        )
+        handler._briefbot = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    for handler in root.handlers:
+        protect(handler)
+    # httpx logs every request URL at INFO, and Telegram's URL holds the token. The filter would
+    # redact it anyway; this keeps the log readable.
+    if root.level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
