@@ -78,8 +78,8 @@ def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:
         )
         handler._briefbot = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    for handler in root.handlers:
-        protect(handler)
+    for existing in root.handlers:
+        protect(existing)
     # httpx logs every request URL at INFO, and Telegram's URL holds the token. The filter would
     # redact it anyway; this keeps the log readable.
     if root.level > logging.DEBUG:
