@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from briefbot.errors import ContentError
 from briefbot.text import split_sentences
 
 
@@ -29,7 +34,7 @@ class Article:
     source_url: str | None = None
     tags: tuple[str, ...] = ()
     qa: tuple[CuratedQA, ...] = ()
-    bullets: tuple[str, ...] = ()  # editor-chosen bullets (front matter), used instead of picked ones
+    bullets: tuple[str, ...] = ()  # editor-chosen bullets (front matter), used as they are
     path: Path | None = None
     digest: str = ""  # content hash, so derived tables can be cached per version
     sentences: tuple[str, ...] = field(default=(), compare=False)
@@ -38,3 +43,373 @@ class Article:
         if not self.sentences:
             split = tuple(s for p in self.paragraphs for s in split_sentences(p))
             object.__setattr__(self, "sentences", split)
+
+
+MAX_ARTICLE_BYTES = 1_000_000
+ARTICLE_SUFFIXES = (".txt", ".md")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def is_valid_article_id(value: str) -> bool:
+    """Ids are file stems: letters, digits, '-', '_', '.'; never a path."""
+    return bool(_ID_PATTERN.match(value)) and ".." not in value
+
+
+@dataclass(frozen=True, slots=True)
+class ContentProblem:
+    """Something wrong with one article file, said so an editor can fix it."""
+
+    path: Path
+    message: str
+    line: int | None = None
+    fatal: bool = True  # True: the file was not loaded; False: loaded, with a gap
+
+    def __str__(self) -> str:
+        where = f"{self.path.name}:{self.line}" if self.line else self.path.name
+        kind = "error" if self.fatal else "warning"
+        return f"{where}: {kind}: {self.message}"
+
+
+class ArticleFileError(ContentError):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+_DATE_FORMATS = (
+    "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y",
+    "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%A, %B %d, %Y",
+)
+
+
+def parse_date(value: object) -> dt.date | None:
+    """A publication date from text like 'February 11, 2026' or '2026-02-11', else None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = " ".join(str(value).replace("Sept ", "Sep ").split()).strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    try:
+        return dt.datetime.fromisoformat(text).date()
+    except ValueError:
+        return None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ArticleFileError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8", line
+        ) from None
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _parse_txt(article_id: str, text: str) -> tuple[dict[str, object], list[str], list[str]]:
+    """The sample format: headline, '- author', '- date', blank line, paragraphs."""
+    lines = text.split("\n")
+    warnings: list[str] = []
+    headline = lines[0].strip()
+    if not headline:
+        raise ArticleFileError("line 1 must be the headline, but it is empty", 1)
+    meta: dict[str, object] = {"title": headline}
+    index = 1
+    dashes: list[tuple[int, str]] = []
+    while index < len(lines) and len(dashes) < 2 and lines[index].lstrip().startswith("- "):
+        dashes.append((index + 1, lines[index].strip()[2:].strip()))
+        index += 1
+    if len(dashes) == 2:
+        meta["author"] = dashes[0][1] or None
+        line_no, raw_date = dashes[1]
+        date = parse_date(raw_date)
+        if date is None:
+            warnings.append(
+                f"line {line_no}: can't read the date {raw_date!r}; write it like February 11, 2026"
+            )
+        meta["date"] = date
+    elif len(dashes) == 1:
+        line_no, value = dashes[0]
+        date = parse_date(value)
+        if date is not None:
+            meta["date"] = date
+            warnings.append(f"line {line_no}: no author line; add '- Author Name' before the date")
+        else:
+            meta["author"] = value or None
+            warnings.append(f"line {line_no + 1}: no date line; add '- February 11, 2026' here")
+    else:
+        warnings.append("line 2: no byline or date; add '- Author' and '- February 11, 2026'")
+    paragraphs = [line.strip() for line in lines[index:] if line.strip()]
+    return meta, paragraphs, warnings
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+
+
+def _markdown_paragraphs(body: str) -> list[str]:
+    paragraphs: list[str] = []
+    for block in re.split(r"\n\s*\n", body):
+        lines = []
+        for raw in block.split("\n"):
+            line = raw.strip()
+            line = re.sub(r"^#{1,6}\s+", "", line)
+            line = re.sub(r"^(?:[-*+]|\d+\.)\s+", "", line)
+            line = re.sub(r"^>\s?", "", line)
+            lines.append(line)
+        text = " ".join(part for part in lines if part)
+        text = _MD_LINK.sub(r"\1", text)
+        text = _MD_EMPHASIS.sub(r"\2", text)
+        if text:
+            paragraphs.append(text)
+    return paragraphs
+
+
+def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str], list[str]]:
+    """YAML front matter between '---' lines, then Markdown paragraphs."""
+    if not text.startswith("---"):
+        raise ArticleFileError(
+            "a .md article starts with YAML front matter: '---', title: ..., '---'", 1
+        )
+    lines = text.split("\n")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        raise ArticleFileError("the front matter is never closed; add a '---' line after it", 1)
+    try:
+        front = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "bad syntax"
+        raise ArticleFileError(f"invalid YAML front matter: {problem}", line) from None
+    if not isinstance(front, dict):
+        raise ArticleFileError("the front matter must be 'key: value' lines", 2)
+    title = front.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ArticleFileError("the front matter needs a 'title:'", 2)
+    warnings: list[str] = []
+    meta: dict[str, object] = {"title": title.strip()}
+    if front.get("author") is not None:
+        meta["author"] = str(front["author"]).strip() or None
+    if front.get("date") is not None:
+        date = parse_date(front["date"])
+        if date is None:
+            warnings.append(f"can't read the date {front['date']!r}; write it like 2026-02-11")
+        meta["date"] = date
+    else:
+        warnings.append("no 'date:' in the front matter; the article sorts as oldest")
+    url = front.get("source_url")
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            warnings.append(f"source_url {url!r} is not an http(s) link; it is ignored")
+        else:
+            meta["source_url"] = url
+    tags = front.get("tags") or []
+    meta["tags"] = tuple(str(t) for t in tags) if isinstance(tags, list) else (str(tags),)
+    bullets = front.get("bullets") or []
+    if not isinstance(bullets, list):
+        warnings.append("'bullets:' should be a list of lines; it is ignored")
+        bullets = []
+    meta["bullets"] = tuple(str(b).strip() for b in bullets if str(b).strip())
+    meta["qa"] = tuple(_curated(front.get("qa"), warnings))
+    return meta, _markdown_paragraphs("\n".join(lines[end + 1 :])), warnings
+
+
+def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        warnings.append("'qa:' should be a list of '- q: ...' / 'a: ...' entries; it is ignored")
+        return []
+    entries: list[CuratedQA] = []
+    seen: set[str] = set()
+    for number, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or "q" not in item or "a" not in item:
+            warnings.append(f"qa entry {number} needs both 'q:' and 'a:'; it is ignored")
+            continue
+        questions = item["q"] if isinstance(item["q"], list) else [item["q"]]
+        cleaned = tuple(str(q).strip() for q in questions if str(q).strip())
+        answer = str(item["a"]).strip() if item["a"] is not None else ""
+        if not cleaned or not answer:
+            warnings.append(f"qa entry {number} has an empty question or answer; it is ignored")
+            continue
+        for question in cleaned:
+            if question.lower() in seen:
+                warnings.append(f"qa entry {number} repeats the question {question!r}")
+            seen.add(question.lower())
+        entries.append(CuratedQA(questions=cleaned, answer=answer))
+    return entries
+
+
+def parse_article(path: Path) -> tuple[Article, list[ContentProblem]]:
+    """Read one article file. Raises ArticleFileError when it cannot be used at all."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARTICLE_BYTES:
+            raise ArticleFileError(
+                f"the file is {size:,} bytes, over the {MAX_ARTICLE_BYTES:,} limit; split it"
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArticleFileError("the file vanished while it was being read") from None
+    except OSError as exc:
+        raise ArticleFileError(f"cannot read the file ({exc.strerror})") from None
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ArticleFileError(f"the file is over the {MAX_ARTICLE_BYTES:,} byte limit; split it")
+    text = _decode(path, data)
+    if not text.strip():
+        raise ArticleFileError("the file is empty; write a headline on line 1", 1)
+    parser = _parse_md if path.suffix == ".md" else _parse_txt
+    meta, paragraphs, warnings = parser(path.stem, text)
+    problems = [_warning(path, w) for w in warnings]
+    if not paragraphs:
+        problems.append(ContentProblem(path, "the article has no body text", None, fatal=False))
+    article = Article(
+        id=path.stem,
+        title=str(meta["title"]),
+        author=_opt_str(meta.get("author")),
+        date=meta.get("date") if isinstance(meta.get("date"), dt.date) else None,  # type: ignore[arg-type]
+        paragraphs=tuple(paragraphs),
+        source_url=_opt_str(meta.get("source_url")),
+        tags=meta.get("tags", ()),  # type: ignore[arg-type]
+        qa=meta.get("qa", ()),  # type: ignore[arg-type]
+        bullets=meta.get("bullets", ()),  # type: ignore[arg-type]
+        path=path,
+        digest=hashlib.sha256(data).hexdigest(),
+    )
+    return article, problems
+
+
+def _opt_str(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _warning(path: Path, text: str) -> ContentProblem:
+    match = re.match(r"line (\d+): (.*)", text)
+    if match:
+        return ContentProblem(path, match.group(2), int(match.group(1)), fatal=False)
+    return ContentProblem(path, text, None, fatal=False)
+
+
+def _sort_key(article: Article) -> tuple[int, dt.date, str]:
+    # Newest first: dated articles by date (descending), then undated ones; ties by id.
+    return (0 if article.date else 1, _negate(article.date), article.id)
+
+
+def _negate(date: dt.date | None) -> dt.date:
+    if date is None:
+        return dt.date.max
+    return dt.date.fromordinal(dt.date.max.toordinal() - date.toordinal() + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    problems: tuple[ContentProblem, ...] = ()
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+class Library:
+    """The articles of one folder, newest first; `reload()` picks up added/changed/removed files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._entries: dict[Path, tuple[tuple[int, int], Article | None, list[ContentProblem]]] = {}
+        self._articles: tuple[Article, ...] = ()
+        self._by_id: dict[str, Article] = {}
+        self._problems: tuple[ContentProblem, ...] = ()
+        self.version = 0
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        return self._articles
+
+    @property
+    def problems(self) -> tuple[ContentProblem, ...]:
+        return self._problems
+
+    def find(self, article_id: str) -> Article | None:
+        return self._by_id.get(article_id)
+
+    def latest(self) -> Article | None:
+        return self._articles[0] if self._articles else None
+
+    def _files(self) -> list[Path]:
+        try:
+            return sorted(
+                p for p in self.folder.iterdir()
+                if p.suffix in ARTICLE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+            )
+        except FileNotFoundError:
+            return []
+
+    def reload(self) -> ReloadReport:
+        """Rescan the folder; re-read only files whose size or modification time changed."""
+        before = {p: (a.id, a.digest) for p, (_, a, _) in self._entries.items() if a}
+        if not self.folder.is_dir():
+            folder_problem = ContentProblem(
+                self.folder, "the content folder does not exist; create it or set content_dir"
+            )
+            self._entries.clear()
+            self._publish([folder_problem])
+            return ReloadReport(removed=tuple(i for i, _ in before.values()),
+                                problems=(folder_problem,))
+        seen: set[Path] = set()
+        for path in self._files():
+            seen.add(path)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._entries.get(path)
+            if cached is not None and cached[0] == stamp:
+                continue
+            try:
+                article, problems = parse_article(path)
+                self._entries[path] = (stamp, article, problems)
+            except ArticleFileError as exc:
+                problem = ContentProblem(path, exc.message, exc.line)
+                self._entries[path] = (stamp, None, [problem])
+        for gone in set(self._entries) - seen:
+            del self._entries[gone]
+        self._publish([])
+        after = {p: (a.id, a.digest) for p, (_, a, _) in self._entries.items() if a}
+        added = tuple(sorted(after[p][0] for p in after.keys() - before.keys()))
+        removed = tuple(sorted(before[p][0] for p in before.keys() - after.keys()))
+        changed = tuple(sorted(after[p][0] for p in after.keys() & before.keys()
+                               if after[p] != before[p]))
+        report = ReloadReport(added, changed, removed, self._problems)
+        if report.changed_anything:
+            self.version += 1
+        return report
+
+    def _publish(self, problems: list[ContentProblem]) -> None:
+        by_id: dict[str, Article] = {}
+        for path, (_, article, file_problems) in sorted(self._entries.items()):
+            problems.extend(file_problems)
+            if article is None:
+                continue
+            if article.id in by_id:
+                first = by_id[article.id].path
+                problems.append(ContentProblem(
+                    path,
+                    f"another file ({first.name if first else '?'}) already has the id "
+                    f"{article.id!r}; rename one of them",
+                ))
+                continue
+            by_id[article.id] = article
+        self._by_id = by_id
+        self._articles = tuple(sorted(by_id.values(), key=_sort_key))
+        self._problems = tuple(problems)
