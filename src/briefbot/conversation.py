@@ -1,13 +1,20 @@
-"""One platform-neutral conversation: Incoming message -> list of Reply (CONTRACT, being built)."""
+"""One platform-neutral conversation: an Incoming message in, a list of Reply out."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from briefbot.briefing import Briefing, Digest
-from briefbot.qa import Answer
+from briefbot.articles import Library, is_valid_article_id
+from briefbot.briefing import Briefing, Digest, make_briefing
+from briefbot.qa import Answer, QAIndex
+
+log = logging.getLogger(__name__)
 
 ChatKind = Literal["private", "group", "channel"]
 
@@ -60,3 +67,155 @@ class SubscriptionCommands(Protocol):
     async def unsubscribe(self, incoming: Incoming) -> Sequence[Reply]: ...
 
     async def status(self, incoming: Incoming) -> Sequence[Reply]: ...
+
+
+class InMemoryChatMemory:
+    """ChatMemory for the console and tests; the SQLite store keeps it across restarts."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def last_briefed(self, platform: str, chat_id: str) -> str | None:
+        return self._last.get((platform, chat_id))
+
+    def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None:
+        self._last[(platform, chat_id)] = article_id
+
+
+MAX_QUESTION_CHARS = 1000
+LIST_LIMIT = 20
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("latest", "the newest briefing"),
+    ("list", "the articles I know"),
+    ("brief", "ID: the briefing for one article"),
+    ("ask", "QUESTION: ask about the article (or just type the question)"),
+    ("subscribe", "HH:MM [Area/City]: a daily briefing here (admins)"),
+    ("unsubscribe", "stop the daily briefing (admins)"),
+    ("status", "when the next daily briefing comes"),
+    ("help", "this list"),
+)
+
+_COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
+# Bidi overrides and isolates can make a reply read backwards; control characters garble it.
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def clean_text(text: str) -> str:
+    """Drop control and bidi-override characters, keep newlines and emoji, trim."""
+    text = text.translate(_BIDI)
+    kept = "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co")
+    )
+    return kept.strip()
+
+
+def help_notice(intro: str | None = None) -> Notice:
+    return Notice(
+        title="briefbot",
+        text=intro or "I brief you on the news and answer questions about it.",
+        items=(
+            *(f"/{name} {about}" for name, about in COMMANDS),
+            "Or just ask, e.g. \u201cwho was at the talks?\u201d",
+        ),
+    )
+
+
+def format_date(date: dt.date) -> str:
+    """February 11, 2026 (no leading zero, whatever the locale)."""
+    return f"{date:%B} {date.day}, {date:%Y}"
+
+
+class Conversation:
+    """Every command and question, the same for every platform."""
+
+    def __init__(
+        self,
+        library: Library,
+        qa: QAIndex,
+        memory: ChatMemory | None = None,
+        subscriptions: SubscriptionCommands | None = None,
+    ) -> None:
+        self.library = library
+        self.qa = qa
+        self.memory: ChatMemory = memory or InMemoryChatMemory()
+        self.subscriptions = subscriptions
+        self._synced_version = -1
+
+    def sync(self) -> None:
+        """Bring the Q&A index up to date with the library (cheap when nothing changed)."""
+        if self._synced_version != self.library.version:
+            self.qa.update(self.library.articles)
+            self._synced_version = self.library.version
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        self.sync()
+        text = clean_text(incoming.text)
+        if not text:
+            return [help_notice("Send a command or a question.")]
+        match = _COMMAND.match(text)
+        if match is None:
+            return [self._ask(incoming, text)]
+        command = match.group(1).lower()
+        args = (match.group(2) or "").strip()
+        if command in ("start", "help"):
+            return [help_notice()]
+        if command == "latest":
+            return [self._latest(incoming)]
+        if command == "list":
+            return [self._list()]
+        if command == "brief":
+            return [self._brief(incoming, args)]
+        if command == "ask":
+            if not args:
+                return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
+            return [self._ask(incoming, args)]
+        if command in ("subscribe", "unsubscribe", "status"):
+            if self.subscriptions is None:
+                return [Notice("Daily briefings are not set up on this bot.", is_error=True)]
+            if command == "subscribe":
+                return list(await self.subscriptions.subscribe(incoming, args))
+            if command == "unsubscribe":
+                return list(await self.subscriptions.unsubscribe(incoming))
+            return list(await self.subscriptions.status(incoming))
+        return [help_notice(f"I don't know the command /{command[:32]}.")]
+
+    def _briefing_for(self, incoming: Incoming, article_id: str) -> Briefing | Notice:
+        article = self.library.find(article_id)
+        if article is None:
+            return self._list(f"I have no article {article_id!r}.")
+        self.memory.remember_briefed(incoming.platform, incoming.chat_id, article.id)
+        return make_briefing(article)
+
+    def _latest(self, incoming: Incoming) -> Briefing | Notice:
+        article = self.library.latest()
+        if article is None:
+            return Notice("There are no articles yet. Check back soon.")
+        return self._briefing_for(incoming, article.id)
+
+    def _brief(self, incoming: Incoming, args: str) -> Briefing | Notice:
+        if not args:
+            return self._list("Which article? Send /brief followed by an id from this list.")
+        article_id = args.split()[0]
+        if not is_valid_article_id(article_id):
+            return self._list("That is not an article id. Pick one from this list.", error=True)
+        return self._briefing_for(incoming, article_id)
+
+    def _list(self, intro: str | None = None, *, error: bool = False) -> Notice:
+        articles = self.library.articles
+        if not articles:
+            return Notice(intro or "There are no articles yet.", is_error=error)
+        items = tuple(
+            f"{a.id} \u2014 {a.title}" + (f" ({format_date(a.date)})" if a.date else "")
+            for a in articles[:LIST_LIMIT]
+        )
+        more = len(articles) - LIST_LIMIT
+        text = intro or "Articles, newest first. Send /brief ID for one."
+        if more > 0:
+            text += f" ({more} older ones not shown.)"
+        return Notice(text, items=items, title=None, is_error=error)
+
+    def _ask(self, incoming: Incoming, question: str) -> Answer:
+        question = question[:MAX_QUESTION_CHARS]
+        last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
+        return self.qa.ask(question, last_briefed=last)
