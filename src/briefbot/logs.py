@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-# Telegram bot tokens look like 123456789:AA...; Discord tokens are three dot-separated base64 parts.
+# Telegram tokens look like 123456789:AA...; Discord tokens are three dot-separated base64 parts.
 _TOKEN_PATTERNS = (
     re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}"),
     re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}"),

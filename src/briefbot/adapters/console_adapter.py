@@ -1,0 +1,134 @@
+"""The console chat: the same adapter seam as Telegram and Discord, over stdin and stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from briefbot.adapters.base import Handler
+from briefbot.conversation import Incoming, Reply
+from briefbot.render import render_plain
+
+HISTORY_FILE = Path.home() / ".briefbot_history"
+
+
+class ConsoleAdapter:
+    """Reads lines as messages from one person and prints the replies."""
+
+    platform = "console"
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        chat_id: str = "console",
+        receive: bool = True,
+    ) -> None:
+        self._handler = handler
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self._chat_id = chat_id
+        self._receive = receive
+        self._interactive = self._stdin.isatty() and self._stdout.isatty()
+        self._task: asyncio.Task[None] | None = None
+        self.finished = asyncio.Event()  # set at end of input
+        # In a terminal the prompt waits until the replies are printed, so they don't interleave.
+        self._replied = threading.Event()
+
+    async def start(self) -> None:
+        if self._receive and self._task is None:
+            self._task = asyncio.create_task(self._serve(), name="console-chat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.finished.set()
+
+    def render(self, reply: Reply) -> Sequence[object]:
+        return [render_plain(reply)]
+
+    async def send_part(self, chat_id: str, part: object) -> None:
+        self._stdout.write(f"{part}\n\n")
+        self._stdout.flush()
+
+    async def _serve(self) -> None:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        # A daemon thread, not the default executor: a blocking input() must never keep the
+        # process alive after the loop has finished.
+        reader = threading.Thread(
+            target=self._read_lines, args=(loop, lines), name="console-input", daemon=True
+        )
+        reader.start()
+        try:
+            while (line := await lines.get()) is not None:
+                try:
+                    if line.strip():
+                        incoming = Incoming(self.platform, self._chat_id, "console-user", line)
+                        for reply in await self._handler(incoming):
+                            for part in self.render(reply):
+                                await self.send_part(self._chat_id, part)
+                finally:
+                    self._replied.set()
+        finally:
+            self._replied.set()
+            self.finished.set()
+
+    def _read_lines(
+        self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]
+    ) -> None:
+        if self._interactive:
+            self._setup_readline()
+        try:
+            while True:
+                if self._interactive:
+                    try:
+                        line = input("you> ")
+                    except EOFError:
+                        break
+                    self._replied.clear()
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
+                    self._replied.wait()
+                    continue
+                else:
+                    raw = self._stdin.readline()
+                    if not raw:
+                        break
+                    line = raw.rstrip("\n")
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+        except (OSError, ValueError, RuntimeError):
+            pass  # stdin closed under us, or the loop is gone: end of input either way
+        finally:
+            if self._interactive:
+                self._save_history()
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    @staticmethod
+    def _setup_readline() -> None:
+        try:
+            import readline  # only for a terminal; absent on some systems
+        except ImportError:
+            return
+        with contextlib.suppress(OSError):
+            readline.read_history_file(HISTORY_FILE)
+        readline.set_history_length(500)
+
+    @staticmethod
+    def _save_history() -> None:
+        try:
+            import readline
+        except ImportError:
+            return
+        with contextlib.suppress(OSError):
+            readline.write_history_file(HISTORY_FILE)

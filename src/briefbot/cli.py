@@ -1,0 +1,178 @@
+"""The command line: run, chat, preview, ask, check, send-due (a contract other tools rely on)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from briefbot import __version__
+from briefbot.articles import Library
+from briefbot.briefing import make_briefing
+from briefbot.config import Config, load_config
+from briefbot.errors import BriefbotError, ConfigError
+from briefbot.logs import setup_logging
+from briefbot.qa import QAIndex
+from briefbot.render import render_discord, render_plain, render_telegram
+
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("briefbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    # Global options work before or after the subcommand; SUPPRESS keeps a later default from
+    # overwriting one given earlier.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="config file (default: ./config.yaml)")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        default=argparse.SUPPRESS, help="how much to log (default: info)")
+    parser = argparse.ArgumentParser(
+        prog="briefbot", parents=[common],
+        description="News briefings and cited answers for Telegram and Discord.",
+    )
+    parser.add_argument("--version", action="version", version=f"briefbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", parents=[common],
+                   help="serve every platform with a token; without one, the console chat")
+    sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
+    preview = sub.add_parser("preview", parents=[common],
+                             help="show the briefing readers will get")
+    preview.add_argument("id", nargs="?", help="article id (default: the newest)")
+    preview.add_argument("--platform", choices=["telegram", "discord", "plain"], default="plain")
+    ask = sub.add_parser("ask", parents=[common], help="answer questions from the articles")
+    ask.add_argument("questions", nargs="+", metavar="QUESTION")
+    ask.add_argument("--content", type=Path, help="article folder (overrides content_dir)")
+    ask.add_argument("--article", help="answer from this article only")
+    ask.add_argument("--json", action="store_true", help="one JSON object a line per question")
+    sub.add_parser("check", parents=[common], help="validate config and every article")
+    send_due = sub.add_parser("send-due", parents=[common],
+                              help="deliver the daily briefings that are due, then exit")
+    send_due.add_argument(
+        "--at", help="pretend it is this time (ISO-8601, e.g. 2026-02-12T07:30+01:00)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    config_path: Path = getattr(args, "config", Path("config.yaml"))
+    explicit_config = hasattr(args, "config")
+    setup_logging(getattr(args, "log_level", "info"))
+    try:
+        config = load_config(config_path, required=explicit_config)
+        return _dispatch(args, config)
+    except ConfigError as exc:
+        print(f"briefbot: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BriefbotError as exc:
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return EXIT_CONTENT
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    command = args.command
+    if command == "ask":
+        return _ask(args, config)
+    if command == "check":
+        return _check(config)
+    if command == "preview":
+        return _preview(args, config)
+    # Imported here so `ask`, `check` and `preview` start fast, without the platform SDKs.
+    from briefbot import app
+
+    if command == "chat":
+        return asyncio.run(app.chat(config))
+    if command == "run":
+        return asyncio.run(app.run(config))
+    if command == "send-due":
+        at = _parse_at(args.at) if args.at else dt.datetime.now(dt.UTC)
+        return asyncio.run(app.send_due(config, at))
+    raise AssertionError(command)
+
+
+def _parse_at(value: str) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--at: {value!r} is not an ISO-8601 time; write e.g. 2026-02-12T07:30:00+01:00"
+        ) from None
+    if at.tzinfo is None:
+        at = at.astimezone()  # a naive time means this machine's local time
+    return at
+
+
+def _load_library(folder: Path) -> Library:
+    library = Library(folder)
+    report = library.reload()
+    for problem in report.problems:
+        log.warning("%s", problem)
+    return library
+
+
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    library = _load_library(args.content.resolve() if args.content else config.content_dir)
+    if args.article and library.find(args.article) is None:
+        known = ", ".join(a.id for a in library.articles[:10]) or "none"
+        print(f"briefbot: no article {args.article!r} (known: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    qa = QAIndex()
+    qa.update(library.articles)
+    for question in args.questions:
+        answer = qa.ask(question, article_id=args.article)
+        if args.json:
+            print(json.dumps({
+                "question": question,
+                "found": answer.found,
+                "answer": answer.text,
+                "source": answer.source,
+                "article": answer.article_id,
+            }, ensure_ascii=False))
+        else:
+            print(f"Q: {question}\nA: {answer.text}\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _check(config: Config) -> int:
+    where = config.source or "defaults (no config file)"
+    print(f"config: {where}: OK")
+    library = Library(config.content_dir)
+    report = library.reload()
+    for problem in report.problems:
+        print(f"{config.content_dir.name}/{problem}")
+    count = len(library.articles)
+    faults = len(report.problems)
+    print(f"{count} article{'s' if count != 1 else ''} loaded from {config.content_dir}; "
+          f"{faults} problem{'s' if faults != 1 else ''}")
+    return EXIT_CONTENT if faults else EXIT_OK
+
+
+def _preview(args: argparse.Namespace, config: Config) -> int:
+    library = _load_library(config.content_dir)
+    article = library.find(args.id) if args.id else library.latest()
+    if article is None:
+        what = f"no article {args.id!r}" if args.id else f"no articles in {config.content_dir}"
+        print(f"briefbot: {what}; see `briefbot check`", file=sys.stderr)
+        return EXIT_CONTENT
+    briefing = make_briefing(article)
+    if args.platform == "telegram":
+        print("\n\n".join(render_telegram(briefing)))
+    elif args.platform == "discord":
+        messages = [
+            {"content": m.content, "embeds": [e.to_dict() for e in m.embeds]}
+            for m in render_discord(briefing)
+        ]
+        print(json.dumps(messages, ensure_ascii=False, indent=2))
+    else:
+        print(render_plain(briefing))
+    return EXIT_OK
