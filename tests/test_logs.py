@@ -1,0 +1,52 @@
+"""Log redaction: a token never reaches a log line, whichever logger or level wrote it."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from briefbot.logs import RedactingFilter
+
+TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijk"
+
+
+def _capture() -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter([TOKEN]))
+    logger = logging.getLogger("test.redaction")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger, stream
+
+
+def test_token_in_a_child_loggers_url_is_redacted() -> None:
+    logger, stream = _capture()
+    logging.getLogger("test.redaction.httpx").debug(
+        'HTTP Request: POST https://api.telegram.org/bot%s/getMe "HTTP/1.1 200 OK"', TOKEN
+    )
+    logger.info("plain")
+    text = stream.getvalue()
+    assert TOKEN not in text
+    assert "bot[REDACTED]/getMe" in text and "plain" in text
+
+
+def test_token_in_a_traceback_is_redacted() -> None:
+    logger, stream = _capture()
+    try:
+        raise RuntimeError(f"The token `{TOKEN}` was rejected by the server.")
+    except RuntimeError:
+        logger.exception("startup failed")
+    assert TOKEN not in stream.getvalue()
+    assert "RuntimeError: The token `[REDACTED]` was rejected" in stream.getvalue()
+
+
+def test_unregistered_tokens_are_caught_by_shape() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", ("987654321:ZZZanotherFakeToken_0123456789",), None)
+    handler.handle(record)
+    assert "987654321:ZZZ" not in stream.getvalue()
