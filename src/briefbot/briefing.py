@@ -1,10 +1,32 @@
-"""Article -> Briefing: headline, byline, 3 to 5 one-line bullets, link (CONTRACT STUB)."""
+"""Article -> Briefing: headline, byline, 3 to 5 one-line bullets, link (platform-neutral)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import snowballstemmer
 
 from briefbot.articles import Article
+from briefbot.text import extract_emoji, is_emoji_char, strip_emoji
+
+BULLET_MAX_CHARS = 200
+MIN_BULLETS = 3
+MAX_BULLETS = 5
+DIGEST_BULLETS = 2
+DEFAULT_EMOJI = "📌"
+
+# Weights and threshold measured in research/qa.md §4 on the sample article.
+_TEXTRANK_WEIGHT = 0.45
+_LEAD_WEIGHT = 0.35
+_FACT_WEIGHT = 0.2
+_REDUNDANCY_COSINE = 0.35
+# Lead bias makes sentences past this point unlikely picks; capping keeps TextRank's n² cheap.
+_MAX_CANDIDATES = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +45,7 @@ class Briefing:
     byline: str  # "author · February 11, 2026" (either part may be missing)
     bullets: tuple[Bullet, ...]
     link: str | None = None
+    date: dt.date | None = None  # the article's date, so a digest can say how fresh each item is
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +56,332 @@ class Digest:
 
 
 def make_briefing(article: Article) -> Briefing:
-    raise NotImplementedError
+    """The briefing for one article: editor bullets when given, otherwise picked sentences."""
+    body = [strip_emoji(s) for s in article.sentences]
+    headline = strip_emoji(article.title) or article.id
+    if _is_all_caps(headline):
+        headline = recase_headline(headline, body)
+    if article.bullets:
+        bullets = tuple(_bullet_from(text) for text in article.bullets if strip_emoji(text))
+    else:
+        picked = pick_sentences(article.sentences, _bullet_count(len(article.sentences)))
+        bullets = tuple(_bullet_from(sentence) for sentence in picked)
+    return Briefing(
+        article_id=article.id,
+        headline=headline,
+        emoji=extract_emoji(article.title),
+        byline=format_byline(article.author, article.date),
+        bullets=tuple(b for b in bullets if b.text),
+        link=article.source_url,
+        date=article.date,
+    )
 
 
-def make_digest(articles: list[Article]) -> Digest:
-    raise NotImplementedError
+def make_digest(articles: Iterable[Article]) -> Digest:
+    """Headline and two bullets for each article, newest first, undated ones last."""
+    ordered = sorted(articles, key=lambda a: (a.date is None, -(a.date or dt.date.min).toordinal()))
+    briefings = []
+    for article in ordered:
+        briefing = make_briefing(article)
+        briefings.append(replace(briefing, bullets=briefing.bullets[:DIGEST_BULLETS]))
+    return Digest(briefings=tuple(briefings))
+
+
+def format_byline(author: str | None, date: dt.date | None) -> str:
+    """`author · February 11, 2026`, leaving out whichever part is missing."""
+    parts = [(author or "").strip()]
+    if date is not None:
+        parts.append(f"{date:%B} {date.day}, {date.year}")
+    return " · ".join(part for part in parts if part)
+
+
+# --- headline recasing -----------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_](?:[\w'’.\-]*[^\W_])?\.?")
+
+
+def _is_all_caps(headline: str) -> bool:
+    words = [w for w in headline.split() if any(c.isalpha() for c in w)]
+    return len(words) >= 2 and not any(c.islower() for c in headline)
+
+
+def recase_headline(headline: str, body_sentences: Sequence[str]) -> str:
+    """An all-caps headline in the casing the body uses ("U.S.", "NATO", "Russia"), else lower.
+
+    A word the body writes both ways ("Transit Authority", "transit strike") keeps its capital
+    only where the body has it right after the headline's previous word ("Kingsport City").
+    The first word is capitalised, so the result reads as sentence case.
+    """
+    casing = _body_casing(body_sentences)
+    body = " ".join(body_sentences)
+    words: list[str] = []
+    previous = ""
+    for word in headline.split():
+        match = _WORD.search(word)
+        if match is None:
+            words.append(word)
+            continue
+        fixed = _recase_word(match.group(), casing, previous, body)
+        words.append(word[: match.start()] + fixed + word[match.end() :])
+        previous = fixed.rstrip(".")
+    if words:
+        first = words[0]
+        for index, char in enumerate(first):
+            if char.isalpha():
+                words[0] = first[:index] + char.upper() + first[index + 1 :]
+                break
+    return " ".join(words)
+
+
+def _body_casing(sentences: Sequence[str]) -> dict[str, Counter[str]]:
+    casing: dict[str, Counter[str]] = {}
+    for sentence in sentences:
+        for position, match in enumerate(_WORD.finditer(sentence)):
+            token = match.group()
+            # A capital at the start of a sentence says nothing about the word itself ("The").
+            if position == 0 and token == token.capitalize():
+                continue
+            for form in {token, token.rstrip("."), re.sub(r"['’]s$", "", token.rstrip("."))}:
+                if form:
+                    casing.setdefault(form.lower(), Counter())[form] += 1
+    return casing
+
+
+def _recase_word(word: str, casing: dict[str, Counter[str]], previous: str, body: str) -> str:
+    for key in (word.lower(), word.rstrip(".").lower()):
+        forms = casing.get(key)
+        if not forms:
+            continue
+        lower = next((f for f in forms if f == f.lower()), None)
+        capitals = [f for f, _ in forms.most_common() if f != f.lower()]
+        if lower is None or not capitals:
+            form = forms.most_common(1)[0][0]
+        elif previous and f"{previous} {capitals[0]}" in body:
+            form = capitals[0]
+        else:
+            form = lower
+        return form + word[len(form) :]
+    if "-" in word.strip("-"):
+        parts = word.split("-")
+        return "-".join(_recase_word(part, casing, "", body) if part else part for part in parts)
+    return word.lower()
+
+
+# --- sentence picking ------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not now of off on once only or other our out over own same she should
+    so some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your
+    said says say its it's one two new
+    """.split()
+)
+_TOKEN = re.compile(r"[^\W_][\w'’\-]*")
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def _terms(sentence: str) -> list[str]:
+    words = [t.lower().replace("’", "'") for t in _TOKEN.findall(sentence)]
+    kept = [w for w in words if w not in _STOPWORDS and len(w) > 1]
+    return [str(stem) for stem in _STEMMER.stemWords(kept)]
+
+
+def _fact_count(sentence: str) -> int:
+    """People, organisations, places, dates, figures: capitalised words past the first, numbers."""
+    tokens = _WORD.findall(sentence)
+    count = 0
+    for position, token in enumerate(tokens):
+        is_figure = any(c.isdigit() for c in token) or token.lower().rstrip(".") in _MONTHS
+        if is_figure or (position > 0 and token[:1].isupper()):
+            count += 1
+    return count + sum(sentence.count(symbol) for symbol in "$€£%")
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(weight * b.get(term, 0.0) for term, weight in a.items())
+    if dot == 0.0:
+        return 0.0
+    norm_a = math.sqrt(sum(w * w for w in a.values()))
+    norm_b = math.sqrt(sum(w * w for w in b.values()))
+    return dot / (norm_a * norm_b)
+
+
+def _textrank(
+    similarity: list[list[float]], iterations: int = 30, damping: float = 0.85
+) -> list[float]:
+    n = len(similarity)
+    out_weight = [sum(row) for row in similarity]
+    scores = [1.0 / n] * n
+    for _ in range(iterations):
+        scores = [
+            (1 - damping) / n
+            + damping
+            * sum(
+                similarity[j][i] / out_weight[j] * scores[j]
+                for j in range(n)
+                if similarity[j][i] and out_weight[j]
+            )
+            for i in range(n)
+        ]
+    return scores
+
+
+def _bullet_count(sentence_count: int) -> int:
+    if sentence_count <= MIN_BULLETS:
+        return sentence_count
+    return max(MIN_BULLETS, min(MAX_BULLETS, round(sentence_count / 3)))
+
+
+def pick_sentences(sentences: Sequence[str], count: int) -> list[str]:
+    """The `count` most central, early and fact-rich sentences, non-redundant, in article order."""
+    candidates = [strip_emoji(s) for s in sentences[:_MAX_CANDIDATES]]
+    indexed = [(i, s) for i, s in enumerate(candidates) if _terms(s)]
+    if count <= 0 or not indexed:
+        return []
+    term_lists = [_terms(s) for _, s in indexed]
+    document_frequency = Counter(term for terms in term_lists for term in set(terms))
+    total = len(term_lists)
+    vectors = []
+    for terms in term_lists:
+        frequency = Counter(terms)
+        vectors.append(
+            {
+                term: tf * (math.log((1 + total) / (1 + document_frequency[term])) + 1)
+                for term, tf in frequency.items()
+            }
+        )
+    n = len(vectors)
+    similarity = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            similarity[i][j] = similarity[j][i] = _cosine(vectors[i], vectors[j])
+    rank = _normalised(_textrank(similarity))
+    facts = _normalised(
+        [_fact_count(s) / math.sqrt(max(1, len(s.split()))) for _, s in indexed]
+    )
+    scores = []
+    for k, (position, sentence) in enumerate(indexed):
+        lead = 1.0 / (1.0 + 0.5 * position)
+        score = _TEXTRANK_WEIGHT * rank[k] + _LEAD_WEIGHT * lead + _FACT_WEIGHT * facts[k]
+        if len(sentence.split()) < 6:  # fragments and bylines make poor bullets
+            score *= 0.5
+        scores.append(score)
+    order = sorted(range(n), key=lambda k: -scores[k])
+    chosen: list[int] = []
+    for k in order:
+        if len(chosen) == count:
+            break
+        if all(similarity[k][c] < _REDUNDANCY_COSINE for c in chosen):
+            chosen.append(k)
+    # Short or repetitive articles: fill up with what is left rather than give one bullet,
+    # but never a near-copy of a chosen sentence.
+    for k in order:
+        if len(chosen) >= min(count, MIN_BULLETS):
+            break
+        if k not in chosen and all(similarity[k][c] < 0.8 for c in chosen):
+            chosen.append(k)
+    return [sentences[indexed[k][0]] for k in sorted(chosen)]
+
+
+def _normalised(values: list[float]) -> list[float]:
+    top = max(values, default=0.0)
+    return [v / top for v in values] if top > 0 else [0.0 for _ in values]
+
+
+# --- one-line bullets ------------------------------------------------------------------------
+
+# Scene-setting openers that carry no news of their own; the rest of the sentence stands alone.
+_FRAMING = re.compile(
+    r"^(?:In (?:a|an|what|the latest)\b|Amid\b|Against the backdrop\b|In an era\b)"
+    r"[^,]{0,120},\s+(?=\S)"
+)
+_ASIDE = re.compile(r"\s+[—–]\s+[^—–]{1,160}?\s+[—–]\s+")
+_CUT_MARKS = re.compile(r"(?:,|;|:|\s[—–])\s")
+
+
+def shorten_sentence(sentence: str, limit: int = BULLET_MAX_CHARS) -> str:
+    """One line of at most `limit` characters: framing and asides dropped, long tails cut with …"""
+    text = " ".join(strip_emoji(sentence).split())
+    framed = _FRAMING.sub("", text, count=1)
+    if framed != text and len(framed.split()) >= 5:
+        text = framed[:1].upper() + framed[1:]
+    text = _ASIDE.sub(" ", text)
+    if len(text) <= limit:
+        return text
+    window = text[: limit - 1]
+    cut = -1
+    for match in _CUT_MARKS.finditer(window):
+        if match.start() >= limit // 2:
+            cut = match.start()
+    if cut < 0:
+        space = window.rfind(" ")
+        cut = space if space > 0 else limit - 1
+    return text[:cut].rstrip(" ,;:—–-") + "…"
+
+
+def first_emoji(text: str) -> str:
+    """The first emoji in `text`, whole (a flag's two letters, ZWJ sequences, selectors)."""
+    start = next((i for i, c in enumerate(text) if is_emoji_char(c) and c != "\u200d"), -1)
+    if start < 0:
+        return ""
+    if 0x1F1E6 <= ord(text[start]) <= 0x1F1FF:
+        return text[start : start + 2]
+    end = start + 1
+    while end < len(text):
+        code = ord(text[end])
+        if code in (0xFE0F, 0xFE0E, 0x20E3) or 0x1F3FB <= code <= 0x1F3FF:
+            end += 1
+        elif code == 0x200D and end + 1 < len(text):
+            end += 2
+        else:
+            break
+    return text[start:end]
+
+
+# First match wins, so more telling topics come before generic ones ("agreed" before "said").
+_EMOJI_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("🤝", ("agree", "deal", "accord", "pact", "treaty", "ceasefire", "truce")),
+    ("🚀", ("launch", "liftoff", "lifted off", "rocket", "spacecraft", "probe", "orbit")),
+    ("⚽", ("football", "soccer", "striker", "midfielder", "goal", "league", "transfer")),
+    ("💰", ("euro", "dollar", "pound", "fee", "million", "billion", "budget", "cost", "price")),
+    ("📉", ("cut", "fall", "fell", "drop", "decline", "lower", "slump", "plunge", "loss")),
+    ("📈", ("rise", "rose", "raise", "increase", "grow", "growth", "higher", "surge", "hike")),
+    ("✊", ("strike", "walkout", "union", "protest")),
+    ("🚆", ("transit", "train", "rail", "metro", "subway", "bus ", "commuter")),
+    ("📞", ("call", "channel", "communicat", "phone", "hotline", "line")),
+    ("🎖️", ("military", "army", "troop", "general", "commander", "defence", "defense")),
+    ("⚠️", ("risk", "warn", "danger", "threat")),
+    ("🗣️", ("talks", "said", "says", "told", "announc", "statement", "emphasi", "interview")),
+    ("🏛️", ("government", "parliament", "minister", "president", "official", "court", "law")),
+    ("🔬", ("scien", "research", "study", "studies")),
+    ("🌍", ("world", "global", "international")),
+)
+_SYMBOL_EMOJI = {"$": "💰", "€": "💰", "£": "💰", "%": "📊"}
+
+
+def pick_emoji(text: str) -> str:
+    """A fitting emoji for a sentence without one of its own, from its words; 📌 otherwise."""
+    words = " " + " ".join(w.lower() for w in _TOKEN.findall(text)) + " "
+    for emoji, keywords in _EMOJI_KEYWORDS:
+        if any(" " + keyword in words for keyword in keywords):
+            return emoji
+    for symbol, emoji in _SYMBOL_EMOJI.items():
+        if symbol in text:
+            return emoji
+    return DEFAULT_EMOJI
+
+
+def _bullet_from(sentence: str) -> Bullet:
+    text = shorten_sentence(sentence)
+    own = first_emoji(sentence)
+    return Bullet(emoji=own or pick_emoji(text), text=text)
+
