@@ -280,14 +280,18 @@ class FakeDiscord:
             raise ValueError(f"unknown route {route!r}; use one of {sorted(ROUTES)}")
         self._faults.append(Fault(kind, route, times, params))
 
-    async def wait_for_messages(self, n: int, timeout: float = 5) -> list[SentMessage]:
+    # A plain `timeout` keeps test transcripts short; asyncio.timeout would wrap every call.
+    async def wait_for_messages(
+        self, n: int, timeout: float = 5  # noqa: ASYNC109
+    ) -> list[SentMessage]:
         """Wait until at least `n` messages were sent in all; returns them all."""
         await self.wait_until(lambda: len(self.sent_messages) >= n, timeout,
                               f"{n} messages (got {len(self.sent_messages)})")
         return list(self.sent_messages)
 
-    async def wait_until(self, check: Callable[[], bool], timeout: float = 5,
-                         what: str = "condition") -> None:
+    async def wait_until(
+        self, check: Callable[[], bool], timeout: float = 5, what: str = "condition"  # noqa: ASYNC109
+    ) -> None:
         async def wait() -> None:
             async with self._changed:
                 await self._changed.wait_for(check)

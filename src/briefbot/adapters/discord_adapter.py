@@ -1,0 +1,458 @@
+"""Discord adapter: slash commands and mentions in, rendered replies out, via discord.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+
+from briefbot.adapters.base import ChatEvents, Handler
+from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
+from briefbot.conversation import Incoming, Notice, Reply
+from briefbot.errors import ChatUnavailable, ConfigError, DeliveryError, TemporaryFailure
+from briefbot.logs import redaction_filter
+from briefbot.render import DiscordMessage, render_discord
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+# Discord drops an interaction not answered within 3 s; past this we show "thinking..." first.
+DEFER_AFTER_SECONDS = 1.5
+# discord.py's smallest allowed value: a longer rate limit raises instead of freezing a delivery.
+MAX_RATELIMIT_SECONDS = 30.0
+READY_TIMEOUT_SECONDS = 60.0
+NO_PINGS = discord.AllowedMentions.none()
+MISSING_ACCESS_CODES = {50001, 50013}  # Missing Access, Missing Permissions
+
+
+def point_discord_py_at(api_base_url: str | None, gateway_url: str | None) -> Callable[[], None]:
+    """Send discord.py's REST calls and gateway connection to other URLs; returns the undo.
+
+    discord.py has no setting for either URL: every REST route (interaction callbacks and
+    webhooks too) is built from the class attribute `Route.BASE`, and the gateway comes from
+    `DiscordWebSocket.DEFAULT_GATEWAY`. Both are undocumented but stable through 2.x and
+    process-wide, so this is the one place that writes them and `stop()` restores them.
+    """
+    route, websocket = discord.http.Route, discord.gateway.DiscordWebSocket
+    saved_base, saved_gateway = route.BASE, websocket.DEFAULT_GATEWAY
+    if api_base_url:
+        route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        websocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+    def restore() -> None:
+        route.BASE = saved_base
+        websocket.DEFAULT_GATEWAY = saved_gateway
+
+    return restore
+
+
+def _intents(message_content: bool) -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True  # channel and role cache, for permission checks
+    intents.guild_messages = True
+    intents.dm_messages = True
+    # Privileged, and only needed to read questions that reply to the bot without mentioning it.
+    intents.message_content = message_content
+    return intents
+
+
+def _is_admin(permissions: discord.Permissions) -> bool:
+    return permissions.administrator or permissions.manage_guild or permissions.manage_channels
+
+
+class _Client(discord.Client):
+    """discord.Client whose events go to the adapter, and whose failures are only logged."""
+
+    def __init__(self, adapter: DiscordAdapter, *, message_content: bool) -> None:
+        super().__init__(
+            intents=_intents(message_content),
+            allowed_mentions=NO_PINGS,
+            max_ratelimit_timeout=MAX_RATELIMIT_SECONDS,
+            guild_ready_timeout=adapter.guild_ready_timeout,
+        )
+        self.adapter = adapter
+        self.tree = _Tree(self)
+        adapter.add_commands(self.tree)
+
+    async def setup_hook(self) -> None:
+        await self.adapter.sync_commands(self.tree)
+
+    async def on_ready(self) -> None:
+        log.info("Discord: connected as %s (%s guilds)", self.user, len(self.guilds))
+        self.adapter.ready.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("Discord: handling %s failed; the bot carries on", event_method)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # Discord allows one IDENTIFY per 5 s; discord.py waits that long before a re-identify.
+        if not initial:
+            await asyncio.sleep(self.adapter.reidentify_delay)
+
+
+class _Tree(app_commands.CommandTree[_Client]):
+    async def on_error(
+        self, interaction: discord.Interaction[_Client], error: app_commands.AppCommandError, /
+    ) -> None:
+        name = interaction.command.name if interaction.command else "?"
+        log.error(
+            "Discord: /%s from user %s in channel %s failed",
+            name, interaction.user.id, interaction.channel_id, exc_info=error,
+        )
+        await tell_privately(
+            interaction, "Sorry, that went wrong on my side. Please try again in a minute."
+        )
+
+
+async def tell_privately(interaction: discord.Interaction[_Client], text: str) -> None:
+    """An ephemeral note to the person who ran the command, whatever state the answer is in."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as error:
+        log.warning("Discord: could not answer interaction %s: %s", interaction.id, error)
+
+
+class DiscordAdapter:
+    """The bot on Discord: one discord.Client driven by hand inside the shared event loop."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        config: DiscordConfig,
+        handler: Handler,
+        events: ChatEvents | None = None,
+        *,
+        receive: bool = True,
+        guild_ready_timeout: float = 0.5,
+        reidentify_delay: float = 5.0,
+    ) -> None:
+        """`receive=False` logs in over REST only (for `send-due`); the delays are for tests."""
+        self.config = config
+        self.handler = handler
+        self.events = events
+        self.receive = receive
+        self.guild_ready_timeout = guild_ready_timeout
+        self.reidentify_delay = reidentify_delay
+        self.ready = asyncio.Event()
+        self._client: _Client | None = None
+        self._gateway: asyncio.Task[None] | None = None
+        self._restore_urls: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.config.token is None:
+            raise ConfigError(
+                f"{DISCORD_TOKEN_ENV} is not set; put the bot token from the Developer Portal there"
+            )
+        redaction_filter().add_secret(self.config.token.reveal())
+        self._restore_urls = point_discord_py_at(self.config.api_base_url, self.config.gateway_url)
+        try:
+            self._client = await self._login(message_content=True)
+            if self.receive:
+                self._gateway = asyncio.create_task(self._run_gateway(), name="discord-gateway")
+                await self._wait_until_ready()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        client, self._client = self._client, None
+        gateway, self._gateway = self._gateway, None
+        if client is not None:
+            await client.close()
+        if gateway is not None:
+            gateway.cancel()
+            await asyncio.gather(gateway, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._restore_urls is not None:
+            self._restore_urls()
+            self._restore_urls = None
+
+    async def _login(self, *, message_content: bool) -> _Client:
+        assert self.config.token is not None
+        client = _Client(self, message_content=message_content)
+        try:
+            await client.login(self.config.token.reveal())
+        except discord.LoginFailure:
+            await client.close()
+            raise ConfigError(
+                f"Discord refused the token in {DISCORD_TOKEN_ENV}; copy it again from the "
+                "Developer Portal (Bot > Reset Token)"
+            ) from None
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    async def _run_gateway(self) -> None:
+        while self._client is not None:
+            try:
+                await self._client.connect(reconnect=True)
+                return
+            except discord.PrivilegedIntentsRequired:
+                if not self._client.intents.message_content:
+                    raise
+                log.warning(
+                    "Discord: the Message Content intent is not enabled for this bot, so it will "
+                    "only answer slash commands, mentions and DMs. To answer replies too, enable "
+                    "it in the Developer Portal under Bot > Privileged Gateway Intents."
+                )
+                await self._client.close()
+                self._client = await self._login(message_content=False)
+
+    async def _wait_until_ready(self) -> None:
+        assert self._gateway is not None
+        waiter = asyncio.ensure_future(self.ready.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._gateway}, timeout=READY_TIMEOUT_SECONDS,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        waiter.cancel()
+        if self._gateway in done:
+            error = self._gateway.exception()
+            if isinstance(error, discord.ConnectionClosed) and error.code == 4004:
+                raise ConfigError(f"Discord refused the token in {DISCORD_TOKEN_ENV}") from None
+            raise error or RuntimeError("the Discord gateway closed before the bot was ready")
+        if not done:
+            log.warning("Discord: not ready after %.0f s; still trying", READY_TIMEOUT_SECONDS)
+        self._gateway.add_done_callback(_log_gateway_end)
+
+    # --- slash commands ----------------------------------------------------------------------
+
+    def add_commands(self, tree: app_commands.CommandTree[_Client]) -> None:
+        """The slash commands, each the same as its text command in the conversation."""
+
+        @tree.command(name="latest", description="The newest briefing")
+        async def latest(interaction: discord.Interaction[_Client]) -> None:
+            await self.on_slash(interaction, "/latest")
+
+        @tree.command(name="list", description="The articles I can brief you on")
+        async def list_(interaction: discord.Interaction[_Client]) -> None:
+            await self.on_slash(interaction, "/list")
+
+        @tree.command(name="brief", description="The briefing for one article")
+        @app_commands.rename(article="id")
+        @app_commands.describe(article="The article id, from /list")
+        async def brief(
+            interaction: discord.Interaction[_Client], article: app_commands.Range[str, 1, 100]
+        ) -> None:
+            await self.on_slash(interaction, f"/brief {article}")
+
+        @tree.command(name="ask", description="Ask a question about the news")
+        @app_commands.describe(question="e.g. who was at the talks?")
+        async def ask(
+            interaction: discord.Interaction[_Client], question: app_commands.Range[str, 1, 500]
+        ) -> None:
+            await self.on_slash(interaction, f"/ask {question}")
+
+        @tree.command(name="help", description="What I can do")
+        async def help_(interaction: discord.Interaction[_Client]) -> None:
+            await self.on_slash(interaction, "/help")
+
+        @tree.command(name="subscribe", description="A daily briefing in this channel (admins)")
+        @app_commands.describe(time="Local time, e.g. 07:30", timezone="e.g. Europe/Berlin")
+        async def subscribe(
+            interaction: discord.Interaction[_Client],
+            time: app_commands.Range[str, 1, 10],
+            timezone: app_commands.Range[str, 1, 64] | None = None,
+        ) -> None:
+            await self.on_slash(interaction, f"/subscribe {time} {timezone or ''}".rstrip())
+
+        @tree.command(name="unsubscribe", description="Stop the daily briefing here (admins)")
+        async def unsubscribe(interaction: discord.Interaction[_Client]) -> None:
+            await self.on_slash(interaction, "/unsubscribe")
+
+        @tree.command(name="status", description="When the next daily briefing comes")
+        async def status(interaction: discord.Interaction[_Client]) -> None:
+            await self.on_slash(interaction, "/status")
+
+    async def sync_commands(self, tree: app_commands.CommandTree[_Client]) -> None:
+        """Guild commands appear at once; global ones can take a while to reach every client."""
+        if not self.receive:
+            return
+        if not self.config.guilds:
+            await tree.sync()
+            return
+        for guild_id in self.config.guilds:
+            guild = discord.Object(guild_id)
+            tree.copy_global_to(guild=guild)
+            try:
+                await tree.sync(guild=guild)
+            except discord.Forbidden:
+                log.warning(
+                    "Discord: cannot add slash commands to server %s; invite the bot with the "
+                    "applications.commands scope (see the README)", guild_id,
+                )
+
+    async def on_slash(self, interaction: discord.Interaction[_Client], text: str) -> None:
+        """Answer at once when the core is quick, else show "thinking..." and follow up."""
+        incoming = Incoming(
+            platform=PLATFORM,
+            chat_id=str(interaction.channel_id),
+            user_id=str(interaction.user.id),
+            text=text,
+            chat_kind="private" if interaction.guild_id is None else "group",
+            admin_check=_async_value(_is_admin(interaction.permissions)),
+        )
+        work = asyncio.ensure_future(self.handler(incoming))
+        done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
+        deferred = not done
+        if deferred:
+            await interaction.response.defer(thinking=True)
+        replies = await work
+        try:
+            first = not deferred
+            for reply in replies:
+                ephemeral = isinstance(reply, Notice) and reply.is_error
+                for part in self.render(reply):
+                    content, embeds = _content(part), _embeds(part)
+                    if first:
+                        await interaction.response.send_message(
+                            content, embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_PINGS
+                        )
+                        first = False
+                    else:
+                        await interaction.followup.send(
+                            content or discord.utils.MISSING, embeds=embeds, ephemeral=ephemeral,
+                            allowed_mentions=NO_PINGS,
+                        )
+        except discord.Forbidden as error:
+            await self._unavailable(incoming.chat_id, error)
+            await tell_privately(
+                interaction, "I may not post in this channel; ask an admin to check my permissions."
+            )
+
+    # --- messages ----------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """DMs, and in servers only messages that mention the bot or reply to it."""
+        client = self._client
+        if message.author.bot or client is None or client.user is None:
+            return
+        me = client.user
+        text = message.content
+        if message.guild is not None:
+            bot_role = message.guild.self_role
+            mentioned = any(user.id == me.id for user in message.mentions) or (
+                bot_role is not None and bot_role.id in message.raw_role_mentions
+            )
+            reference = message.reference
+            replied = (
+                reference is not None
+                and isinstance(reference.resolved, discord.Message)
+                and reference.resolved.author.id == me.id
+            )
+            if not (mentioned or replied):
+                return
+            own = rf"<@!?{me.id}>" + (rf"|<@&{bot_role.id}>" if bot_role is not None else "")
+            text = re.sub(own, " ", text).strip()
+        incoming = Incoming(
+            platform=PLATFORM,
+            chat_id=str(message.channel.id),
+            user_id=str(message.author.id),
+            text=text,
+            chat_kind="private" if message.guild is None else "group",
+            admin_check=_async_value(_member_is_admin(message)),
+        )
+        replies = await self.handler(incoming)
+        try:
+            # The first part answers the question as a reply, so the thread of talk stays clear.
+            reference = message.to_reference(fail_if_not_exists=False)
+            for reply in replies:
+                for part in self.render(reply):
+                    await message.channel.send(
+                        _content(part), embeds=_embeds(part), allowed_mentions=NO_PINGS,
+                        reference=reference,
+                    )
+                    reference = discord.utils.MISSING
+        except discord.Forbidden as error:
+            await self._unavailable(incoming.chat_id, error)
+
+    async def _unavailable(self, chat_id: str, error: discord.HTTPException) -> None:
+        reason = f"Discord refused to post: {error.text or error.status} (code {error.code})"
+        log.warning("Discord: channel %s: %s", chat_id, reason)
+        if self.events is not None:
+            await self.events.chat_unavailable(PLATFORM, chat_id, reason)
+
+    # --- rendering and delivery --------------------------------------------------------------
+
+    def render(self, reply: Reply) -> Sequence[DiscordMessage]:
+        return render_discord(reply)
+
+    async def send_part(self, chat_id: str, part: object) -> None:
+        """Post one rendered message to a channel over REST (no gateway needed)."""
+        if not isinstance(part, DiscordMessage):
+            raise TypeError(f"expected a DiscordMessage from render(), got {type(part).__name__}")
+        if self._client is None:
+            raise RuntimeError("DiscordAdapter.send_part before start()")
+        if not chat_id.isdigit():
+            raise ChatUnavailable(chat_id, "not a Discord channel id (a number)")
+        channel = self._client.get_partial_messageable(int(chat_id))
+        try:
+            await channel.send(_content(part), embeds=_embeds(part), allowed_mentions=NO_PINGS)
+        except discord.Forbidden as error:
+            raise ChatUnavailable(
+                chat_id, f"the bot may not post there: {error.text} (code {error.code})"
+            ) from None
+        except discord.NotFound:
+            raise ChatUnavailable(chat_id, "no such channel, or the bot was removed") from None
+        except discord.RateLimited as error:
+            raise TemporaryFailure(
+                f"Discord rate limit for {error.retry_after:.0f} s on channel {chat_id}"
+            ) from None
+        except discord.HTTPException as error:
+            if error.status >= 500:
+                raise TemporaryFailure(f"Discord failed with {error.status}; try later") from None
+            raise DeliveryError(
+                f"Discord rejected the message for channel {chat_id}: {error.text}"
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise TemporaryFailure(f"cannot reach Discord: {type(error).__name__}") from None
+
+
+def _content(part: DiscordMessage) -> str | None:
+    return part.content or None
+
+
+def _embeds(part: DiscordMessage) -> list[discord.Embed]:
+    return [discord.Embed.from_dict(embed.to_dict()) for embed in part.embeds]
+
+
+def _member_is_admin(message: discord.Message) -> bool:
+    author, channel = message.author, message.channel
+    if not isinstance(author, discord.Member) or not isinstance(
+        channel, discord.abc.GuildChannel
+    ):
+        return message.guild is None  # a DM: the person is in charge of their own chat
+    return _is_admin(channel.permissions_for(author))
+
+
+def _async_value(value: bool) -> Callable[[], Awaitable[bool]]:
+    async def answer() -> bool:
+        return value
+
+    return answer
+
+
+def _log_gateway_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Discord: the gateway connection ended", exc_info=task.exception())
