@@ -1,0 +1,390 @@
+"""The one scheduler for every platform: sends each due daily briefing once, send-then-commit."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from briefbot.adapters.base import Adapter
+from briefbot.articles import Article
+from briefbot.briefing import make_briefing, make_digest
+from briefbot.conversation import Reply
+from briefbot.errors import ChatMoved, ChatUnavailable, TemporaryFailure
+from briefbot.schedule import Due, Missed, decide, next_due
+from briefbot.store import Store, Subscription
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+# A subscriber back from a long silence gets the newest ten headlines, not a wall of them.
+MAX_DIGEST_ARTICLES = 10
+
+
+class ArticleSource(Protocol):
+    """The part of the Library delivery reads: articles newest first, and lookup by id."""
+
+    @property
+    def articles(self) -> Sequence[Article]: ...
+
+    def find(self, article_id: str) -> Article | None: ...
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def compose_briefing(articles: Sequence[Article]) -> Reply:
+    """One new article -> its full briefing; several -> a digest, newest first."""
+    if len(articles) == 1:
+        return make_briefing(articles[0])
+    return make_digest(list(articles))
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    """What one delivery pass did, in briefings (chat-days) unless it says messages."""
+
+    due: int = 0  # briefings that were due at this pass
+    delivered: int = 0  # briefings now completely sent
+    sent: int = 0  # messages the platforms accepted in this pass
+    nothing_new: int = 0  # due, but no article newer than the chat's last one: nothing sent
+    skipped: int = 0  # missed by more than the catch-up window: not sent, logged
+    failed: int = 0  # left due for the next pass (temporary failures, unexpected errors)
+    paused: int = 0  # the chat refused the bot (blocked, kicked): subscription paused
+    moved: int = 0  # the chat has a new id: subscription moved there
+    duplicates_avoided: int = 0  # parts another sender had claimed or already sent
+
+    def __str__(self) -> str:
+        fields = (f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
+        return " ".join(fields)
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys((f.name for f in dataclasses.fields(PassReport)), 0)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        self.counts[name] += amount
+
+    def report(self) -> PassReport:
+        return PassReport(**self.counts)
+
+
+class _Superseded(Exception):
+    """The chat moved onto a chat that already has its own subscription: stop this one."""
+
+
+class Delivery:
+    """Decides what is due, sends it through the platform adapters, and keeps the ledger."""
+
+    def __init__(
+        self,
+        store: Store,
+        library: ArticleSource,
+        adapters: Mapping[str, Adapter],
+        *,
+        catch_up: dt.timedelta = dt.timedelta(hours=2),
+        clock: Clock = utc_now,
+        concurrency: int = 16,
+        retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
+        lease: dt.timedelta = dt.timedelta(minutes=5),
+        retry_interval: dt.timedelta = dt.timedelta(minutes=1),
+        max_sleep: dt.timedelta = dt.timedelta(minutes=10),
+        compose: Callable[[Sequence[Article]], Reply] = compose_briefing,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._library = library
+        self._adapters = adapters
+        self._catch_up = catch_up
+        self._clock = clock
+        self._concurrency = max(1, concurrency)
+        self._retry_delays = tuple(retry_delays)
+        self._lease = lease
+        self._retry_interval = retry_interval
+        self._max_sleep = max_sleep
+        self._compose = compose
+        self._sleep = sleep
+        self._claimant = uuid.uuid4().hex
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # Deciding
+
+    def due_at(self, now: dt.datetime) -> tuple[list[tuple[Subscription, Due]], list[
+            tuple[Subscription, Missed]]]:
+        """Every active subscription with an adapter that is owed (or has missed) a briefing."""
+        due: list[tuple[Subscription, Due]] = []
+        missed: list[tuple[Subscription, Missed]] = []
+        for sub in self._store.subscriptions():
+            if sub.platform not in self._adapters:
+                continue
+            decision = decide(
+                sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
+                created_at=sub.created_at, catch_up=self._catch_up,
+            )
+            if isinstance(decision, Due):
+                due.append((sub, decision))
+            elif isinstance(decision, Missed):
+                missed.append((sub, decision))
+        return due, missed
+
+    def next_wake(self, now: dt.datetime, *, retry: bool = False) -> dt.datetime:
+        """When the loop should look again: the next briefing time, sooner after a failure."""
+        wake = now + self._max_sleep
+        if retry:
+            wake = min(wake, now + self._retry_interval)
+        # Many subscriptions share a time and zone: work each pair out once.
+        pairs = {(s.time, s.timezone) for s in self._store.subscriptions()
+                 if s.platform in self._adapters}
+        for at, zone in pairs:
+            wake = min(wake, next_due(at, zone, now))
+        return wake
+
+    # Sending
+
+    async def run_pass(self, now: dt.datetime) -> PassReport:
+        """Send everything due at `now` (each chat at most once a local day), then return."""
+        tally = _Tally()
+        due, missed = self.due_at(now)
+        for sub, miss in missed:
+            log.warning(
+                "%s chat %s: skipped the %s briefing due %s, missed by %s (catch-up window %s)",
+                sub.platform, sub.chat_id, miss.local_date, miss.scheduled.isoformat(),
+                miss.late_by, self._catch_up,
+            )
+            self._store.finish_briefing(sub.id, miss.local_date, newest_article_id=None,
+                                        newest_article_date=None, sent_at=None)
+            tally.add("skipped")
+        tally.add("due", len(due))
+        if not due:
+            return tally.report()
+        articles = tuple(self._library.articles)
+        positions = {article.id: index for index, article in enumerate(articles)}
+        queue: asyncio.Queue[tuple[Subscription, Due]] = asyncio.Queue()
+        for item in due:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            while not queue.empty():
+                sub, when = queue.get_nowait()
+                await self._deliver_guarded(sub, when, articles, positions, tally)
+
+        # A TaskGroup, so a crash in one worker cancels the rest instead of orphaning them.
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self._concurrency, len(due))):
+                group.create_task(worker())
+        return tally.report()
+
+    async def _deliver_guarded(
+        self,
+        sub: Subscription,
+        when: Due,
+        articles: Sequence[Article],
+        positions: Mapping[str, int],
+        tally: _Tally,
+    ) -> None:
+        try:
+            await self._deliver(sub, when, articles, positions, tally)
+        except Exception:
+            # One chat's fault must not stop the others; it stays due for the next pass.
+            log.exception("%s chat %s: the %s briefing failed; will retry on the next pass",
+                          sub.platform, sub.chat_id, when.local_date)
+            tally.add("failed")
+
+    def new_articles(
+        self, sub: Subscription, articles: Sequence[Article], positions: Mapping[str, int]
+    ) -> list[Article]:
+        """The articles newer than the last one this subscription was sent, newest first."""
+        if not articles:
+            return []
+        if sub.last_article_id is None:
+            return [articles[0]]  # a new subscription starts with the newest article only
+        position = positions.get(sub.last_article_id)
+        if position is None:
+            # The last article left the library: fall back to its date.
+            last_date = sub.last_article_date
+            newer = [a for a in articles if a.date is not None and last_date is not None
+                     and a.date > last_date]
+            fresh = newer if last_date is not None else [articles[0]]
+        else:
+            fresh = list(articles[:position])
+        return fresh[:MAX_DIGEST_ARTICLES]
+
+    async def _deliver(
+        self,
+        sub: Subscription,
+        when: Due,
+        articles: Sequence[Article],
+        positions: Mapping[str, int],
+        tally: _Tally,
+    ) -> None:
+        store = self._store
+        progress = store.progress(sub.id, when.local_date)
+        if progress.article_ids is not None:
+            # Some parts already went out: finish exactly that briefing, whatever is new since.
+            chosen = [a for i in progress.article_ids if (a := self._library.find(i)) is not None]
+            if len(chosen) != len(progress.article_ids):
+                log.warning("%s chat %s: an article of the %s briefing was removed mid-way; "
+                            "closing it as sent", sub.platform, sub.chat_id, when.local_date)
+                self._finish(sub, when, progress.article_ids[0], None, sub.chat_id)
+                return
+        else:
+            chosen = self.new_articles(sub, articles, positions)
+        if not chosen:
+            store.finish_briefing(sub.id, when.local_date, newest_article_id=None,
+                                  newest_article_date=None, sent_at=None)
+            tally.add("nothing_new")
+            return
+        ids = tuple(a.id for a in chosen)
+        adapter = self._adapters[sub.platform]
+        parts = adapter.render(self._compose(chosen))
+        chat_id = sub.chat_id
+        for index, part in enumerate(parts):
+            if index in progress.delivered_parts:
+                continue
+            claim = store.claim_part(sub.id, when.local_date, index, ids,
+                                     claimant=self._claimant, now=self._clock(), lease=self._lease)
+            if claim == "delivered":
+                continue
+            if claim != "claimed":
+                # Another sender holds or has pinned this briefing; it will finish it in order.
+                tally.add("duplicates_avoided")
+                return
+            try:
+                chat_id = await self._send(adapter, sub, chat_id, part, tally)
+            except TemporaryFailure as exc:
+                store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
+                log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
+                            "it stays due", sub.platform, chat_id, index, when.local_date, exc)
+                tally.add("failed")
+                return
+            except ChatUnavailable as exc:
+                store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
+                store.pause(sub.platform, chat_id, exc.reason)
+                log.warning("%s chat %s: paused the daily briefing: %s",
+                            sub.platform, chat_id, exc.reason)
+                tally.add("paused")
+                return
+            except _Superseded:
+                return
+            except Exception:
+                store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
+                raise
+            # Only now, after the platform accepted the message, does the ledger say "sent".
+            store.record_part(sub.id, when.local_date, index, ids, claimant=self._claimant,
+                              sent_at=self._clock())
+            tally.add("sent")
+        self._finish(sub, when, ids[0], chosen[0].date, chat_id)
+        tally.add("delivered")
+
+    def _finish(self, sub: Subscription, when: Due, newest_id: str, newest_date: dt.date | None,
+                chat_id: str) -> None:
+        self._store.finish_briefing(sub.id, when.local_date, newest_article_id=newest_id,
+                                    newest_article_date=newest_date, sent_at=self._clock())
+        # Follow-up questions in this chat now go to the article it was just briefed on.
+        self._store.remember_briefed(sub.platform, chat_id, newest_id)
+
+    async def _send(
+        self, adapter: Adapter, sub: Subscription, chat_id: str, part: object, tally: _Tally
+    ) -> str:
+        """Send one part, retrying temporary failures and following a moved chat; -> chat id."""
+        failures = 0
+        moves = 0
+        while True:
+            try:
+                await adapter.send_part(chat_id, part)
+                return chat_id
+            except TemporaryFailure as exc:
+                if failures >= len(self._retry_delays):
+                    raise
+                delay = self._retry_delays[failures]
+                failures += 1
+                log.info("%s chat %s: %s; retrying in %.1f s (%d of %d)", sub.platform, chat_id,
+                         exc, delay, failures, len(self._retry_delays))
+                await self._sleep(delay)
+            except ChatMoved as exc:
+                moves += 1
+                if moves > 2:
+                    raise TemporaryFailure(f"chat {chat_id} keeps moving") from exc
+                self._store.move_chat(sub.platform, chat_id, exc.new_chat_id)
+                tally.add("moved")
+                log.info("%s chat %s moved to %s; subscription follows it",
+                         sub.platform, chat_id, exc.new_chat_id)
+                current = self._store.subscription(sub.platform, exc.new_chat_id)
+                if current is None or current.id != sub.id:
+                    raise _Superseded from exc
+                chat_id = exc.new_chat_id
+
+    # The loop
+
+    def wake(self) -> None:
+        """Look again now: a subscription changed or new content arrived."""
+        self._wake.set()
+
+    async def run_forever(self, stop_event: asyncio.Event) -> None:
+        """Pass, sleep until the next briefing is due (or `wake()`), repeat until stopped."""
+        while not stop_event.is_set():
+            self._wake.clear()
+            now = self._clock()
+            failed = True
+            try:
+                report = await self.run_pass(now)
+                failed = report.failed > 0
+                if report.due or report.skipped:
+                    log.info("delivery pass at %s: %s", now.isoformat(timespec="seconds"), report)
+            except Exception:
+                log.exception("delivery pass at %s failed; trying again shortly", now.isoformat())
+            try:
+                wake_at = self.next_wake(now, retry=failed)
+            except Exception:
+                log.exception("could not work out the next briefing time")
+                wake_at = now + self._retry_interval
+            # Floor of a second so a clock that runs slightly behind cannot spin the loop.
+            seconds = max((wake_at - self._clock()).total_seconds(), 1.0)
+            await self._wait(stop_event, seconds)
+
+    async def _wait(self, stop_event: asyncio.Event, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(stop_event.wait()),
+                   asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    def start(self, stop_event: asyncio.Event) -> asyncio.Task[None]:
+        """Run the loop as a kept, watched background task (the app awaits it on shutdown)."""
+        self._task = asyncio.create_task(self.run_forever(stop_event), name="briefbot-delivery")
+        self._task.add_done_callback(_log_unexpected_end)
+        return self._task
+
+
+def _log_unexpected_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("the delivery loop stopped: %r", error, exc_info=error)
+
+
+async def send_due(
+    store: Store,
+    library: ArticleSource,
+    adapters: Mapping[str, Adapter],
+    at: dt.datetime,
+    catch_up: dt.timedelta,
+) -> PassReport:
+    """`briefbot send-due`: deliver what is due at `at` once, then return what happened."""
+    report = await Delivery(store, library, adapters, catch_up=catch_up).run_pass(at)
+    log.info("send-due at %s: %s", at.isoformat(timespec="seconds"), report)
+    return report

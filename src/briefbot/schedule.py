@@ -1,0 +1,141 @@
+"""When daily briefings are due: pure functions of a local time, an IANA zone and `now`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+UTC = dt.UTC
+_TIME = re.compile(r"(\d{1,2})[:.](\d{2})")
+
+
+def parse_local_time(text: str) -> dt.time | None:
+    """'7:30' or '07:30' -> time(7, 30); anything else -> None."""
+    match = _TIME.fullmatch(text.strip())
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        return None
+    return dt.time(hour, minute)
+
+
+def format_local_time(value: dt.time) -> str:
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+@functools.cache
+def _zone_names_by_folded_case() -> dict[str, str]:
+    return {name.casefold(): name for name in available_timezones()}
+
+
+def resolve_zone(name: str) -> str | None:
+    """The canonical IANA name for `name` ('europe/berlin' -> 'Europe/Berlin'), or None."""
+    name = name.strip()
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Readers type zones in any case; the tz database is case-sensitive on Linux.
+        return _zone_names_by_folded_case().get(name.casefold())
+    return name
+
+
+@functools.lru_cache(maxsize=65536)
+def occurrence(local_date: dt.date, at: dt.time, zone_name: str) -> dt.datetime:
+    """The UTC instant when `at` o'clock happens on `local_date` in the zone.
+
+    A wall time skipped by a spring-forward gap happens at the first instant after the gap
+    (02:30 on a Berlin spring-forward day -> 03:00 CEST); a wall time that happens twice on a
+    fall-back day happens at its first occurrence.
+    """
+    zone = ZoneInfo(zone_name)
+    wall = dt.datetime.combine(local_date, at)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return first  # exists (fold=0 picks the earlier of two on a fall-back day)
+    # In a gap: fold=1 maps the wall time through the offset after the transition, which lands
+    # before the transition; fold=0 lands after it. The transition lies between them.
+    low = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    high = first
+    before = low.astimezone(zone).utcoffset()
+    while high - low > dt.timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
+
+
+def local_date(instant: dt.datetime, zone_name: str) -> dt.date:
+    return instant.astimezone(ZoneInfo(zone_name)).date()
+
+
+def next_due(at: dt.time, zone_name: str, after: dt.datetime) -> dt.datetime:
+    """The first instant strictly after `after` when the daily `at` o'clock comes round."""
+    day = local_date(after, zone_name)
+    candidate = occurrence(day, at, zone_name)
+    if candidate > after:
+        return candidate
+    return occurrence(day + dt.timedelta(days=1), at, zone_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """The briefing for `local_date` should go out now (`late` when sent after its time)."""
+
+    local_date: dt.date
+    scheduled: dt.datetime
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """The briefing for `local_date` was missed by more than the catch-up window: skip it."""
+
+    local_date: dt.date
+    scheduled: dt.datetime
+    late_by: dt.timedelta
+
+
+def decide(
+    at: dt.time,
+    zone_name: str,
+    now: dt.datetime,
+    *,
+    last_local_date: dt.date | None,
+    created_at: dt.datetime,
+    catch_up: dt.timedelta,
+) -> Due | Missed | None:
+    """What to do at `now` for one subscription: send, skip (too late) or nothing yet.
+
+    `last_local_date` is the local date of the last briefing already handled (sent, empty or
+    skipped); only the most recent scheduled time matters, so a long outage yields one `Missed`.
+    A time that had passed when the subscription was made is not owed.
+    """
+    day = local_date(now, zone_name)
+    scheduled = occurrence(day, at, zone_name)
+    if scheduled > now:
+        day -= dt.timedelta(days=1)
+        scheduled = occurrence(day, at, zone_name)
+    if last_local_date is not None and day <= last_local_date:
+        return None
+    if scheduled < created_at:
+        return None
+    late_by = now - scheduled
+    if late_by < catch_up:
+        return Due(day, scheduled, late=late_by >= dt.timedelta(minutes=1))
+    return Missed(day, scheduled, late_by)
+
+
+def parse_instant(text: str, default_zone: str) -> dt.datetime:
+    """An ISO-8601 instant for `send-due --at`; without an offset it is read in `default_zone`."""
+    value = dt.datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(default_zone))
+    return value.astimezone(UTC)

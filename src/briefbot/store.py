@@ -1,0 +1,516 @@
+"""Subscriptions, the delivery ledger, in-flight claims and each chat's last briefing, in SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from briefbot.config import ChannelSchedule, Config
+
+log = logging.getLogger(__name__)
+
+Source = Literal["chat", "config"]
+ClaimResult = Literal["claimed", "delivered", "busy", "changed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One chat's daily briefing and what it was last sent."""
+
+    id: int
+    platform: str
+    chat_id: str
+    time: dt.time
+    timezone: str
+    created_by: str
+    created_at: dt.datetime
+    source: Source = "chat"
+    paused_reason: str | None = None
+    last_local_date: dt.date | None = None  # last briefing day handled: sent, empty or skipped
+    last_article_id: str | None = None  # newest article the chat has been sent
+    last_article_date: dt.date | None = None
+    last_sent_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BriefingProgress:
+    """What the ledger holds for one (subscription, local date) briefing."""
+
+    article_ids: tuple[str, ...] | None  # pinned by the first part sent; None if none sent yet
+    delivered_parts: frozenset[int]
+
+
+class Store(Protocol):
+    """What delivery and the subscription commands need from storage (SQLite now, PostgreSQL later).
+
+    Calls are synchronous and short; each one is its own transaction.
+    """
+
+    def subscriptions(self, *, include_paused: bool = False) -> list[Subscription]: ...
+
+    def subscription(self, platform: str, chat_id: str) -> Subscription | None: ...
+
+    def subscribe(
+        self,
+        platform: str,
+        chat_id: str,
+        at: dt.time,
+        timezone: str,
+        *,
+        created_by: str,
+        now: dt.datetime,
+        source: Source = "chat",
+    ) -> Subscription: ...
+
+    def unsubscribe(self, platform: str, chat_id: str) -> bool: ...
+
+    def sync_config_channels(
+        self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
+    ) -> None: ...
+
+    def pause(self, platform: str, chat_id: str, reason: str) -> None: ...
+
+    def move_chat(self, platform: str, chat_id: str, new_chat_id: str) -> None: ...
+
+    def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress: ...
+
+    def claim_part(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        part: int,
+        article_ids: Sequence[str],
+        *,
+        claimant: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> ClaimResult: ...
+
+    def record_part(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        part: int,
+        article_ids: Sequence[str],
+        *,
+        claimant: str,
+        sent_at: dt.datetime,
+    ) -> None: ...
+
+    def release_part(
+        self, subscription_id: int, local_date: dt.date, part: int, *, claimant: str
+    ) -> None: ...
+
+    def finish_briefing(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        *,
+        newest_article_id: str | None,
+        newest_article_date: dt.date | None,
+        sent_at: dt.datetime | None,
+    ) -> None: ...
+
+    def last_briefed(self, platform: str, chat_id: str) -> str | None: ...
+
+    def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# Each entry moves the schema one version up; never edit a released one, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        time TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('chat', 'config')),
+        paused_reason TEXT,
+        last_local_date TEXT,
+        last_article_id TEXT,
+        last_article_date TEXT,
+        last_sent_at TEXT,
+        UNIQUE (platform, chat_id)
+    );
+    CREATE TABLE ledger (
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+        local_date TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        article_ids TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (subscription_id, local_date, part)
+    ) WITHOUT ROWID;
+    CREATE TABLE claims (
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+        local_date TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        claimant TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (subscription_id, local_date, part)
+    ) WITHOUT ROWID;
+    CREATE TABLE chat_memory (
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (platform, chat_id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+_COLUMNS = (
+    "id, platform, chat_id, time, timezone, created_by, created_at, source, paused_reason, "
+    "last_local_date, last_article_id, last_article_date, last_sent_at"
+)
+_times: dict[str, dt.time] = {}
+
+
+def _time(text: str) -> dt.time:
+    # 100,000 subscriptions share a few hundred distinct times; parse each once.
+    value = _times.get(text)
+    if value is None:
+        value = _times[text] = dt.time.fromisoformat(text)
+    return value
+
+
+def _stamp(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
+    (id_, platform, chat_id, at, zone, created_by, created_at, source, paused, last_date,
+     last_article, last_article_date, last_sent) = row
+    return Subscription(
+        id=int(str(id_)),
+        platform=str(platform),
+        chat_id=str(chat_id),
+        time=_time(str(at)),
+        timezone=str(zone),
+        created_by=str(created_by),
+        created_at=dt.datetime.fromisoformat(str(created_at)),
+        source="config" if source == "config" else "chat",
+        paused_reason=None if paused is None else str(paused),
+        last_local_date=None if last_date is None else dt.date.fromisoformat(str(last_date)),
+        last_article_id=None if last_article is None else str(last_article),
+        last_article_date=(
+            None if last_article_date is None else dt.date.fromisoformat(str(last_article_date))
+        ),
+        last_sent_at=None if last_sent is None else dt.datetime.fromisoformat(str(last_sent)),
+    )
+
+
+class SqliteStore:
+    """The `Store` on one local SQLite file (WAL, so `send-due` and `run` can share it)."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: every write below opens its own explicit transaction.
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    @classmethod
+    def from_config(cls, config: Config) -> SqliteStore:
+        return cls(config.database)
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"the database is schema version {version}, newer than this briefbot "
+                    f"({len(MIGRATIONS)}); upgrade briefbot"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+                log.info("database schema migrated to version %d", number)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so two processes' claims serialise here.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # Subscriptions
+
+    def subscriptions(self, *, include_paused: bool = False) -> list[Subscription]:
+        where = "" if include_paused else " WHERE paused_reason IS NULL"
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM subscriptions{where} ORDER BY id")
+        return [_row_to_subscription(row) for row in rows]
+
+    def subscription(self, platform: str, chat_id: str) -> Subscription | None:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM subscriptions WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        ).fetchone()
+        return None if row is None else _row_to_subscription(row)
+
+    def subscribe(
+        self,
+        platform: str,
+        chat_id: str,
+        at: dt.time,
+        timezone: str,
+        *,
+        created_by: str,
+        now: dt.datetime,
+        source: Source = "chat",
+    ) -> Subscription:
+        """Create or change a chat's subscription; changing one also lifts a pause."""
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO subscriptions (platform, chat_id, time, timezone, created_by,
+                                           created_at, source)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (platform, chat_id) DO UPDATE SET
+                    time = excluded.time, timezone = excluded.timezone,
+                    source = excluded.source, paused_reason = NULL
+                """,
+                (platform, chat_id, at.strftime("%H:%M"), timezone, created_by, _stamp(now),
+                 source),
+            )
+        found = self.subscription(platform, chat_id)
+        assert found is not None
+        return found
+
+    def unsubscribe(self, platform: str, chat_id: str) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM subscriptions WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+            )
+        return cursor.rowcount > 0
+
+    def sync_config_channels(
+        self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
+    ) -> None:
+        """Make the config-listed subscriptions of `platform` exactly `channels`."""
+        listed = {channel.chat_id for channel in channels}
+        for channel in channels:
+            current = self.subscription(platform, channel.chat_id)
+            if current is not None and current.source == "config" and (
+                current.time == channel.time and current.timezone == channel.timezone
+            ):
+                continue  # unchanged: keep any pause the platform reported
+            self.subscribe(platform, channel.chat_id, channel.time, channel.timezone,
+                           created_by="config", now=now, source="config")
+        with self._transaction() as db:
+            stale = [
+                str(chat_id)
+                for (chat_id,) in db.execute(
+                    "SELECT chat_id FROM subscriptions WHERE platform = ? AND source = 'config'",
+                    (platform,),
+                )
+                if str(chat_id) not in listed
+            ]
+            db.executemany(
+                "DELETE FROM subscriptions WHERE platform = ? AND chat_id = ?",
+                [(platform, chat_id) for chat_id in stale],
+            )
+        for chat_id in stale:
+            log.info("%s chat %s is no longer in config.yaml: unsubscribed", platform, chat_id)
+
+    def pause(self, platform: str, chat_id: str, reason: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND chat_id = ?",
+                (reason or "unavailable", platform, chat_id),
+            )
+
+    def move_chat(self, platform: str, chat_id: str, new_chat_id: str) -> None:
+        """Follow a chat to its new id: its subscription, ledger and memory go with it."""
+        if new_chat_id == chat_id:
+            return
+        with self._transaction() as db:
+            taken = db.execute(
+                "SELECT 1 FROM subscriptions WHERE platform = ? AND chat_id = ?",
+                (platform, new_chat_id),
+            ).fetchone()
+            if taken:
+                # The new chat already has its own subscription; it wins over the old one.
+                db.execute(
+                    "DELETE FROM subscriptions WHERE platform = ? AND chat_id = ?",
+                    (platform, chat_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE subscriptions SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                    (new_chat_id, platform, chat_id),
+                )
+            db.execute(
+                "UPDATE OR REPLACE chat_memory SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                (new_chat_id, platform, chat_id),
+            )
+
+    # The ledger and claims
+
+    def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress:
+        rows = self._db.execute(
+            "SELECT part, article_ids FROM ledger WHERE subscription_id = ? AND local_date = ?",
+            (subscription_id, local_date.isoformat()),
+        ).fetchall()
+        if not rows:
+            return BriefingProgress(None, frozenset())
+        return BriefingProgress(
+            tuple(json.loads(rows[0][1])), frozenset(int(part) for part, _ in rows)
+        )
+
+    def claim_part(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        part: int,
+        article_ids: Sequence[str],
+        *,
+        claimant: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> ClaimResult:
+        """Take the right to send one part, unless it is sent, claimed by a live lease or stale.
+
+        "changed" means another sender already pinned this briefing to different articles.
+        """
+        key = (subscription_id, local_date.isoformat())
+        with self._transaction() as db:
+            sent = db.execute(
+                "SELECT part, article_ids FROM ledger WHERE subscription_id = ? AND local_date = ?",
+                key,
+            ).fetchall()
+            if any(int(row[0]) == part for row in sent):
+                return "delivered"
+            if sent and tuple(json.loads(sent[0][1])) != tuple(article_ids):
+                return "changed"
+            holder = db.execute(
+                "SELECT claimant, expires_at FROM claims "
+                "WHERE subscription_id = ? AND local_date = ? AND part = ?",
+                (*key, part),
+            ).fetchone()
+            if holder is not None and holder[0] != claimant and (
+                dt.datetime.fromisoformat(holder[1]) > now
+            ):
+                return "busy"
+            db.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                (*key, part, claimant, _stamp(now + lease)),
+            )
+        return "claimed"
+
+    def record_part(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        part: int,
+        article_ids: Sequence[str],
+        *,
+        claimant: str,
+        sent_at: dt.datetime,
+    ) -> None:
+        """The platform accepted the part: write it to the ledger and drop the claim."""
+        key = (subscription_id, local_date.isoformat(), part)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO ledger VALUES (?, ?, ?, ?, ?)",
+                (*key, json.dumps(list(article_ids)), _stamp(sent_at)),
+            )
+            db.execute(
+                "DELETE FROM claims WHERE subscription_id = ? AND local_date = ? AND part = ?",
+                key,
+            )
+
+    def release_part(
+        self, subscription_id: int, local_date: dt.date, part: int, *, claimant: str
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM claims WHERE subscription_id = ? AND local_date = ? AND part = ? "
+                "AND claimant = ?",
+                (subscription_id, local_date.isoformat(), part, claimant),
+            )
+
+    def finish_briefing(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        *,
+        newest_article_id: str | None,
+        newest_article_date: dt.date | None,
+        sent_at: dt.datetime | None,
+    ) -> None:
+        """Close the day: later passes will not send it again (sent, nothing new, or skipped)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE subscriptions SET last_local_date = ? WHERE id = ? "
+                "AND (last_local_date IS NULL OR last_local_date < ?)",
+                (local_date.isoformat(), subscription_id, local_date.isoformat()),
+            )
+            if newest_article_id is not None:
+                db.execute(
+                    "UPDATE subscriptions SET last_article_id = ?, last_article_date = ?, "
+                    "last_sent_at = ? WHERE id = ?",
+                    (
+                        newest_article_id,
+                        None if newest_article_date is None else newest_article_date.isoformat(),
+                        None if sent_at is None else _stamp(sent_at),
+                        subscription_id,
+                    ),
+                )
+
+    # ChatMemory
+
+    def last_briefed(self, platform: str, chat_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT article_id FROM chat_memory WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO chat_memory VALUES (?, ?, ?)",
+                (platform, chat_id, article_id),
+            )
+
+    # Bulk helpers for benchmarks and imports
+
+    def add_many(self, rows: Iterable[tuple[str, str, dt.time, str]], now: dt.datetime) -> None:
+        """Insert many (platform, chat_id, time, timezone) chat subscriptions in one transaction."""
+        stamp = _stamp(now)
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO subscriptions (platform, chat_id, time, timezone, "
+                "created_by, created_at, source) VALUES (?, ?, ?, ?, 'import', ?, 'chat')",
+                ((p, c, t.strftime("%H:%M"), z, stamp) for p, c, t, z in rows),
+            )
+
+
+def sync_config_subscriptions(store: Store, config: Config, now: dt.datetime) -> None:
+    """Upsert every channel listed in config.yaml; drop config subscriptions no longer listed."""
+    store.sync_config_channels("telegram", config.telegram.channels, now)
+    store.sync_config_channels("discord", config.discord.channels, now)

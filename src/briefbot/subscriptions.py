@@ -1,0 +1,140 @@
+"""/subscribe, /unsubscribe and /status, and what the platforms tell us about chats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from briefbot.conversation import Incoming, Notice, Reply
+from briefbot.schedule import format_local_time, next_due, parse_local_time, resolve_zone
+from briefbot.store import Store, Subscription
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = "/subscribe 07:30 Europe/Berlin"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def format_local(instant: dt.datetime, zone_name: str) -> str:
+    """'Thu 26 Nov 07:30' in the chat's own zone."""
+    local = instant.astimezone(ZoneInfo(zone_name))
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+class SubscriptionService:
+    """The daily-briefing commands for every platform; implements SubscriptionCommands and
+    ChatEvents.
+
+    `on_change` is called after any change, so the delivery loop can look again at once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        default_timezone: str,
+        on_change: Callable[[], None] = lambda: None,
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self._store = store
+        self._default_zone = default_timezone
+        self._on_change = on_change
+        self._clock = clock
+
+    async def subscribe(self, incoming: Incoming, args: str) -> Sequence[Reply]:
+        words = args.split()
+        if not words or len(words) > 2:
+            return [self._usage("Tell me the time for the daily briefing.")]
+        at = parse_local_time(words[0])
+        if at is None:
+            return [self._usage(f"“{words[0]}” is not a time of day; write it as HH:MM.")]
+        zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
+        if zone is None:
+            return [self._usage(f"“{words[1]}” is not a time zone I know; use Area/City.")]
+        if not await incoming.is_admin():
+            return [_refusal()]
+        before = self._store.subscription(incoming.platform, incoming.chat_id)
+        sub = self._store.subscribe(
+            incoming.platform, incoming.chat_id, at, zone, created_by=incoming.user_id,
+            now=self._clock(),
+        )
+        self._on_change()
+        log.info("%s chat %s subscribed at %s %s by %s", incoming.platform, incoming.chat_id,
+                 format_local_time(at), zone, incoming.user_id)
+        when = f"{format_local_time(at)} ({zone})"
+        if before is None:
+            text = f"Subscribed: a daily briefing at {when}."
+        elif before.paused_reason is not None:
+            text = f"Resumed: the daily briefing comes at {when} again."
+        else:
+            text = f"Changed: the daily briefing now comes at {when}."
+        return [Notice(text, items=(f"Next briefing: {self._next(sub)}",), title="Daily briefing")]
+
+    async def unsubscribe(self, incoming: Incoming) -> Sequence[Reply]:
+        if self._store.subscription(incoming.platform, incoming.chat_id) is None:
+            return [Notice("This chat has no daily briefing. Start one with " + EXAMPLE + ".")]
+        if not await incoming.is_admin():
+            return [_refusal()]
+        self._store.unsubscribe(incoming.platform, incoming.chat_id)
+        self._on_change()
+        log.info("%s chat %s unsubscribed by %s", incoming.platform, incoming.chat_id,
+                 incoming.user_id)
+        return [Notice("Unsubscribed: no more daily briefings here. /subscribe brings them back.")]
+
+    async def status(self, incoming: Incoming) -> Sequence[Reply]:
+        sub = self._store.subscription(incoming.platform, incoming.chat_id)
+        if sub is None:
+            return [Notice("This chat has no daily briefing. An admin can start one with "
+                           + EXAMPLE + ".")]
+        items = [f"Time: {format_local_time(sub.time)} ({sub.timezone})"]
+        if sub.paused_reason is not None:
+            items.append(f"Paused: {sub.paused_reason}. An admin's /subscribe resumes it.")
+        else:
+            items.append(f"Next briefing: {self._next(sub)}")
+        if sub.last_sent_at is not None:
+            last = format_local(sub.last_sent_at, sub.timezone)
+            items.append(f"Last briefing: {last}" + (
+                f" ({sub.last_article_id})" if sub.last_article_id else ""))
+        else:
+            items.append("Last briefing: none yet")
+        return [Notice("Daily briefing for this chat", items=tuple(items), title="Status")]
+
+    # ChatEvents
+
+    async def chat_unavailable(self, platform: str, chat_id: str, reason: str) -> None:
+        self._store.pause(platform, chat_id, reason)
+        log.warning("%s chat %s: daily briefing paused: %s", platform, chat_id, reason)
+        self._on_change()
+
+    async def chat_moved(self, platform: str, chat_id: str, new_chat_id: str) -> None:
+        self._store.move_chat(platform, chat_id, new_chat_id)
+        log.info("%s chat %s moved to %s", platform, chat_id, new_chat_id)
+        self._on_change()
+
+    def _next(self, sub: Subscription) -> str:
+        now = self._clock()
+        # Already sent today? Then the next one is tomorrow's, even if today's time is later.
+        after = now
+        if sub.last_local_date is not None:
+            start = dt.datetime.combine(sub.last_local_date + dt.timedelta(days=1), dt.time(),
+                                        ZoneInfo(sub.timezone))
+            after = max(now, start.astimezone(dt.UTC) - dt.timedelta(microseconds=1))
+        return f"{format_local(next_due(sub.time, sub.timezone, after), sub.timezone)} " \
+               f"({sub.timezone})"
+
+    def _usage(self, problem: str) -> Notice:
+        return Notice(
+            f"{problem} For example: {EXAMPLE} (the zone is optional; "
+            f"without it I use {self._default_zone}).",
+            is_error=True,
+        )
+
+
+def _refusal() -> Notice:
+    return Notice("Sorry, only this chat's admins can change its daily briefing. "
+                  "/status shows the current one.", is_error=True)
