@@ -1,0 +1,110 @@
+"""The command line, run as a user would: the contract other tools depend on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fakes.telegram_html import parse_html
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def briefbot(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    return subprocess.run(
+        [sys.executable, "-m", "briefbot", *args],
+        cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, env=env,
+    )
+
+
+def test_ask_json_prints_one_object_a_line(content_dir: Path) -> None:
+    result = briefbot("ask", "--content", str(content_dir), "--json",
+                      "where were the ferries built?", "how many troops were there?")
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert set(first) == {"question", "found", "answer", "source", "article"}
+    assert first["found"] is True and "Bergen" in first["answer"] and first["article"] == "harbour"
+    assert second["found"] is False
+
+
+def test_ask_about_the_sample_article_names_grynkewich() -> None:
+    result = briefbot("ask", "--article", "seed", "--json", "who was at the talks?")
+    answer = json.loads(result.stdout)
+    assert answer["found"] is True and "Grynkewich" in answer["answer"]
+
+
+def test_ask_with_an_unknown_article_is_a_usage_error(content_dir: Path) -> None:
+    result = briefbot("ask", "--content", str(content_dir), "--article", "nope", "who?")
+    assert result.returncode == 2
+    assert "no article 'nope'" in result.stderr
+
+
+def test_check_names_each_broken_file_and_exits_1_while_ask_still_answers(content_dir: Path) -> None:
+    (content_dir / "empty.txt").write_text("")
+    (content_dir / "bad.md").write_text("---\ntitle: [oops\n---\nx\n")
+    (content_dir / "binary.txt").write_bytes(b"\xff\xfe\x00garbage")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    for name in ("empty.txt", "bad.md", "binary.txt"):
+        assert name in check.stdout
+    assert "2 articles loaded" in check.stdout
+
+    ask = briefbot("--config", str(config), "ask", "--json", "who is the mayor of harbour city?")
+    assert ask.returncode == 0
+    assert "Vos" in json.loads(ask.stdout)["answer"]
+
+
+def test_check_on_good_content_exits_0(content_dir: Path) -> None:
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    result = briefbot("--config", str(config), "check")
+    assert result.returncode == 0, result.stdout
+    assert "0 problems" in result.stdout
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("timezone: Narnia/Cair_Paravel\n")
+    result = briefbot("--config", str(config), "check")
+    assert result.returncode == 2
+    assert "timezone" in result.stderr and "IANA" in result.stderr
+
+
+def test_preview_for_telegram_prints_html_telegram_accepts() -> None:
+    result = briefbot("preview", "seed", "--platform", "telegram")
+    assert result.returncode == 0, result.stderr
+    visible, _entities = parse_html(result.stdout.strip())
+    assert "Grynkewich" in visible or "military" in visible
+    assert len(visible) <= 4096
+
+
+def test_preview_for_discord_prints_embed_json() -> None:
+    result = briefbot("preview", "seed", "--platform", "discord")
+    (message,) = json.loads(result.stdout)
+    (embed,) = message["embeds"]
+    assert "Russia" in embed["title"] and len(embed["title"]) <= 256
+
+
+def test_chat_from_a_pipe_prints_both_replies_and_exits_0(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    result = briefbot("--config", str(config), "chat", stdin="/latest\nwho was at the talks?\n")
+    assert result.returncode == 0, result.stderr
+    assert "Russia" in result.stdout  # the briefing
+    assert "Grynkewich" in result.stdout  # the answer
+
+
+def test_run_without_a_token_falls_back_to_the_console_chat(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    result = briefbot("--config", str(config), "run", stdin="/latest\n")
+    assert result.returncode == 0, result.stderr
+    assert "console chat" in result.stderr
+    assert "Russia" in result.stdout

@@ -1,0 +1,130 @@
+"""The conversation: every command and question, as any platform's reader would send them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from briefbot.articles import Library
+from briefbot.briefing import Briefing
+from briefbot.conversation import Conversation, Incoming, Notice, clean_text
+from briefbot.qa import Answer, QAIndex
+
+
+@pytest.fixture
+def conversation(content_dir: Path) -> Conversation:
+    library = Library(content_dir)
+    library.reload()
+    return Conversation(library, QAIndex())
+
+
+def _say(text: str, chat: str = "c1") -> Incoming:
+    return Incoming(platform="test", chat_id=chat, user_id="u1", text=text)
+
+
+async def test_latest_gives_the_newest_article_as_a_briefing(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/latest"))
+    assert isinstance(reply, Briefing)
+    assert reply.article_id == "market"
+
+
+async def test_commands_addressed_to_a_bot_by_name_work(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/latest@briefbot_test_bot"))
+    assert isinstance(reply, Briefing)
+
+
+async def test_start_and_help_list_the_commands(conversation: Conversation) -> None:
+    for command in ("/start", "/help"):
+        (reply,) = await conversation.handle(_say(command))
+        assert isinstance(reply, Notice)
+        assert any(item.startswith("/latest") for item in reply.items)
+        assert any(item.startswith("/subscribe") for item in reply.items)
+
+
+async def test_list_shows_ids_and_headlines_newest_first(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/list"))
+    assert isinstance(reply, Notice)
+    assert reply.items[0].startswith("market — Farmers market moves to the riverside (March 5, 2026)")
+    assert reply.items[1].startswith("harbour — ")
+
+
+async def test_brief_with_an_id_gives_that_briefing(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/brief harbour"))
+    assert isinstance(reply, Briefing) and reply.article_id == "harbour"
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "/etc/passwd", "..", "a/b", "x" * 300])
+async def test_brief_with_a_path_is_refused_with_the_list(conversation: Conversation, bad_id: str) -> None:
+    (reply,) = await conversation.handle(_say(f"/brief {bad_id}"))
+    assert isinstance(reply, Notice) and reply.is_error
+    assert "not an article id" in reply.text
+    assert len(reply.items) == 2
+
+
+async def test_brief_with_an_unknown_id_says_so_and_lists(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/brief nonesuch"))
+    assert isinstance(reply, Notice)
+    assert "no article 'nonesuch'" in reply.text
+    assert len(reply.items) == 2
+
+
+async def test_a_question_after_a_briefing_goes_to_that_article(conversation: Conversation) -> None:
+    await conversation.handle(_say("/brief harbour", chat="c9"))
+    (reply,) = await conversation.handle(_say("who is the mayor?", chat="c9"))
+    assert isinstance(reply, Answer)
+    assert reply.found and reply.article_id == "harbour"
+    assert "Vos" in reply.text
+
+
+async def test_ask_command_answers_like_a_plain_question(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/ask where were the ferries built?"))
+    assert isinstance(reply, Answer) and reply.found
+    assert "Bergen" in reply.text
+
+
+async def test_a_curated_answer_from_front_matter_wins(conversation: Conversation) -> None:
+    await conversation.handle(_say("/brief market"))
+    (reply,) = await conversation.handle(_say("when's the market open?"))
+    assert isinstance(reply, Answer)
+    assert "Saturdays from 8 a.m. to 1 p.m." in reply.text
+
+
+async def test_empty_messages_and_bare_ask_get_help(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("   \u202e\x00  "))
+    assert isinstance(reply, Notice) and reply.items
+    (reply,) = await conversation.handle(_say("/ask"))
+    assert isinstance(reply, Notice) and "/ask" in reply.text
+
+
+async def test_an_unknown_command_gets_help(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/frobnicate now"))
+    assert isinstance(reply, Notice)
+    assert "don't know the command /frobnicate" in reply.text
+
+
+async def test_a_10000_character_question_is_answered_on_its_first_1000(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("who is the mayor? " + "blah " * 2000))
+    assert isinstance(reply, Answer)
+    assert len(reply.question) <= 1000
+    assert len(reply.text) <= 300
+
+
+async def test_subscriptions_say_plainly_when_not_set_up(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/subscribe 07:30"))
+    assert isinstance(reply, Notice) and reply.is_error
+    assert "not set up" in reply.text
+
+
+async def test_an_empty_library_says_there_is_nothing_yet(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.reload()
+    conversation = Conversation(library, QAIndex())
+    (reply,) = await conversation.handle(_say("/latest"))
+    assert isinstance(reply, Notice) and "no articles yet" in reply.text.lower()
+    (reply,) = await conversation.handle(_say("who won?"))
+    assert isinstance(reply, Answer) and not reply.found
+
+
+def test_clean_text_drops_control_and_bidi_characters_but_keeps_emoji() -> None:
+    assert clean_text("\u202ewho\x07 won? 🏆\n") == "who won? 🏆"
