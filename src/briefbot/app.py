@@ -1,0 +1,197 @@
+"""Composition root: config -> library -> Q&A -> store -> conversation -> adapters -> run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from briefbot.adapters.base import Adapter
+from briefbot.adapters.console_adapter import ConsoleAdapter
+from briefbot.articles import Library, ReloadReport
+from briefbot.config import Config
+from briefbot.conversation import Conversation, Incoming, Reply
+from briefbot.delivery import Delivery
+from briefbot.delivery import send_due as deliver_due
+from briefbot.logs import redaction_filter
+from briefbot.qa import QAIndex
+from briefbot.store import SqliteStore, sync_config_subscriptions
+from briefbot.subscriptions import SubscriptionService
+
+log = logging.getLogger("briefbot.app")
+
+
+class App:
+    """The core, built once from the config, and the adapters it serves."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        for token in (config.telegram.token, config.discord.token):
+            if token is not None:
+                redaction_filter().add_secret(token.reveal())
+        self.library = Library(config.content_dir)
+        self.qa = QAIndex()
+        self.store = SqliteStore.from_config(config)
+        self.delivery: Delivery | None = None
+        self.subscriptions = SubscriptionService(
+            self.store, config.timezone, on_change=self._subscriptions_changed
+        )
+        self.conversation = Conversation(
+            self.library, self.qa, memory=self.store, subscriptions=self.subscriptions
+        )
+        self.adapters: dict[str, Adapter] = {}
+
+    def load_content(self) -> ReloadReport:
+        report = self.library.reload()
+        for problem in report.problems:
+            log.warning("content: %s", problem)
+        if report.changed_anything:
+            log.info(
+                "content: %d articles (added %s, changed %s, removed %s)",
+                len(self.library.articles), list(report.added) or "none",
+                list(report.changed) or "none", list(report.removed) or "none",
+            )
+            self.conversation.sync()
+            if self.delivery is not None:
+                self.delivery.wake()
+        return report
+
+    async def handle(self, incoming: Incoming) -> Sequence[Reply]:
+        return await self.conversation.handle(incoming)
+
+    def _subscriptions_changed(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
+
+    def platform_adapters(self, *, receive: bool) -> dict[str, Adapter]:
+        """An adapter for every platform with a token (imported only when needed)."""
+        adapters: dict[str, Adapter] = {}
+        if self.config.telegram.token is not None:
+            from briefbot.adapters.telegram_adapter import TelegramAdapter
+
+            adapters["telegram"] = TelegramAdapter(
+                self.config.telegram, self.handle, self.subscriptions, receive=receive
+            )
+        if self.config.discord.token is not None:
+            from briefbot.adapters.discord_adapter import DiscordAdapter
+
+            adapters["discord"] = DiscordAdapter(
+                self.config.discord, self.handle, self.subscriptions, receive=receive
+            )
+        return adapters
+
+    async def serve(self, adapters: dict[str, Adapter], stop: asyncio.Event) -> None:
+        """Start the adapters, the scheduler and the content watcher; run until `stop`."""
+        self.adapters = adapters
+        sync_config_subscriptions(self.store, self.config, dt.datetime.now(dt.UTC))
+        self.delivery = Delivery(
+            self.store, self.library, adapters, catch_up=self.config.catch_up_window
+        )
+        started: list[Adapter] = []
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for adapter in adapters.values():
+                await adapter.start()
+                started.append(adapter)
+                log.info("%s: running", adapter.platform)
+            tasks.append(asyncio.create_task(self.delivery.run_forever(stop), name="delivery"))
+            tasks.append(asyncio.create_task(self._watch_content(stop), name="content-watch"))
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for adapter in reversed(started):
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("%s: error while stopping", adapter.platform)
+            self.store.close()
+
+    async def _watch_content(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.config.reload_seconds)
+            if stop.is_set():
+                return
+            try:
+                self.load_content()
+            except Exception:  # one bad rescan must never stop the bot
+                log.exception("content: rescan of %s failed", self.config.content_dir)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def chat(config: Config) -> int:
+    """The console chat: the same conversation as the platforms, in this terminal."""
+    app = App(config)
+    app.load_content()
+    console = ConsoleAdapter(app.handle)
+    if sys.stdin.isatty():
+        print(
+            f"briefbot console chat: {len(app.library.articles)} articles from "
+            f"{config.content_dir}. Try /latest, /help, or ask a question. Ctrl+D quits.",
+            file=sys.stderr,
+        )
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    serving = asyncio.create_task(app.serve({"console": console}, stop))
+    finished = asyncio.create_task(console.finished.wait())
+    await asyncio.wait([serving, finished], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    await serving
+    return 0
+
+
+async def run(config: Config) -> int:
+    """Serve every platform that has a token; with none, fall back to the console chat."""
+    app = App(config)
+    app.load_content()
+    adapters = app.platform_adapters(receive=True)
+    if not adapters:
+        print(
+            "briefbot: no TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN is set, so this is the "
+            "console chat. Set a token to serve Telegram or Discord.",
+            file=sys.stderr,
+        )
+        app.store.close()
+        return await chat(config)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    log.info("briefbot: serving %s; stop with Ctrl+C or SIGTERM", ", ".join(adapters))
+    await app.serve(adapters, stop)
+    log.info("briefbot: stopped")
+    return 0
+
+
+async def send_due(config: Config, at: dt.datetime) -> int:
+    """One delivery pass at `at`, then exit (for cron or a Kubernetes CronJob)."""
+    app = App(config)
+    app.load_content()
+    sync_config_subscriptions(app.store, config, at)
+    adapters = app.platform_adapters(receive=False)
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters.values():
+            await adapter.start()
+            started.append(adapter)
+        report = await deliver_due(
+            app.store, app.library, adapters, at, config.catch_up_window
+        )
+    finally:
+        for adapter in reversed(started):
+            await adapter.stop()
+        app.store.close()
+    print(report)
+    return 0
