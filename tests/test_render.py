@@ -332,3 +332,10 @@ def test_a_long_quoted_line_keeps_its_quote_mark_after_a_split() -> None:
     messages = render_discord(answer)
     assert_discord_limits(messages)
     assert all((m.content or "").startswith("> ") for m in messages[1:])
+
+
+def test_an_answer_with_a_shortened_sentence_quotes_it_once_in_full() -> None:
+    source = "The agreement restores direct military communication channels that were suspended."
+    answer = Answer("When?", True, "2021. The agreement restores direct military communic…", "seed",
+                    source=source, fact="2021")
+    assert render_plain(answer) == f"2021.\n\n“{source}”"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections import Counter
@@ -189,8 +190,13 @@ _STEMMER = snowballstemmer.stemmer("english")
 
 def _terms(sentence: str) -> list[str]:
     words = [t.lower().replace("’", "'") for t in _TOKEN.findall(sentence)]
-    kept = [w for w in words if w not in _STOPWORDS and len(w) > 1]
-    return [str(stem) for stem in _STEMMER.stemWords(kept)]
+    return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    # Pure-Python Snowball is the slow part of picking; articles repeat their words a lot.
+    return str(_STEMMER.stemWord(word))
 
 
 def _fact_count(sentence: str) -> int:
@@ -220,17 +226,16 @@ def _textrank(
 ) -> list[float]:
     n = len(similarity)
     out_weight = [sum(row) for row in similarity]
+    # Sparse incoming edges, normalised once: most sentence pairs share no term.
+    incoming = [
+        [(j, similarity[j][i] / out_weight[j]) for j in range(n) if similarity[j][i]]
+        for i in range(n)
+    ]
     scores = [1.0 / n] * n
     for _ in range(iterations):
         scores = [
-            (1 - damping) / n
-            + damping
-            * sum(
-                similarity[j][i] / out_weight[j] * scores[j]
-                for j in range(n)
-                if similarity[j][i] and out_weight[j]
-            )
-            for i in range(n)
+            (1 - damping) / n + damping * sum(weight * scores[j] for j, weight in edges)
+            for edges in incoming
         ]
     return scores
 
@@ -244,10 +249,11 @@ def _bullet_count(sentence_count: int) -> int:
 def pick_sentences(sentences: Sequence[str], count: int) -> list[str]:
     """The `count` most central, early and fact-rich sentences, non-redundant, in article order."""
     candidates = [strip_emoji(s) for s in sentences[:_MAX_CANDIDATES]]
-    indexed = [(i, s) for i, s in enumerate(candidates) if _terms(s)]
+    all_terms = [_terms(s) for s in candidates]
+    indexed = [(i, s) for i, s in enumerate(candidates) if all_terms[i]]
     if count <= 0 or not indexed:
         return []
-    term_lists = [_terms(s) for _, s in indexed]
+    term_lists = [all_terms[i] for i, _ in indexed]
     document_frequency = Counter(term for terms in term_lists for term in set(terms))
     total = len(term_lists)
     vectors = []

@@ -148,9 +148,14 @@ def _quoted_parts(answer: Answer) -> tuple[str, str | None, str]:
     if not answer.found or not answer.source:
         return answer.text, None, ""
     at = answer.text.find(answer.source)
-    if at < 0:
-        return answer.text, answer.source, ""
-    return answer.text[:at], answer.source, answer.text[at + len(answer.source) :]
+    if at >= 0:
+        return answer.text[:at], answer.source, answer.text[at + len(answer.source) :]
+    # The text may carry the sentence shortened to fit; quote it whole once instead of twice.
+    opening = answer.source[:40]
+    at = answer.text.find(opening) if len(opening) == 40 else -1
+    if at >= 0:
+        return answer.text[:at], answer.source, ""
+    return answer.text, answer.source, ""
 
 
 def _with_fact(text: str, fact: str | None, escape: Callable[[str], str], bold: str) -> str:
