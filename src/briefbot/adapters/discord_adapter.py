@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
-import discord
 import yarl
-from discord import app_commands
+
+with warnings.catch_warnings():
+    # discord.py imports the stdlib `audioop` for voice (deprecated since Python 3.11); briefbot
+    # has no voice, and the warning would fail test runs that turn warnings into errors.
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import discord
+    from discord import app_commands
 
 from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
@@ -21,6 +27,10 @@ from briefbot.logs import redaction_filter
 from briefbot.render import DiscordMessage, render_discord
 
 log = logging.getLogger(__name__)
+
+# briefbot has no voice, so discord.py's start-up warnings about voice libraries are only noise.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 PLATFORM = "discord"
 # Discord drops an interaction not answered within 3 s; past this we show "thinking..." first.
