@@ -339,3 +339,17 @@ def test_an_answer_with_a_shortened_sentence_quotes_it_once_in_full() -> None:
     answer = Answer("When?", True, "2021. The agreement restores direct military communic…", "seed",
                     source=source, fact="2021")
     assert render_plain(answer) == f"2021.\n\n“{source}”"
+
+
+def test_quotation_marks_around_a_quoted_source_are_not_left_dangling() -> None:
+    source = "The channels were suspended in 2021."
+    answer = Answer("When?", True, f"2021. “{source}”", "seed", source=source, fact="2021")
+    text, entities = parse_html(render_telegram(answer)[0])
+    assert text == f"2021.\n\n{source}"
+    assert [e.type for e in entities] == ["bold", "blockquote"]
+
+
+def test_suggestions_written_inline_in_the_text_become_one_list() -> None:
+    answer = Answer("Who won?", False, "The article doesn't say. Try: Where? · When?", "seed",
+                    suggestions=("Where?", "When?"))
+    assert render_plain(answer) == "The article doesn't say.\n\nTry:\n• Where?\n• When?"

@@ -143,6 +143,49 @@ def _telegram_briefing(briefing: Briefing, *, full: bool) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class _AnswerLayout:
+    """An answer taken apart so each platform can format it: lead, quoted source, tail, ideas."""
+
+    lead: str
+    quote: str | None
+    tail: str
+    fact: str | None
+    suggestions_intro: str
+    suggestions: tuple[str, ...]
+
+
+_OPEN_QUOTES = "“\"'‘«"
+_CLOSE_QUOTES = "”\"'’»"
+
+
+def _answer_layout(answer: Answer) -> _AnswerLayout:
+    lead, quote, tail = _quoted_parts(answer)
+    if quote is not None:
+        # The source is shown as a quote block, so quotation marks around it in the text go.
+        lead, tail = lead.rstrip(), tail.lstrip()
+        if lead[-1:] in _OPEN_QUOTES and tail[:1] in _CLOSE_QUOTES:
+            lead, tail = lead[:-1], tail[1:]
+    intro = SUGGESTIONS_INTRO
+    suggestions = () if answer.found else answer.suggestions
+    if suggestions and quote is None and suggestions[0] in lead:
+        # The text lists the ideas inline ("… Try: a · b"); the list below replaces that.
+        head = lead[: lead.find(suggestions[0])].rstrip()
+        if head.endswith(":"):
+            cut = max(head.rfind(mark) for mark in (". ", "! ", "? ", "\n"))
+            if cut >= 0:
+                head, intro = head[: cut + 1], head[cut + 1 :].strip()
+        lead = head
+    return _AnswerLayout(
+        lead=lead.strip(),
+        quote=quote,
+        tail=tail.strip(),
+        fact=answer.fact,
+        suggestions_intro=intro,
+        suggestions=suggestions,
+    )
+
+
 def _quoted_parts(answer: Answer) -> tuple[str, str | None, str]:
     """The answer text around its cited sentence: (before, quote, after); quote None if uncited."""
     if not answer.found or not answer.source:
@@ -170,20 +213,19 @@ def _with_fact(text: str, fact: str | None, escape: Callable[[str], str], bold: 
 
 
 def _telegram_answer(answer: Answer) -> str:
-    before, quote, after = _quoted_parts(answer)
+    layout = _answer_layout(answer)
     blocks = []
-    before, after = before.strip(), after.strip()
-    if before:
-        blocks.append(_with_fact(before, answer.fact, tg, "<b>|</b>"))
-    elif answer.fact and quote is not None:
-        blocks.append(f"<b>{tg(answer.fact)}</b>")
-    if quote is not None:
-        blocks.append(f"<blockquote>{tg(quote)}</blockquote>")
-    if after:
-        blocks.append(tg(after))
-    if not answer.found and answer.suggestions:
-        items = "\n".join(f"{ITEM_MARK} {tg(s)}" for s in answer.suggestions)
-        blocks.append(f"{SUGGESTIONS_INTRO}\n{items}")
+    if layout.lead:
+        blocks.append(_with_fact(layout.lead, layout.fact, tg, "<b>|</b>"))
+    elif layout.fact and layout.quote is not None:
+        blocks.append(f"<b>{tg(layout.fact)}</b>")
+    if layout.quote is not None:
+        blocks.append(f"<blockquote>{tg(layout.quote)}</blockquote>")
+    if layout.tail:
+        blocks.append(tg(layout.tail))
+    if layout.suggestions:
+        items = "\n".join(f"{ITEM_MARK} {tg(s)}" for s in layout.suggestions)
+        blocks.append(f"{tg(layout.suggestions_intro)}\n{items}")
     return "\n\n".join(blocks)
 
 
@@ -456,20 +498,20 @@ def pack_embeds(embeds: list[DiscordEmbed], header: str | None = None) -> list[D
 
 
 def _discord_answer(answer: Answer) -> str:
-    before, quote, after = _quoted_parts(answer)
+    layout = _answer_layout(answer)
     blocks = []
-    before, after = before.strip(), after.strip()
-    if before:
-        blocks.append(_with_fact(before, answer.fact, dc, "**|**"))
-    elif answer.fact and quote is not None:
-        blocks.append(f"**{dc(answer.fact)}**")
-    if quote is not None:
-        blocks.append("\n".join(f"> {dc(line)}" for line in quote.splitlines() if line.strip()))
-    if after:
-        blocks.append(dc(after))
-    if not answer.found and answer.suggestions:
-        items = "\n".join(f"{ITEM_MARK} {dc(s)}" for s in answer.suggestions)
-        blocks.append(f"{SUGGESTIONS_INTRO}\n{items}")
+    if layout.lead:
+        blocks.append(_with_fact(layout.lead, layout.fact, dc, "**|**"))
+    elif layout.fact and layout.quote is not None:
+        blocks.append(f"**{dc(layout.fact)}**")
+    if layout.quote is not None:
+        lines = layout.quote.splitlines()
+        blocks.append("\n".join(f"> {dc(line)}" for line in lines if line.strip()))
+    if layout.tail:
+        blocks.append(dc(layout.tail))
+    if layout.suggestions:
+        items = "\n".join(f"{ITEM_MARK} {dc(s)}" for s in layout.suggestions)
+        blocks.append(f"{dc(layout.suggestions_intro)}\n{items}")
     return "\n\n".join(blocks)
 
 
@@ -548,15 +590,15 @@ def _plain_briefing(briefing: Briefing, *, full: bool) -> list[str]:
 
 
 def _plain_answer(answer: Answer) -> str:
-    before, quote, after = _quoted_parts(answer)
-    blocks = [block for block in (before.strip(),) if block]
-    if not blocks and answer.fact and quote is not None:
-        blocks.append(answer.fact)
-    if quote is not None:
-        blocks.append(f"“{quote}”")
-    if after.strip():
-        blocks.append(after.strip())
-    if not answer.found and answer.suggestions:
-        items = "\n".join(f"{ITEM_MARK} {s}" for s in answer.suggestions)
-        blocks.append(f"{SUGGESTIONS_INTRO}\n{items}")
+    layout = _answer_layout(answer)
+    blocks = [layout.lead] if layout.lead else []
+    if not blocks and layout.fact and layout.quote is not None:
+        blocks.append(layout.fact)
+    if layout.quote is not None:
+        blocks.append(f"“{layout.quote}”")
+    if layout.tail:
+        blocks.append(layout.tail)
+    if layout.suggestions:
+        items = "\n".join(f"{ITEM_MARK} {s}" for s in layout.suggestions)
+        blocks.append(f"{layout.suggestions_intro}\n{items}")
     return "\n\n".join(blocks)
