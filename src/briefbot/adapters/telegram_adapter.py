@@ -1,0 +1,457 @@
+"""Telegram adapter: PTB updates in, rendered HTML replies out, lifecycle driven by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    Chat,
+    ChatMember,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, filters
+from telegram.ext import MessageHandler as PTBMessageHandler
+from telegram.request import HTTPXRequest
+
+from briefbot.adapters.base import ChatEvents, Handler
+from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
+from briefbot.conversation import Incoming, Notice, Reply
+from briefbot.errors import (
+    ChatMoved,
+    ChatUnavailable,
+    ConfigError,
+    DeliveryError,
+    TemporaryFailure,
+)
+from briefbot.logs import protect, redaction_filter
+from briefbot.render import render_telegram
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+COMMANDS = (
+    ("latest", "The newest briefing"),
+    ("list", "Recent articles"),
+    ("brief", "A briefing for one article: /brief <id>"),
+    ("ask", "Ask about the news: /ask <question>"),
+    ("subscribe", "Daily briefing here: /subscribe 07:30 Europe/Berlin"),
+    ("unsubscribe", "Stop the daily briefing here"),
+    ("status", "This chat's daily briefing"),
+    ("help", "What I can do"),
+)
+# 5xx and timeouts: tries per message, and the first pause (doubling after each try).
+SEND_ATTEMPTS = 4
+FIRST_BACKOFF_SECONDS = 0.25
+# AIORateLimiter waits out this many 429s (retry_after each) before send_part gives up.
+RATE_LIMIT_RETRIES = 3
+# Telegram allows about 30 messages a second overall. Spacing sends evenly (a bucket of one,
+# refilled 28.5 times a second) keeps any one-second window under 30, where a burst-then-steady
+# bucket of 30 would overshoot it and earn a 429 that pauses every chat for a second.
+OVERALL_RATE_PER_SECOND = 28.5
+UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay in order
+POLL_TIMEOUT_SECONDS = 10
+HTTP_TIMEOUT_SECONDS = 10.0
+ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
+                 is_error=True)
+_REJECTED_TOKEN = (
+    f"{TELEGRAM_TOKEN_ENV} was rejected by the Telegram server; check the token from @BotFather"
+)
+_CHAT_ID = re.compile(r"-?\d+")
+
+
+# --- token redaction -------------------------------------------------------------------------
+
+_factory_installed = False
+
+
+def install_token_redaction(token: str) -> None:
+    """Keep `token` (and anything shaped like a bot token) out of every log line and traceback.
+
+    Redaction happens where records are made (a LogRecord factory), so it reaches every handler,
+    including ones added later such as pytest's caplog; the handler filter from briefbot.logs
+    sits on the root handlers as a second layer. httpx, which logs each request URL (and with
+    it the token) at INFO, is limited to warnings.
+    """
+    global _factory_installed
+    redaction_filter().add_secret(token)
+    for handler in logging.getLogger().handlers:
+        protect(handler)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+    logging.setLogRecordFactory(make_record)
+    _factory_installed = True
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    redact = redaction_filter().redact
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: logging reports it itself when emitting
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[0] is not None:
+        trace = logging.Formatter().formatException(record.exc_info)
+        clean_trace = redact(trace)
+        if clean_trace != trace:
+            # The exception itself (InvalidToken says the token) must not be formatted again.
+            record.exc_text, record.exc_info = clean_trace, None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+
+class TelegramAdapter:
+    """Serves one bot: private chats, groups (commands, mentions, replies) and channel posts."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        handler: Handler,
+        events: ChatEvents | None = None,
+        *,
+        receive: bool = True,
+        backoff_seconds: float = FIRST_BACKOFF_SECONDS,
+    ) -> None:
+        self.config = config
+        self.handler = handler
+        self.events = events
+        self.receive = receive
+        self.backoff_seconds = backoff_seconds
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._chat_waiters: Counter[str] = Counter()
+        self._requests: tuple[HTTPXRequest, ...] = ()
+        if config.token is not None:
+            install_token_redaction(config.token.reveal())
+
+    @property
+    def username(self) -> str:
+        """The bot's @username (without the @), known once started."""
+        username: str = self._application().bot.username
+        return username
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._app is not None:
+            return
+        if self.config.token is None:
+            raise ConfigError(f"{TELEGRAM_TOKEN_ENV} is not set; get a token from @BotFather")
+        app = self._build(self.config.token.reveal())
+        try:
+            await app.initialize()
+        except InvalidToken:
+            await self._close_requests()
+            raise ConfigError(_REJECTED_TOKEN) from None
+        except TelegramError as exc:
+            await self._close_requests()
+            where = self.config.base_url or "https://api.telegram.org"
+            raise ConfigError(
+                f"cannot reach the Telegram Bot API at {where} ({exc.message}); check the "
+                "network and telegram.base_url"
+            ) from None
+        self._app = app
+        if not self.receive:
+            return
+        app.add_handler(PTBMessageHandler(filters.UpdateType.MESSAGE & filters.TEXT,
+                                          self._on_message))
+        app.add_error_handler(self._on_error)
+        await self._set_commands()
+        await app.start()
+        assert app.updater is not None
+        webhook = self.config.webhook
+        if webhook is None:
+            await app.updater.start_polling(
+                timeout=POLL_TIMEOUT_SECONDS,
+                allowed_updates=[Update.MESSAGE],
+                error_callback=self._on_polling_error,
+            )
+        else:
+            await app.updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=webhook.path,
+                webhook_url=webhook.url,
+                allowed_updates=[Update.MESSAGE],
+                secret_token=webhook.secret_token.reveal() if webhook.secret_token else None,
+            )
+        log.info("Telegram: serving as @%s (%s)", app.bot.username,
+                 "webhook" if webhook else "long polling")
+
+    async def stop(self) -> None:
+        app, self._app = self._app, None
+        if app is None:
+            return
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+        finally:
+            await app.shutdown()
+
+    def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+        self._requests = (
+            HTTPXRequest(connection_pool_size=64, read_timeout=HTTP_TIMEOUT_SECONDS,
+                         write_timeout=HTTP_TIMEOUT_SECONDS),
+            HTTPXRequest(read_timeout=HTTP_TIMEOUT_SECONDS),
+        )
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=1,
+                    overall_time_period=1 / OVERALL_RATE_PER_SECOND,
+                    max_retries=RATE_LIMIT_RETRIES,
+                )
+            )
+            .concurrent_updates(UPDATE_CONCURRENCY)
+            .job_queue(None)  # one scheduler for every platform lives in the core
+        )
+        if self.config.base_url:
+            builder = builder.base_url(self.config.base_url)
+        if self.config.base_file_url:
+            builder = builder.base_file_url(self.config.base_file_url)
+        if not self.receive:
+            builder = builder.updater(None)
+        return builder.build()
+
+    async def _close_requests(self) -> None:
+        """Close the HTTP clients of an application whose initialize() failed half-way."""
+        for request in self._requests:
+            with contextlib.suppress(Exception):
+                await request.shutdown()
+
+    def _application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        if self._app is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        return self._app
+
+    async def _set_commands(self) -> None:
+        try:
+            await self._application().bot.set_my_commands(
+                [BotCommand(name, description) for name, description in COMMANDS]
+            )
+        except TelegramError as exc:  # the menu is a convenience; the bot works without it
+            log.warning("Telegram: could not set the command menu: %s", exc.message)
+
+    # --- incoming ----------------------------------------------------------------------------
+
+    async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.text is None:
+            return
+        text = self._addressed_text(message)
+        if text is None:
+            return
+        chat_id = str(message.chat.id)
+        incoming = Incoming(
+            platform=PLATFORM,
+            chat_id=chat_id,
+            user_id=str(message.from_user.id if message.from_user else message.chat.id),
+            text=text,
+            chat_kind="private" if message.chat.type == Chat.PRIVATE else "group",
+            admin_check=None if message.chat.type == Chat.PRIVATE else self._admin_check(message),
+        )
+        async with self._turn(chat_id):
+            try:
+                replies: Sequence[Reply] = await self.handler(incoming)
+            except Exception:
+                log.exception("Telegram chat %s: the answer failed; sent an apology", chat_id)
+                replies = [APOLOGY]
+            await self._reply(message, replies)
+
+    def _addressed_text(self, message: Message) -> str | None:
+        """The text meant for the bot, or None for group talk that does not address it."""
+        text = message.text or ""
+        username: str = self._application().bot.username
+        command = _leading_command(message)
+        if command is not None:
+            name, _, target = command.partition("@")
+            if target and target.lower() != username.lower():
+                return None  # "/latest@OtherBot" is for another bot in the group
+            return name + text[len(command):]
+        if message.chat.type == Chat.PRIVATE:
+            return text
+        if message.chat.type not in (Chat.GROUP, Chat.SUPERGROUP):
+            return None
+        mentions = message.parse_entities([MessageEntity.MENTION]).values()
+        if any(m.lower() == f"@{username.lower()}" for m in mentions):
+            return re.sub(rf"(?i)@{re.escape(username)}\b[,:]?\s*", "", text).strip()
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and (
+            replied.from_user.id == self._application().bot.id
+        ):
+            return text
+        return None
+
+    def _admin_check(self, message: Message) -> Callable[[], Awaitable[bool]]:
+        chat_id = message.chat.id
+        sender = message.from_user
+        # An anonymous admin posts as the group itself; only admins can do that.
+        anonymous_admin = message.sender_chat is not None and message.sender_chat.id == chat_id
+
+        async def check() -> bool:
+            if anonymous_admin:
+                return True
+            if sender is None:
+                return False
+            try:
+                member = await self._application().bot.get_chat_member(chat_id, sender.id)
+            except TelegramError as exc:
+                log.warning("Telegram chat %s: cannot check admin rights: %s", chat_id,
+                            exc.message)
+                return False
+            return member.status in ADMIN_STATUSES
+
+        return check
+
+    async def _reply(self, message: Message, replies: Sequence[Reply]) -> None:
+        chat_id = str(message.chat.id)
+        # In a group the first part answers the message itself, so the thread stays readable.
+        reply_to = message.message_id if message.chat.type != Chat.PRIVATE else None
+        try:
+            for reply in replies:
+                for part in self.render(reply):
+                    await self._send(chat_id, part, reply_to)
+                    reply_to = None
+        except ChatUnavailable as exc:
+            log.warning("Telegram chat %s: cannot reply: %s", chat_id, exc.reason)
+            if self.events is not None:
+                await self.events.chat_unavailable(PLATFORM, chat_id, exc.reason)
+        except ChatMoved as exc:
+            log.info("Telegram chat %s moved to %s", chat_id, exc.new_chat_id)
+            if self.events is not None:
+                await self.events.chat_moved(PLATFORM, chat_id, exc.new_chat_id)
+        except DeliveryError as exc:
+            log.warning("Telegram chat %s: reply not delivered: %s", chat_id, exc)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, chat_id: str) -> AsyncIterator[None]:
+        """One update at a time per chat (updates of different chats run concurrently)."""
+        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
+        self._chat_waiters[chat_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._chat_waiters[chat_id] -= 1
+            if not self._chat_waiters[chat_id]:
+                del self._chat_waiters[chat_id]
+                del self._chat_locks[chat_id]
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        log.error(
+            "Telegram: handling an update from chat %s failed",
+            chat.id if chat is not None else "(none)",
+            exc_info=context.error,
+        )
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        if isinstance(error, Conflict):
+            log.error("Telegram: another process is polling with this bot token; stop it")
+        else:
+            log.warning("Telegram: fetching updates failed, retrying: %s", error.message)
+
+    # --- rendering and sending ---------------------------------------------------------------
+
+    def render(self, reply: Reply) -> Sequence[str]:
+        return render_telegram(reply)
+
+    async def send_part(self, chat_id: str, part: object) -> None:
+        """Send one HTML message; failures become ChatUnavailable, ChatMoved or TemporaryFailure."""
+        if not isinstance(part, str):
+            raise TypeError(f"expected Telegram HTML text from render(), got {type(part).__name__}")
+        await self._send(chat_id, part, None)
+
+    async def _send(self, chat_id: str, html: str, reply_to: int | None) -> None:
+        bot = self._application().bot
+        target: int | str = int(chat_id) if _CHAT_ID.fullmatch(chat_id) else chat_id
+        reply = (
+            ReplyParameters(reply_to, allow_sending_without_reply=True)
+            if reply_to is not None else None
+        )
+        delay = self.backoff_seconds
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                await bot.send_message(
+                    target, html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                    reply_parameters=reply,
+                )
+                return
+            except Forbidden as exc:
+                raise ChatUnavailable(chat_id, exc.message) from None
+            except ChatMigrated as exc:
+                raise ChatMoved(chat_id, str(exc.new_chat_id)) from None
+            except RetryAfter as exc:
+                raise TemporaryFailure(
+                    f"Telegram rate limit still in force after {RATE_LIMIT_RETRIES} waits "
+                    f"({exc.message})"
+                ) from None
+            except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
+                if "chat not found" in exc.message.lower():
+                    raise ChatUnavailable(chat_id, "chat not found") from None
+                raise DeliveryError(f"Telegram refused the message: {exc.message}") from None
+            except (TimedOut, NetworkError) as exc:
+                if attempt == SEND_ATTEMPTS:
+                    raise TemporaryFailure(
+                        f"Telegram failed {SEND_ATTEMPTS} times: {exc.message}"
+                    ) from None
+                log.info("Telegram chat %s: send failed (%s); retrying in %.2f s",
+                         chat_id, exc.message, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+            except TelegramError as exc:
+                raise DeliveryError(f"Telegram refused the message: {exc.message}") from None
+
+
+def _leading_command(message: Message) -> str | None:
+    """'/latest@BotName' when the message starts with a bot command, else None."""
+    entities = message.entities
+    if not entities or entities[0].type != MessageEntity.BOT_COMMAND or entities[0].offset:
+        return None
+    return message.parse_entity(entities[0])
+
