@@ -1,10 +1,32 @@
-"""Per-article Q&A tables: curated entries, typed facts and a sentence index (CONTRACT STUB)."""
+"""Per-article Q&A tables and a library index: offline, cited answers or an honest "doesn't say"."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import html
+import math
+import re
+import unicodedata
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
-from briefbot.articles import Article
+import snowballstemmer
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from briefbot.articles import Article, CuratedQA
+from briefbot.text import strip_emoji
+
+MAX_QUESTION_CHARS = 1000
+MAX_ANSWER_CHARS = 300
+
+# ---------------------------------------------------------------------------------------------
+# The answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +42,1228 @@ class Answer:
     suggestions: tuple[str, ...] = ()  # questions this article can answer, when not found
 
 
+# ---------------------------------------------------------------------------------------------
+# Words
+
+
+def _data_lines(name: str) -> list[str]:
+    text = resources.files("briefbot").joinpath("data", name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """Lower-case `word` without accents, so "Brandão" and "brandao" match."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
+    "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "thousand": "1000",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str:
+    """The index term of a normalised word: its stem, or the digits of a number."""
+    if word[:1].isdigit():
+        return word
+    if word in _NUMBER_WORDS:
+        return _NUMBER_WORDS[word]
+    return str(_STEMMER.stemWord(word))
+
+
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+@lru_cache(maxsize=200_000)
+def _norm(raw: str) -> str:
+    """A token as matched: folded, possessive dropped, "U.S." -> "us", "6,200" -> "6200"."""
+    word = fold(raw.replace("’", "'"))
+    if word[:1].isdigit():
+        return word.replace(",", "")
+    if "." in word:
+        word = word.replace(".", "")
+    if word.endswith("'s"):
+        word = word[:-2]
+    elif word.endswith("'"):
+        word = word[:-1]
+    return word
+
+
+def _words(text: str) -> list[str]:
+    return [_norm(m.group()) for m in _TOKEN.finditer(text)]
+
+
+_STOPWORDS = frozenset(
+    """
+    a an the and or but if of to in on at by for with from into onto about above below over under
+    after before between through during without within along across around against among up down
+    out off then than so such too very just also only even still yet again ever never not no nor
+    is am are was were be been being do does did done doing have has had having will would shall
+    should can could may might must i me my mine we our ours you your yours he him his she her hers
+    it its they them their theirs this that these those there here who whom whose which what when
+    where why how all any both each few more most other some own same another much many lot lots
+    as because while until since though although whether via per let get got gets getting go goes
+    going went gone make makes made take takes took taken s t don didn isn wasn aren weren doesn
+    hasn haven won wouldn couldn shouldn ok okay please hey hi hello tell me know
+    """.split()
+)
+# Words that frame a question rather than name what it is about; they never count as missing.
+_LIGHT = frozenset(
+    """
+    say said says saying think thinks thought happen happened happens happening occur occurred
+    want wants wanted need needs needed like really actually exactly right now currently else
+    besides anything something thing things stuff kind sort way ways name named called call
+    article story piece report news problem problems issue issues info information detail details
+    big main key important exact approximately roughly held hold place took
+    region country city place town venue location area person man woman guy someone anyone
+    day date time year month week moment amount number total figure overall count
+    reason reasons cause causes caused lead led result why purpose point
+    see seen view describe described react reacted respond responded feel feels
+    mean means meant supposed expect expected there
+    """.split()
+)
+_HOWMUCH_LIGHT = frozenset("cost costs costing price priced worth spend spent pay paid".split())
+
+_TITLES = {
+    "gen": "general", "dr": "doctor", "prof": "professor", "gov": "governor", "sen": "senator",
+    "rep": "representative", "lt": "lieutenant", "col": "colonel", "capt": "captain",
+    "maj": "major", "sgt": "sergeant", "adm": "admiral", "mr": "", "mrs": "", "ms": "",
+    "rev": "reverend", "supt": "superintendent", "insp": "inspector",
+}  # fmt: skip
+_TITLE_WORDS = frozenset(
+    """
+    general doctor professor governor senator representative lieutenant colonel captain major
+    sergeant admiral reverend superintendent inspector president mayor minister chancellor king
+    queen prince princess pope judge justice chief manager coach deputy director secretary
+    ambassador commissioner sheriff officer chairman chairwoman chair sir dame lord lady prime
+    vice premier speaker commander marshal bishop archbishop rabbi imam father sister brother
+    councillor councilor alderman detective constable
+    """.split()
+)
+_ROLE_NOUNS = _TITLE_WORDS | frozenset(
+    """
+    leader boss head striker midfielder defender goalkeeper forward player investigator executive
+    ceo cfo founder owner agent mediator scientist author reporter winner spokesperson spokesman
+    spokeswoman official member lawyer attorney candidate chairperson editor analyst economist
+    researcher engineer pilot driver nurse teacher student victim suspect witness actor singer
+    writer artist athlete rider champion referee umpire negotiator envoy diplomat
+    """.split()
+)
+_ORG_WORDS = frozenset(
+    """
+    agency authority bank board command committee council union workers local chamber club company
+    corp corporation inc ltd llc plc group ministry department office party parliament congress
+    senate court university college school hospital institute association federation league
+    united athletic fc mutual trust fund times news police army navy force forces commission
+    service services network foundation society holdings partners airlines airways motors press
+    organisation organization alliance coalition assembly cabinet government administration
+    bureau center centre laboratory lab labs systems technologies group industries rovers wanderers
+    city
+    """.split()
+)
+_PLACE_SUFFIXES = frozenset(
+    """
+    street st road avenue ave square bridge park stadium airport station harbour harbor river lake
+    mountain mountains island islands valley county province district hall yard depot depots way
+    lane boulevard quay pier beach coast bay gulf sea ocean desert forest arena plaza circus
+    heights hill hills gardens terrace wharf docks port canal tower palace castle cathedral
+    """.split()
+)
+_PLACE_PREFIXES = frozenset("port mount lake fort saint san santa cape point".split())
+_PLACE_ACRONYMS = frozenset("us usa uk uae eu".split())
+_PLACE_PREPOSITIONS = frozenset("in at from outside near across inside into toward towards".split())
+_NAME_CONNECTORS = frozenset("of de van der da del la le von al bin du dos das y".split())
+_ANAPHORS = frozenset("this these that those it they he she its their his her such".split())
+_SPEECH = frozenset(
+    """
+    said says told tells called added emphasized emphasised stressed warned argued admitted
+    insisted noted described announced declared urged claimed explained wrote asked replied
+    """.split()
+)
+
+_PLACES = frozenset(fold(line) for line in _data_lines("places.txt"))
+
+
+def _load_synonyms() -> tuple[dict[str, frozenset[str]], dict[tuple[str, str], frozenset[str]]]:
+    """Term -> group ids, and two-word phrase (as terms) -> group ids."""
+    single: dict[str, set[str]] = defaultdict(set)
+    double: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for number, line in enumerate(_data_lines("synonyms.txt")):
+        group = f"~{number}"
+        for entry in line.split(","):
+            parts = [_term(w) for w in _words(entry)]
+            if len(parts) == 1:
+                single[parts[0]].add(group)
+            elif len(parts) == 2:
+                double[(parts[0], parts[1])].add(group)
+    return (
+        {k: frozenset(v) for k, v in single.items()},
+        {k: frozenset(v) for k, v in double.items()},
+    )
+
+
+_SYNONYMS, _PHRASES = _load_synonyms()
+
+# Frame words a question may misspell but an article need not contain.
+_FRAME_VOCAB = (
+    "cause caused happened happen announced reason published written author where when what which "
+    "who why how much many long said say issues problems article doing going"
+).split()
+
+_QUESTION_FIXES = {
+    "wen": "when", "whn": "when", "wat": "what", "wht": "what", "whta": "what", "hw": "how",
+    "r": "are", "u": "you", "ur": "your", "abt": "about", "bc": "because", "cuz": "because",
+    "whens": "when is", "whats": "what is", "whos": "who is", "wheres": "where is",
+    "hows": "how is", "whys": "why is", "y": "why", "wer": "where", "whr": "where",
+}  # fmt: skip
+
+_WORD_CHARS = re.compile(r"[A-Za-z0-9\u00C0-\u024F]")
+
+# ---------------------------------------------------------------------------------------------
+# Questions
+
+WHO, WHAT, WHEN, WHERE, WHY, HOWMUCH, HOWLONG, HOW, QUOTE, YESNO = (
+    "who", "what", "when", "where", "why", "howmuch", "howlong", "how", "quote", "yesno",
+)  # fmt: skip
+AUTHOR, PUBLISHED = "author", "published"
+
+_WANTED: dict[str, tuple[str, ...]] = {
+    WHO: ("PERSON", "ORG"),
+    WHEN: ("DATE",),
+    WHERE: ("PLACE",),
+    HOWMUCH: ("MONEY", "PERCENT", "COUNT"),
+    HOWLONG: ("DURATION", "DATE"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One content word of a question that an answer must speak to."""
+
+    word: str
+    term: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    raw: str
+    words: tuple[str, ...]
+    kind: str
+    slots: tuple[_Slot, ...]
+    role_slots: tuple[_Slot, ...]  # "who is the union leader" -> union, leader
+    named: frozenset[str]  # every word of the question, to tell which entities it already names
+    many: bool  # "how many" rather than "how much"
+
+
+def _clean(question: str) -> str:
+    """The question as plain text: bounded, tags and control characters and emoji removed."""
+    text = question[:MAX_QUESTION_CHARS]
+    text = re.sub(r"<[^<>]{0,200}>", " ", text)
+    text = html.unescape(text)
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    return " ".join(strip_emoji(text).split())
+
+
+def _fix_frame_word(word: str) -> str:
+    if word in _STOPWORDS or word in _LIGHT or len(word) < 4 or word[:1].isdigit():
+        return word
+    hit = process.extractOne(word, _FRAME_VOCAB, scorer=OSA.distance, score_cutoff=1)
+    return hit[0] if hit is not None and _plausible_typo(word, hit[0]) else word
+
+
+def _plausible_typo(word: str, candidate: str) -> bool:
+    """Edit distance alone turns "comms" into "comes"; short words may only swap or drop."""
+    distance = OSA.distance(word, candidate)
+    if len(word) >= 7:
+        return distance <= 2
+    if distance != 1:
+        return False
+    if len(word) >= 5 and word[0] == candidate[0] and len(word) != len(candidate):
+        return True
+    return sorted(word) == sorted(candidate) or (
+        len(word) != len(candidate) and word[0] == candidate[0]
+    )
+
+
+def _classify(words: list[str]) -> tuple[str, bool]:
+    s = " ".join(words)
+    first = words[0] if words else ""
+    if re.search(r"\bwho (wrote|writes|authored|penned|reported)\b|\bauthor\b|\bwritten by\b"
+                 r"|\bbyline\b|\bwhose (article|story|piece)\b|\bwho is the (writer|reporter)\b", s):
+        return AUTHOR, False
+    if re.search(r"\b(publish|published|publication|posted|dated)\b", s) or re.search(
+        r"\b(date|day) (of|is|was) (this|the) (article|story|piece|post|report)\b"
+        r"|\bwhen (was|is) (this|the) (article|story|piece|post|report)\b"
+        r"|\bhow old is (this|the) (article|story|piece|news)\b"
+        r"|\bwhen was (this|it) written\b", s):
+        return PUBLISHED, False
+    if m := re.search(r"\bhow (much|many)\b", s):
+        return HOWMUCH, m.group(1) == "many"
+    if re.search(r"\b(what|which) (is|was|are|were) (the )?(price|cost|amount|fee|number|total"
+                 r"|figure|percentage|value|sum|tally)\b", s):
+        return HOWMUCH, False
+    if re.search(r"\bhow (long|soon)\b", s):
+        return HOWLONG, False
+    if first == "why" or re.search(r"\bwhy\b|\bwhat (caused|led|prompted|triggered)\b|\breasons?\b"
+                                   r"|\bcause\b|\bwhat for\b", s):
+        return WHY, False
+    if re.search(r"\b(say|said|says|tell|told|quote|comment|think|thinks)\b", s) and first in (
+        "what", "how", "did", "does", "anything", "quote"
+    ):
+        return QUOTE, False
+    if first == "when" or re.search(r"\bwhen\b|\b(what|which) (day|date|time|year|month|week"
+                                    r"|weekday|hour)\b", s):
+        return WHEN, False
+    if first == "where" or re.search(r"\bwhere\b|\b(what|which) (country|city|place|region|town"
+                                     r"|venue|stadium|area|state|continent|location|site|street"
+                                     r"|ground)\b", s):
+        return WHERE, False
+    if first in ("who", "whom", "whose") or re.search(
+        r"\bwho\b|\b(which|what) (person|man|woman|general|official|player|company|team|club"
+        r"|group|organisation|organization|firm|people)\b|\bname of\b", s):
+        return WHO, False
+    if first == "how":
+        return HOW, False
+    if first in ("does", "do", "did", "is", "are", "was", "were", "can", "will", "would", "has",
+                 "have", "could", "should"):
+        return YESNO, False
+    return WHAT, False
+
+
+def _parse_question(question: str) -> _Question:
+    text = _clean(question).replace("’", "'")
+    text = re.sub(r"(?i)\b(who|what|where|when|how|why|it|that|there)'s\b", r"\1 is", text)
+    text = re.sub(r"(?i)n't\b", " not", text)
+    text = re.sub(r"(?i)'re\b", " are", text)
+    words: list[str] = []
+    for raw in _TOKEN.findall(text):
+        word = _norm(raw)
+        for piece in _QUESTION_FIXES.get(word, word).split():
+            words.append(_fix_frame_word(piece))
+    kind, many = _classify(words)
+    light = _LIGHT | (_HOWMUCH_LIGHT if kind == HOWMUCH else frozenset())
+    slots = tuple(
+        _Slot(word, _term(word), i)
+        for i, word in enumerate(words)
+        if word not in _STOPWORDS and word not in light and len(word) > 1 or word[:1].isdigit()
+    )
+    role_slots: tuple[_Slot, ...] = ()
+    if kind == WHO:
+        # "who is the union leader" / "name of the russian general at the talks": the noun phrase
+        # before any preposition, when it ends in a role noun, must describe the person.
+        s = " ".join(words)
+        m = re.search(r"\b(?:who (?:is|was|are|were)|name of) (?:the |a |an )?((?:[\w'-]+ ){0,3}"
+                      r"[\w'-]+)", s)
+        if m:
+            phrase = m.group(1).split()
+            cut = next((i for i, w in enumerate(phrase) if w in _STOPWORDS), len(phrase))
+            phrase = phrase[:cut]
+            if phrase and (phrase[-1] in _ROLE_NOUNS or _term(phrase[-1]) in _ROLE_TERMS):
+                role_slots = tuple(s for s in slots if s.word in phrase)
+    return _Question(
+        raw=question, words=tuple(words), kind=kind, slots=slots, role_slots=role_slots,
+        named=frozenset(words), many=many,
+    )
+
+
+_ROLE_TERMS = frozenset(_term(w) for w in _ROLE_NOUNS)
+
+# ---------------------------------------------------------------------------------------------
+# Sentences and their typed facts
+
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November"
+           r"|December|Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.")
+_WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_NUM = r"\d[\d,]*(?:\.\d+)?"
+_SCALE = r"(?:\s?(?:million|billion|trillion|thousand|bn|m|k)\b)?"
+_CURRENCY = (r"euros?|dollars?|pounds?|yen|yuan|francs?|rupees?|pesos?|rubles?|roubles?|cents?"
+             r"|pence|krona|kronor|krone|rand|lira|dinars?|dirhams?|riyals?|shekels?|reais|real")
+_NUMBER_WORD_RE = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen"
+                   r"|twenty|thirty|forty|fifty|a hundred|hundreds|dozens|several|a few|a dozen")
+
+_ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("MONEY", re.compile(rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}\s?(?:million|billion|trillion"
+                         rf"|thousand)?\s?(?:{_CURRENCY})\b")),
+    ("PERCENT", re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b"
+                           r"|points?\b|basis points\b)|\b(?:half|a quarter|three quarters)"
+                           r"(?: of)? a (?:percentage )?point\b|\b(?:a )?(?:quarter|half)-point\b")),
+    ("DATE", re.compile(rf"\b(?:(?:early|late|mid|last|next|this)[- ])?(?:{_MONTHS})"
+                        rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?(?![\w])"
+                        rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})(?:,?\s+\d{{4}})?"
+                        rf"|\b(?:(?:last|next|this|on|early|late) )?(?:{_WEEKDAYS})(?:\s+(?:morning"
+                        r"|afternoon|evening|night))?\b"
+                        r"|\b\d{1,2}:\d{2}(?:\s*(?:a\.m\.|p\.m\.|am\b|pm\b))?(?:\s+local time)?"
+                        r"|\b\d{1,2}(?:\.\d{2})?\s*(?:a\.m\.|p\.m\.)"
+                        r"|(?<![\d$€£,.])(?:1[89]\d\d|20\d\d)s?(?![\d,.]\d|\s*(?:million|billion"
+                        r"|percent|%|euros?|dollars?))\b"
+                        r"|(?i:\b(?:midnight|noon|midday|today|yesterday|tomorrow|tonight"
+                        r"|(?:last|next|this) (?:week|month|year|season|summer|spring|autumn|fall"
+                        r"|winter|term|weekend|night|morning)|earlier this (?:week|month|year))\b)")),
+    ("DURATION", re.compile(rf"(?i:\b(?:for |over |within |after )?(?:{_NUM}|a|an|{_NUMBER_WORD_RE})"
+                            r"[- ](?:years?|months?|weeks?|days?|hours?|minutes?|decades?|seasons?)"
+                            r"\b|\bfor (?:years|decades|months|weeks|days|hours)\b)")),
+)
+_CAUSES: tuple[tuple[re.Pattern[str], float], ...] = (
+    (re.compile(r"\b(?:because|due to|owing to|as a result of|in order to|so that|aimed at"
+                r"|designed to|meant to|warning that|caused by|led to|which led|thanks to"
+                r"|in response to|prompted|the reason|fears? (?:that|of)|at the heart of"
+                r"|in protest|to protest|over concerns?|after concerns?)\b"), 1.0),
+    (re.compile(r"\b(?:to (?:reduce|prevent|avoid|help|support|protect|cut|boost|ease|curb|stop"
+                r"|fund|pay|cover|find|improve|limit|restore|tackle)|could help|would help"
+                r"|helps?|so as to)\b"), 0.7),
+    (re.compile(r"\b(?:after|since|amid|following|as|given|with)\b"), 0.4),
+)
+_QUOTE_MARK = re.compile(r"[“”\"]")
+
+
+@dataclass(slots=True)
+class _Entity:
+    kind: str
+    text: str
+    start: int  # token positions [start, end)
+    end: int
+    keys: frozenset[str]  # its words, normalised
+    descriptor: str = ""  # people: title, role words and appositive ("NATO's top commander")
+    desc_terms: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Sentence:
+    index: int
+    text: str
+    words: list[str]
+    spans: list[tuple[int, int]]
+    bag: Counter[str]
+    entities: list[_Entity]
+    cause: float = 0.0
+    cause_at: int = -1
+    quote: bool = False
+    speech: bool = False
+    anaphoric: bool = False
+
+
+def _bag(words: list[str]) -> Counter[str]:
+    """Terms of a word sequence, with the synonym groups and title expansions they stand for."""
+    terms = [_term(w) for w in words]
+    bag: Counter[str] = Counter(terms)
+    for i, term in enumerate(terms):
+        for group in _SYNONYMS.get(term, ()):
+            bag[group] += 1
+        if i + 1 < len(terms):
+            for group in _PHRASES.get((term, terms[i + 1]), ()):
+                bag[group] += 1
+        expansion = _TITLES.get(words[i])
+        if expansion:
+            bag[_term(expansion)] += 1
+    return bag
+
+
+@dataclass(slots=True)
+class _Tagged:
+    """Per-article analysis, built on first use (routing needs only the vocabulary)."""
+
+    sentences: list[_Sentence]
+    people: dict[str, _Entity]  # full name -> first mention with the richest descriptor
+
+
 class QATable:
     """Everything needed to answer questions about one article, built once at load time."""
 
     def __init__(self, article: Article) -> None:
         self.article = article
+        self._texts = [strip_emoji(s) for s in article.sentences]
+        self._texts = [t for t in self._texts if _WORD_CHARS.search(t)]
+        self._token_lists: list[list[re.Match[str]]] = [list(_TOKEN.finditer(t)) for t in self._texts]
+        self._words = [[_norm(m.group()) for m in ms] for ms in self._token_lists]
+        self._bags = [_bag(ws) for ws in self._words]
+        title_words = _words(strip_emoji(article.title))
+        self.title_terms = frozenset(_bag(title_words))
+        self.doc_freq: Counter[str] = Counter()
+        for bag in self._bags:
+            self.doc_freq.update(bag.keys())
+        self.terms: frozenset[str] = frozenset(self.doc_freq) | self.title_terms
+        self.vocabulary: tuple[str, ...] = tuple(
+            sorted({w for ws in self._words for w in ws if not w[:1].isdigit()}
+                   | {w for w in title_words if not w[:1].isdigit()})
+        )
+        self._vocab_set = frozenset(self.vocabulary)
+        count = max(len(self._bags), 1)
+        self._avg_len = sum(len(ws) for ws in self._words) / count or 1.0
+        self._idf = {t: math.log(1 + (count - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq.items()}
+        self._tagged: _Tagged | None = None
+        self._suggestions: tuple[str, ...] | None = None
+
+    # ---- public API -------------------------------------------------------------------------
 
     def match_score(self, question: str) -> float:
         """How well the question fits this article (for routing a question to an article)."""
-        raise NotImplementedError
+        return self._match(_parse_question(question))
 
     def answer(self, question: str) -> Answer:
         """Answer the question from this article, or say honestly that it doesn't say."""
-        raise NotImplementedError
+        try:
+            return self._answer(_parse_question(question))
+        except RecursionError:  # pragma: no cover - defensive: never let a question crash a chat
+            return self._not_found(question)
+
+    @property
+    def suggestions(self) -> tuple[str, ...]:
+        """Two or three questions this article can answer, checked by answering them."""
+        if self._suggestions is None:
+            self._suggestions = ()  # guards against re-entry while the candidates are tried
+            self._suggestions = self._make_suggestions()
+        return self._suggestions
+
+    # ---- matching ---------------------------------------------------------------------------
+
+    def _resolve(self, slot: _Slot) -> dict[str, float]:
+        """The article's terms that stand for a question word, with how much to trust each."""
+        alternatives: dict[str, float] = {}
+        if slot.term in self.terms:
+            alternatives[slot.term] = 1.0
+        word = slot.word
+        if not alternatives and word.endswith("s") and _term(word[:-1]) in self.terms:
+            alternatives[_term(word[:-1])] = 1.0
+        if not alternatives and len(word) >= 4 and not word[:1].isdigit():
+            hit = process.extractOne(word, self.vocabulary, scorer=OSA.distance, score_cutoff=2)
+            if hit is not None and _plausible_typo(word, hit[0]):
+                alternatives[_term(hit[0])] = 0.9
+        if not alternatives and 3 <= len(word) <= 5 and not word[:1].isdigit():
+            stem = _term(word)
+            for other in self.vocabulary:
+                if other.startswith(stem) and len(other) >= len(stem) + 3:
+                    alternatives[_term(other)] = 0.6
+                    break
+        for group in _SYNONYMS.get(slot.term, ()):
+            if group in self.terms:
+                alternatives.setdefault(group, 0.75)
+        return alternatives
+
+    def _match(self, q: _Question) -> float:
+        if not q.slots:
+            return 0.0
+        found = sum(1 for slot in q.slots if self._resolve(slot))
+        if not found:
+            return 0.0
+        in_title = sum(1 for slot in q.slots if slot.term in self.title_terms)
+        return (found + 0.25 * in_title) / (len(q.slots) * 1.25)
+
+    def _scores(self, resolved: list[dict[str, float]]) -> tuple[list[float], list[float]]:
+        """BM25 of every sentence, and the share of the question's words each one covers."""
+        k1, b = 1.2, 0.75
+        scores: list[float] = []
+        covers: list[float] = []
+        weights = [max((self._idf.get(t, 0.1) for t in alts), default=1.0) for alts in resolved]
+        total = sum(weights) or 1.0
+        for bag, words in zip(self._bags, self._words, strict=True):
+            norm = k1 * (1 - b + b * len(words) / self._avg_len)
+            score = 0.0
+            covered = 0.0
+            for alts, weight in zip(resolved, weights, strict=True):
+                best = 0.0
+                for term, trust in alts.items():
+                    tf = bag.get(term, 0)
+                    if tf:
+                        best = max(best, trust * self._idf[term] * tf * (k1 + 1) / (tf + norm))
+                if best:
+                    score += best
+                    covered += weight
+            scores.append(score)
+            covers.append(covered / total)
+        return scores, covers
+
+    # ---- answering --------------------------------------------------------------------------
+
+    def _answer(self, q: _Question) -> Answer:
+        if not _WORD_CHARS.search(" ".join(q.words)):
+            return self._not_found(q.raw)
+        curated = self._curated(q)
+        if curated is not None:
+            return self._found(q.raw, curated.answer, None, None)
+        if q.kind == AUTHOR:
+            if self.article.author:
+                return self._found(q.raw, self.article.author, None, f"By {self.article.author}.")
+            return self._not_found(q.raw)
+        if q.kind == PUBLISHED:
+            if self.article.date:
+                day = _format_date(self.article.date)
+                return self._found(q.raw, day, None, f"Published {day}.")
+            return self._not_found(q.raw)
+        resolved = [self._resolve(slot) for slot in q.slots]
+        if any(not alts for alts in resolved):
+            return self._not_found(q.raw)  # a word the article never uses: it doesn't say
+        tagged = self._tag()
+        if not q.slots:
+            return self._lead_answer(q, tagged)
+        if q.role_slots:
+            return self._role_answer(q, tagged, resolved)
+        scores, covers = self._scores(resolved)
+        # A sentence opening "These talks…" lends its words to the sentence it refers back to.
+        lent = list(scores)
+        lent_cover = list(covers)
+        for i, sentence in enumerate(tagged.sentences[1:], start=1):
+            if sentence.anaphoric:
+                lent[i - 1] += 0.5 * scores[i]
+                lent_cover[i - 1] = max(lent_cover[i - 1], min(1.0, covers[i - 1] + covers[i]))
+        if q.kind == QUOTE:
+            quoted = self._quote_answer(q, tagged, resolved, lent, lent_cover)
+            if quoted is not None:
+                return quoted
+        return self._retrieve(q, tagged, resolved, lent, lent_cover)
+
+    def _retrieve(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
+                  scores: list[float], covers: list[float]) -> Answer:
+        wanted = _WANTED.get(q.kind)
+        best: tuple[float, int, _Entity | None] | None = None
+        for i, sentence in enumerate(tagged.sentences):
+            if scores[i] <= 0 or covers[i] < 0.34:
+                continue
+            score = scores[i] * (1 + 0.5 * covers[i])
+            entity: _Entity | None = None
+            if wanted is not None:
+                entity = self._pick_entity(q, sentence, resolved, wanted)
+                if entity is None:
+                    continue
+                score *= 1.8
+                if q.kind == WHO and self._who_verb(q, sentence, entity):
+                    score *= 1.5
+            elif q.kind == WHY:
+                if sentence.cause <= 0 and not (
+                    i + 1 < len(tagged.sentences) and tagged.sentences[i + 1].cause >= 1.0
+                ):
+                    continue
+                score *= 1 + sentence.cause
+            elif q.kind == QUOTE and (sentence.quote or sentence.speech):
+                score *= 1.5
+            if best is None or score > best[0]:
+                best = (score, i, entity)
+        if best is None:
+            return self._not_found(q.raw)
+        _, index, entity = best
+        sentence = tagged.sentences[index]
+        if q.kind == WHY and sentence.cause <= 0:
+            sentence = tagged.sentences[index + 1]
+        fact = entity.text if entity is not None else _why_fact(sentence) if q.kind == WHY else None
+        return self._found(q.raw, fact, sentence.text)
+
+    def _pick_entity(self, q: _Question, sentence: _Sentence, resolved: list[dict[str, float]],
+                     wanted: tuple[str, ...]) -> _Entity | None:
+        """The entity of a wanted type the question doesn't already name, nearest its words."""
+        anchors = [p for p, w in enumerate(sentence.words)
+                   if any(t in alts for alts in resolved for t in _word_terms(w))]
+        best: tuple[float, _Entity] | None = None
+        for entity in sentence.entities:
+            if entity.kind not in wanted or entity.keys <= q.named:
+                continue
+            if q.kind == HOWMUCH and q.many and entity.kind == "MONEY":
+                continue
+            rank = wanted.index(entity.kind)
+            if q.kind == HOWMUCH and not q.many and entity.kind == "COUNT":
+                rank += 1
+            distance = min((min(abs(a - entity.start), abs(a - (entity.end - 1)))
+                            for a in anchors), default=20)
+            score = rank * 3 + distance
+            if best is None or score < best[0]:
+                best = (score, entity)
+        return best[1] if best else None
+
+    def _who_verb(self, q: _Question, sentence: _Sentence, entity: _Entity) -> bool:
+        """"who announced X" fits "European Command announced" best."""
+        if len(q.words) < 2 or q.words[0] != "who":
+            return False
+        verb = _term(q.words[1])
+        nearby = sentence.words[entity.end:entity.end + 2]
+        return any(_term(w) == verb for w in nearby)
+
+    def _lead_answer(self, q: _Question, tagged: _Tagged) -> Answer:
+        """"how much?" with nothing else: the first fact of that type the article gives."""
+        wanted = _WANTED.get(q.kind)
+        if wanted is None:
+            return self._not_found(q.raw)
+        for kind in wanted:
+            for sentence in tagged.sentences:
+                for entity in sentence.entities:
+                    if entity.kind == kind and not (q.many and kind == "MONEY"):
+                        return self._found(q.raw, entity.text, sentence.text)
+        return self._not_found(q.raw)
+
+    def _role_answer(self, q: _Question, tagged: _Tagged,
+                     resolved: list[dict[str, float]]) -> Answer:
+        """"who is the governor": the person whose title or description says so."""
+        role = [resolved[q.slots.index(s)] for s in q.role_slots]
+        best: tuple[int, _Entity, _Sentence] | None = None
+        for sentence in tagged.sentences:
+            for entity in sentence.entities:
+                if entity.kind != "PERSON" or entity.keys <= q.named or not entity.desc_terms:
+                    continue
+                if not all(any(t in entity.desc_terms for t in alts) for alts in role):
+                    continue
+                extra = len(entity.desc_terms)
+                if best is None or extra < best[0]:
+                    best = (extra, entity, sentence)
+        if best is None:
+            if len(q.role_slots) < len(q.slots):
+                return self._not_found(q.raw)
+            return self._not_found(q.raw)
+        _, entity, sentence = best
+        return self._found(q.raw, entity.text, sentence.text)
+
+    def _quote_answer(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
+                      scores: list[float], covers: list[float]) -> Answer | None:
+        """"what did X say": a sentence quoting X (by name or by role), direct quotes first."""
+        speaker: str | None = None
+        for name, person in tagged.people.items():
+            name_words = set(_words(name))
+            role_hit = person.desc_terms and any(
+                slot.term in person.desc_terms or any(g in person.desc_terms
+                                                     for g in _SYNONYMS.get(slot.term, ()))
+                for slot in q.slots if slot.term not in _GENERIC_ROLE_TERMS)
+            if name_words & q.named or role_hit:
+                speaker = name
+                break
+        if speaker is None:
+            return None
+        keys = set(_words(speaker))
+        best: tuple[float, _Sentence] | None = None
+        for i, sentence in enumerate(tagged.sentences):
+            mentions = bool(keys & set(sentence.words)) or (
+                sentence.anaphoric and i > 0 and bool(keys & set(tagged.sentences[i - 1].words))
+                and sentence.words[:1] in (["he"], ["she"], ["they"])
+            )
+            if not mentions or not (sentence.quote or sentence.speech):
+                continue
+            score = (2.0 if sentence.quote else 1.0) + scores[i] * 0.3 + covers[i]
+            if best is None or score > best[0]:
+                best = (score, sentence)
+        if best is None:
+            return None
+        return self._found(q.raw, tagged.people[speaker].text, best[1].text)
+
+    def _curated(self, q: _Question) -> CuratedQA | None:
+        if not self.article.qa:
+            return None
+        asked = {slot.term for slot in q.slots}
+        plain = " ".join(q.words)
+        for entry in self.article.qa:
+            paraphrases = [_parse_question(p) for p in entry.questions]
+            if any(fuzz.token_set_ratio(plain, " ".join(p.words)) >= 85 for p in paraphrases):
+                return entry
+            kinds = {p.kind for p in paraphrases}
+            terms = {s.term for p in paraphrases for s in p.slots}
+            if asked and q.kind in kinds and len(asked & terms) >= 0.5 * len(asked):
+                return entry
+        return None
+
+    # ---- replies ----------------------------------------------------------------------------
+
+    def _found(self, question: str, fact: str | None, source: str | None,
+               text: str | None = None) -> Answer:
+        if text is None:
+            text = _compose(fact, source)
+        return Answer(question=question, found=True, text=text[:MAX_ANSWER_CHARS],
+                      article_id=self.article.id, source=source, fact=fact)
+
+    def _not_found(self, question: str) -> Answer:
+        suggestions = self.suggestions
+        text = "The article doesn't say."
+        if suggestions:
+            tried = text + " Try: " + " · ".join(suggestions)
+            text = tried if len(tried) <= MAX_ANSWER_CHARS else text
+        return Answer(question=question, found=False, text=text, article_id=self.article.id,
+                      suggestions=suggestions)
+
+    def _make_suggestions(self) -> tuple[str, ...]:
+        tagged = self._tag()
+        candidates: list[str] = []
+        for name in list(tagged.people)[:3]:
+            candidates.append(f"Who is {_strip_title(name)}?")
+        places = [e for s in tagged.sentences for e in s.entities if e.kind == "PLACE"]
+        dates = [e for s in tagged.sentences for e in s.entities if e.kind == "DATE"]
+        money = [e for s in tagged.sentences for e in s.entities if e.kind in ("MONEY", "PERCENT")]
+        if places:
+            candidates.append(f"What happened in {places[0].text}?")
+        if money:
+            candidates.append("How much?")
+        if dates:
+            candidates.append("When did it happen?")
+        chosen: list[str] = []
+        kinds: set[str] = set()
+        for candidate in candidates:
+            kind = candidate.split()[0]
+            if kind in kinds and len(candidates) > 3:
+                continue
+            if self.answer(candidate).found:
+                chosen.append(candidate)
+                kinds.add(kind)
+            if len(chosen) == 3:
+                break
+        return tuple(chosen)
+
+    # ---- tagging ----------------------------------------------------------------------------
+
+    def _tag(self) -> _Tagged:
+        if self._tagged is None:
+            self._tagged = _tag_article(self._texts, self._token_lists, self._words, self._bags)
+        return self._tagged
+
+
+_GENERIC_ROLE_TERMS = frozenset(_term(w) for w in "launch cut move deal about it".split())
+
+
+def _word_terms(word: str) -> list[str]:
+    term = _term(word)
+    return [term, *_SYNONYMS.get(term, ())]
+
+
+def _strip_title(name: str) -> str:
+    parts = name.split()
+    while len(parts) > 1 and _norm(parts[0]) in _TITLES:
+        parts = parts[1:]
+    return " ".join(parts)
+
+
+def _format_date(day: dt.date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _why_fact(sentence: _Sentence) -> str | None:
+    if sentence.cause_at < 0:
+        return None
+    rest = sentence.text[sentence.cause_at:]
+    clause = re.split(r"[,;:—–.!?“”\"]", rest, maxsplit=1)[0].strip()
+    words = clause.split()
+    if len(words) < 3:
+        return None
+    return " ".join(words[:16]) + ("…" if len(words) > 16 else "")
+
+
+def _compose(fact: str | None, source: str | None) -> str:
+    """"Fact. “Cited sentence”", the quote shortened with … around the fact to fit 300 chars."""
+    prefix = ""
+    if fact:
+        fact = fact if len(fact) <= 120 else fact[:119].rstrip() + "…"
+        prefix = fact if fact[-1] in ".!?…" else fact + "."
+        if source is None:
+            return prefix
+        prefix += " "
+    if source is None:
+        return "The article doesn't say."
+    budget = MAX_ANSWER_CHARS - len(prefix) - 2
+    quote = source if len(source) <= budget else _shorten(source, fact, budget)
+    return f"{prefix}“{quote}”"
+
+
+def _shorten(text: str, focus: str | None, budget: int) -> str:
+    at = text.find(focus) if focus else -1
+    start = 0
+    if at > budget // 2:
+        start = max(0, min(at - budget // 3, len(text) - budget + 2))
+        start = text.find(" ", start) + 1 or start
+    end = start + budget - (2 if start else 0) - 2
+    piece = text[start:end]
+    if end < len(text):
+        piece = piece[: piece.rfind(" ")] if " " in piece else piece
+        piece = piece.rstrip(" ,;:") + " …"
+    return ("… " + piece) if start else piece
+
+
+def _tag_article(texts: list[str], token_lists: list[list[re.Match[str]]],
+                 words: list[list[str]], bags: list[Counter[str]]) -> _Tagged:
+    # Words written with a capital in mid-sentence somewhere: names, not sentence openers.
+    capitalised: set[str] = set()
+    for tokens in token_lists:
+        for m in tokens[1:]:
+            if m.group()[:1].isupper():
+                capitalised.add(_norm(m.group()))
+    sentences: list[_Sentence] = []
+    people: dict[str, _Entity] = {}
+    known_people: set[str] = set()
+    for pass_number in (0, 1):
+        sentences = []
+        for index, text in enumerate(texts):
+            sentence = _tag_sentence(index, text, token_lists[index], words[index], bags[index],
+                                     capitalised, known_people)
+            sentences.append(sentence)
+        if pass_number == 0:
+            for sentence in sentences:
+                for entity in sentence.entities:
+                    if entity.kind == "PERSON" and len(entity.keys) >= 2:
+                        known_people |= {k for k in entity.keys if k not in _TITLES
+                                         and k not in _TITLE_WORDS}
+    for sentence in sentences:
+        for entity in sentence.entities:
+            if entity.kind != "PERSON" or len(entity.keys - _TITLES.keys() - _TITLE_WORDS) < 2:
+                continue
+            key = _strip_title(entity.text)
+            held = people.get(key)
+            if held is None or len(entity.desc_terms) > len(held.desc_terms):
+                people[key] = entity
+    # Single-name mentions ("Rusk told reporters") borrow the full name's description.
+    for sentence in sentences:
+        for entity in sentence.entities:
+            if entity.kind == "PERSON" and not entity.desc_terms:
+                for person in people.values():
+                    if entity.keys <= person.keys:
+                        entity.desc_terms = person.desc_terms
+                        entity.descriptor = person.descriptor
+                        break
+    return _Tagged(sentences=sentences, people=people)
+
+
+def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: list[str],
+                  bag: Counter[str], capitalised: set[str], known_people: set[str]) -> _Sentence:
+    starts = [m.start() for m in tokens]
+    taken = [False] * len(tokens)
+    entities: list[_Entity] = []
+
+    def to_tokens(begin: int, end: int) -> tuple[int, int]:
+        first = bisect_right(starts, begin - 1)
+        last = bisect_right(starts, end - 1)
+        return first, max(last, first + 1)
+
+    for kind, pattern in _ENTITY_PATTERNS:
+        for m in pattern.finditer(text):
+            found = m.group().strip()
+            if not found or not any(c.isalnum() for c in found):
+                continue
+            begin = m.start() + (len(m.group()) - len(m.group().lstrip()))
+            a, b = to_tokens(begin, begin + len(found))
+            if a >= len(tokens) or any(taken[a:b]):
+                continue
+            for i in range(a, b):
+                taken[i] = True
+            if kind == "DATE":
+                found = re.sub(r"^(?:on|in|at) ", "", found, flags=re.I)
+            entities.append(_Entity(kind, found, a, b, frozenset(words[a:b])))
+    entities.extend(_counts(text, tokens, words, taken))
+    entities.extend(_names(text, tokens, words, taken, capitalised, known_people))
+    entities.sort(key=lambda e: e.start)
+    lower = text.lower()
+    cause, cause_at = 0.0, -1
+    for pattern, strength in _CAUSES:
+        m = pattern.search(lower, 1)
+        if m:
+            cause, cause_at = strength, m.start()
+            break
+    first = words[0] if words else ""
+    return _Sentence(
+        index=index, text=text, words=words, spans=[m.span() for m in tokens], bag=bag,
+        entities=entities, cause=cause, cause_at=cause_at,
+        quote=bool(_QUOTE_MARK.search(text)),
+        speech=any(w in _SPEECH for w in words),
+        anaphoric=first in _ANAPHORS,
+    )
+
+
+def _counts(text: str, tokens: list[re.Match[str]], words: list[str],
+            taken: list[bool]) -> list[_Entity]:
+    """Numbers with what they count: "6,200 drivers", "five bus depots", "5-2"."""
+    found: list[_Entity] = []
+    i = 0
+    while i < len(tokens):
+        word = words[i]
+        is_number = word[:1].isdigit() or (word in _NUMBER_WORDS and word != "one")
+        if taken[i] or not is_number:
+            i += 1
+            continue
+        start = i
+        end = i + 1
+        # "5-2" votes and scores
+        if end < len(tokens) and words[end][:1].isdigit() and text[tokens[i].end():tokens[end].start()] == "-":
+            end += 1
+        else:
+            while (end < len(tokens) and end - start < 3 and not taken[end]
+                   and words[end] not in _STOPWORDS and tokens[end].group()[:1].islower()
+                   and text[tokens[end - 1].end():tokens[end].start()] in (" ", "-")):
+                end += 1
+            if end == start + 1 and not word[:1].isdigit():
+                i += 1
+                continue
+        begin = tokens[start].start()
+        lead = re.search(r"(?:about|around|roughly|nearly|almost|more than|over|some|at least"
+                         r"|up to|just|only) $", text[max(0, begin - 12):begin])
+        if lead:
+            begin -= len(lead.group())
+        for j in range(start, end):
+            taken[j] = True
+        found.append(_Entity("COUNT", text[begin:tokens[end - 1].end()], start, end,
+                             frozenset(words[start:end])))
+        i = end
+    return found
+
+
+def _names(text: str, tokens: list[re.Match[str]], words: list[str], taken: list[bool],
+           capitalised: set[str], known_people: set[str]) -> list[_Entity]:
+    """Capitalised phrases, typed as people, organisations, places or other names."""
+    found: list[_Entity] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        raw = tokens[i].group()
+        if taken[i] or not raw[:1].isupper():
+            i += 1
+            continue
+        j = i + 1
+        while j < n and not taken[j]:
+            gap = text[tokens[j - 1].end():tokens[j].start()]
+            nxt = tokens[j].group()
+            if gap not in (" ", "-", ". ") or (gap == ". " and words[j - 1] not in _TITLES):
+                break
+            if nxt[:1].isupper():
+                j += 1
+                continue
+            if (words[j] in _NAME_CONNECTORS and j + 1 < n and tokens[j + 1].group()[:1].isupper()
+                    and text[tokens[j].end():tokens[j + 1].start()] == " "):
+                j += 2
+                continue
+            break
+        start = i
+        opener = start == 0 or text[max(0, tokens[start].start() - 2):tokens[start].start()].strip() in ("“", '"', "‘", "(")
+        # A capital at the start of a sentence or quotation proves nothing.
+        while start < j and opener and (
+            words[start] in _STOPWORDS or words[start] in _LIGHT
+            or (j - start == 1 and words[start] not in capitalised
+                and words[start] not in known_people and words[start] not in _PLACES
+                and not tokens[start].group().isupper())
+            or (words[start] not in capitalised and words[start] not in known_people
+                and words[start] not in _TITLES and words[start] not in _TITLE_WORDS
+                and words[start] not in _PLACES and j - start > 1
+                and tokens[start + 1].group()[:1].isupper() is False)
+        ):
+            start += 1
+            opener = False
+        if start >= j:
+            i = j
+            continue
+        entity = _classify_name(text, tokens, words, start, j, known_people)
+        if entity is not None:
+            found.append(entity)
+        i = j
+    return found
+
+
+def _classify_name(text: str, tokens: list[re.Match[str]], words: list[str], start: int, end: int,
+                   known_people: set[str]) -> _Entity | None:
+    names = words[start:end]
+    phrase = text[tokens[start].start():tokens[end - 1].end()]
+    keys = frozenset(names)
+    before = words[start - 1] if start > 0 else ""
+    joined = " ".join(names)
+    titles = 0
+    while titles < len(names) - 1 and (names[titles] in _TITLES or names[titles] in _TITLE_WORDS):
+        titles += 1
+    core = names[titles:]
+    if joined in _PLACES or " ".join(core) in _PLACES:
+        return _Entity("PLACE", phrase, start, end, keys)
+    if titles and not (set(core) & _ORG_WORDS) and core[-1] not in _PLACE_SUFFIXES:
+        return _person(text, tokens, words, start, end, titles)
+    if set(names) & _ORG_WORDS or (len(names) == 1 and tokens[start].group().isupper()
+                                   and len(names[0]) >= 2 and names[0] not in _PLACE_ACRONYMS):
+        return _Entity("ORG", phrase, start, end, keys)
+    if (names[-1] in _PLACE_SUFFIXES or names[0] in _PLACE_PREFIXES
+            or names[0] in _PLACE_ACRONYMS):
+        following = _place_tail(text, tokens, words, end)
+        return _Entity("PLACE", text[tokens[start].start():tokens[following - 1].end()], start,
+                       following, keys)
+    if before in _PLACE_PREPOSITIONS and not (keys & known_people):
+        following = _place_tail(text, tokens, words, end)
+        return _Entity("PLACE", text[tokens[start].start():tokens[following - 1].end()], start,
+                       following, keys)
+    if len(names) >= 2 or keys & known_people:
+        return _person(text, tokens, words, start, end, 0)
+    return _Entity("THING", phrase, start, end, keys)
+
+
+def _place_tail(text: str, tokens: list[re.Match[str]], words: list[str], end: int) -> int:
+    """"Northgate tram yard": lower-case place words that finish a capitalised place name."""
+    j = end
+    while j < len(tokens) and j - end < 2 and text[tokens[j - 1].end():tokens[j].start()] == " ":
+        if words[j] in _PLACE_SUFFIXES:
+            return j + 1
+        if words[j] in _STOPWORDS or not tokens[j].group()[:1].islower():
+            break
+        j += 1
+    return end
+
+
+def _person(text: str, tokens: list[re.Match[str]], words: list[str], start: int, end: int,
+            titles: int) -> _Entity:
+    """A person, with what the sentence says they are: title, role words, appositive."""
+    described: list[str] = [tokens[k].group() for k in range(start, start + titles)]
+    # role words just before the name: "Union president Delphine Rusk", "striker Luka Ferreyra"
+    k = start - 1
+    role: list[str] = []
+    while k >= 0 and start - k <= 3 and text[tokens[k].end():tokens[k + 1].start()] == " ":
+        if words[k] in _STOPWORDS or words[k] in _SPEECH:
+            break
+        role.insert(0, tokens[k].group())
+        k -= 1
+    if role and not any(_term(w.lower()) in _ROLE_TERMS or w.lower() in _ROLE_NOUNS for w in role):
+        role = []
+    described = role + described
+    after = text[tokens[end - 1].end():]
+    m = re.match(r",\s+((?:the|a|an|its|their|his|her|who|of|[A-Z][\w’'.-]*[’']s)\b[^,;.—–“”\"]{2,80})",
+                 after)
+    if m:
+        described.append(m.group(1).strip())
+    else:
+        head = text[:tokens[start].start()]
+        m2 = re.search(r"(?:^|[,;—–]\s*|\band\s+)((?:the|a|an|its|their|his|her|[A-Z][\w’'.-]*[’']s)"
+                       r"\b[^,;.—–“”\"]{2,60}),\s*$", head, flags=re.I)
+        if m2:
+            described.append(m2.group(1).strip())
+    descriptor = " ".join(described)
+    desc_words = _words(descriptor)
+    phrase = text[tokens[start].start():tokens[end - 1].end()]
+    return _Entity("PERSON", phrase, start, end, frozenset(words[start:end]), descriptor,
+                   frozenset(_bag(desc_words)) if desc_words else frozenset())
+
+
+# ---------------------------------------------------------------------------------------------
+# The library index
+
+
+class QAIndex:
+    """A QATable per article, reused while an article is unchanged, and routing between them."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, QATable] = {}
+        self._postings: dict[str, set[str]] = defaultdict(set)
+        self._vocabulary: set[str] = set()
+        self._by_initial: dict[str, list[str]] = {}
+        self._newest: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def table(self, article_id: str) -> QATable | None:
+        return self._tables.get(article_id)
+
+    def update(self, articles: Iterable[Article]) -> None:
+        """Match the index to exactly these articles: add new, re-index changed, drop gone."""
+        wanted = {article.id: article for article in articles}
+        for article_id in list(self._tables):
+            held = self._tables[article_id]
+            fresh = wanted.get(article_id)
+            if fresh is None or _digest(fresh) != _digest(held.article):
+                self._drop(article_id)
+        for article_id, article in wanted.items():
+            if article_id not in self._tables:
+                self._add(QATable(article))
+        words: dict[str, list[str]] = defaultdict(list)
+        for word in self._vocabulary:
+            words[word[:1]].append(word)
+        self._by_initial = dict(words)
+        dated = [t.article for t in self._tables.values()]
+        dated.sort(key=lambda a: (a.date or dt.date.min, a.id))
+        self._newest = dated[-1].id if dated else None
+
+    def _add(self, table: QATable) -> None:
+        self._tables[table.article.id] = table
+        for term in table.terms:
+            self._postings[term].add(table.article.id)
+        self._vocabulary.update(table.vocabulary)
+
+    def _drop(self, article_id: str) -> None:
+        table = self._tables.pop(article_id)
+        for term in table.terms:
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.discard(article_id)
+                if not posting:
+                    del self._postings[term]
+        # The vocabulary only ever feeds typo repair, so a stale word costs nothing but a miss.
+
+    def ask(self, question: str, *, article_id: str | None = None,
+            last_briefed: str | None = None) -> Answer:
+        """Answer from the pinned article, the chat's last one if it fits, else the best match."""
+        question = question[:MAX_QUESTION_CHARS]
+        if article_id is not None:
+            table = self._tables.get(article_id)
+            if table is None:
+                return self._nothing(question)
+            return table.answer(question)
+        q = _parse_question(question)
+        last = self._tables.get(last_briefed) if last_briefed else None
+        if last is not None:
+            fit = last._match(q)
+            if not q.slots or fit >= 0.5:
+                reply = last.answer(question)
+                if reply.found or not q.slots:
+                    return reply
+        candidates = self._route(q)
+        best: tuple[float, Answer] | None = None
+        for score, table in candidates:
+            reply = table.answer(question)
+            if reply.found and (best is None or score > best[0]):
+                best = (score, reply)
+        if best is not None:
+            return best[1]
+        if last is not None and last._match(q) > 0:
+            return last.answer(question)
+        if candidates:
+            return candidates[0][1].answer(question)
+        return self._nothing(question)
+
+    def _route(self, q: _Question, limit: int = 4) -> list[tuple[float, QATable]]:
+        """The few articles whose words best cover the question's, by an inverted index."""
+        total = len(self._tables)
+        if not total or not q.slots:
+            return []
+        scores: dict[str, float] = defaultdict(float)
+        slot_terms: list[list[str]] = []
+        for slot in q.slots:
+            terms = [slot.term] if slot.term in self._postings else []
+            if not terms and not slot.word[:1].isdigit() and len(slot.word) >= 4:
+                pool = self._by_initial.get(slot.word[:1], [])
+                hit = process.extractOne(slot.word, pool, scorer=OSA.distance, score_cutoff=2)
+                if hit is not None and _plausible_typo(slot.word, hit[0]):
+                    terms.append(_term(hit[0]))
+            terms += [g for g in _SYNONYMS.get(slot.term, ()) if g in self._postings]
+            slot_terms.append(terms)
+        ordered = sorted(
+            (t for t in slot_terms if t),
+            key=lambda ts: min(len(self._postings.get(t, ())) for t in ts),
+        )
+        for number, terms in enumerate(ordered):
+            hits: set[str] = set()
+            for term in terms:
+                hits |= self._postings.get(term, set())
+            if not hits:
+                continue
+            idf = math.log(1 + total / len(hits))
+            if number > 0 and len(hits) > 2000 and scores:
+                # A common word only re-ranks articles a rarer word already found.
+                for article_id in scores:
+                    if article_id in hits:
+                        scores[article_id] += idf
+                continue
+            for article_id in hits:
+                scores[article_id] += idf
+        top = sorted(scores.items(), key=lambda item: -item[1])[:limit]
+        return [(score, self._tables[article_id]) for article_id, score in top]
+
+    def _nothing(self, question: str) -> Answer:
+        newest = self._tables.get(self._newest) if self._newest else None
+        if newest is not None:
+            reply = newest._not_found(question)
+            return Answer(question=question, found=False, text=reply.text, article_id=None,
+                          suggestions=reply.suggestions)
+        return Answer(question=question, found=False, article_id=None,
+                      text="There are no articles to answer from yet.")
+
+
+def _digest(article: Article) -> str:
+    if article.digest:
+        return article.digest
+    content = "\n".join([article.title, article.author or "", str(article.date),
+                         *article.paragraphs, repr(article.qa)])
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
