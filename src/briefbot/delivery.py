@@ -127,9 +127,14 @@ class Delivery:
         for sub in self._store.subscriptions():
             if sub.platform not in self._adapters:
                 continue
+            created = sub.created_at
+            if sub.source == "config":
+                # The operator promised config channels before the bot first saw them, so a
+                # first `send-due` a little after the time still owes today's briefing.
+                created -= self._catch_up
             decision = decide(
                 sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
-                created_at=sub.created_at, catch_up=self._catch_up,
+                created_at=created, catch_up=self._catch_up,
             )
             if isinstance(decision, Due):
                 due.append((sub, decision))

@@ -1,0 +1,136 @@
+"""The SQLite store: schema on first run, config channels, claims, moves and chat memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from briefbot.config import ChannelSchedule
+from briefbot.store import MIGRATIONS, SqliteStore
+
+NOW = dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC)
+DAY = dt.date(2026, 11, 23)
+LEASE = dt.timedelta(minutes=5)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    opened = SqliteStore(tmp_path / "nested" / "dir" / "bot.sqlite3")
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def test_first_run_creates_folder_schema_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "bot.sqlite3"
+    SqliteStore(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_reopening_keeps_subscriptions(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    first = SqliteStore(path)
+    first.subscribe("telegram", "-100", dt.time(7, 30), "Europe/Berlin", created_by="1", now=NOW)
+    first.close()
+    again = SqliteStore(path)
+    sub = again.subscription("telegram", "-100")
+    again.close()
+    assert sub is not None and (sub.time, sub.timezone) == (dt.time(7, 30), "Europe/Berlin")
+
+
+def test_database_from_a_newer_briefbot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(RuntimeError, match="upgrade briefbot"):
+        SqliteStore(path)
+
+
+def test_config_channels_are_upserted_and_removed_with_config(store: SqliteStore) -> None:
+    store.subscribe("telegram", "-7", dt.time(9, 0), "UTC", created_by="42", now=NOW)
+    news = ChannelSchedule("@news", dt.time(7, 30), "Europe/Berlin")
+    sport = ChannelSchedule("@sport", dt.time(8, 0), "Europe/Berlin")
+    store.sync_config_channels("telegram", [news, sport], NOW)
+    store.sync_config_channels(
+        "telegram", [ChannelSchedule("@news", dt.time(6, 0), "Europe/Berlin")], NOW
+    )
+    chats = {s.chat_id: s for s in store.subscriptions()}
+    assert set(chats) == {"@news", "-7"}  # the chat's own subscription is not config's to remove
+    assert chats["@news"].time == dt.time(6, 0)
+    assert chats["@news"].source == "config"
+
+
+def test_unchanged_config_channel_keeps_its_pause(store: SqliteStore) -> None:
+    news = ChannelSchedule("@news", dt.time(7, 30), "Europe/Berlin")
+    store.sync_config_channels("telegram", [news], NOW)
+    store.pause("telegram", "@news", "bot is not a member of the channel chat")
+    store.sync_config_channels("telegram", [news], NOW)
+    sub = store.subscription("telegram", "@news")
+    assert sub is not None and sub.paused_reason == "bot is not a member of the channel chat"
+    assert store.subscriptions() == []
+
+
+def test_a_live_claim_keeps_other_senders_off_the_part(store: SqliteStore) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    ids = ["a"]
+    assert store.claim_part(sub.id, DAY, 0, ids, claimant="A", now=NOW, lease=LEASE) == "claimed"
+    assert store.claim_part(sub.id, DAY, 0, ids, claimant="B", now=NOW, lease=LEASE) == "busy"
+    expired = NOW + LEASE + dt.timedelta(seconds=1)
+    assert store.claim_part(sub.id, DAY, 0, ids, claimant="B", now=expired, lease=LEASE) == (
+        "claimed"
+    )
+
+
+def test_a_recorded_part_is_never_claimed_again(store: SqliteStore) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.claim_part(sub.id, DAY, 0, ["a"], claimant="A", now=NOW, lease=LEASE)
+    store.record_part(sub.id, DAY, 0, ["a"], claimant="A", sent_at=NOW)
+    later = NOW + dt.timedelta(hours=1)
+    assert store.claim_part(sub.id, DAY, 0, ["a"], claimant="B", now=later, lease=LEASE) == (
+        "delivered"
+    )
+    assert store.progress(sub.id, DAY).delivered_parts == {0}
+
+
+def test_a_briefing_begun_with_other_articles_is_not_mixed(store: SqliteStore) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.claim_part(sub.id, DAY, 0, ["a"], claimant="A", now=NOW, lease=LEASE)
+    store.record_part(sub.id, DAY, 0, ["a"], claimant="A", sent_at=NOW)
+    assert store.claim_part(sub.id, DAY, 1, ["b", "a"], claimant="B", now=NOW, lease=LEASE) == (
+        "changed"
+    )
+    assert store.progress(sub.id, DAY).article_ids == ("a",)
+
+
+def test_moving_a_chat_takes_its_ledger_and_memory(store: SqliteStore) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.record_part(sub.id, DAY, 0, ["a"], claimant="A", sent_at=NOW)
+    store.remember_briefed("telegram", "-1", "a")
+    store.move_chat("telegram", "-1", "-1001")
+    moved = store.subscription("telegram", "-1001")
+    assert moved is not None and moved.id == sub.id
+    assert store.progress(sub.id, DAY).delivered_parts == {0}
+    assert store.last_briefed("telegram", "-1001") == "a"
+    assert store.last_briefed("telegram", "-1") is None
+
+
+def test_chat_memory_remembers_the_last_briefed_article(store: SqliteStore) -> None:
+    assert store.last_briefed("discord", "55") is None
+    store.remember_briefed("discord", "55", "first")
+    store.remember_briefed("discord", "55", "second")
+    assert store.last_briefed("discord", "55") == "second"
+    assert store.last_briefed("telegram", "55") is None
+
+
+def test_unsubscribing_forgets_the_ledger(store: SqliteStore) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.record_part(sub.id, DAY, 0, ["a"], claimant="A", sent_at=NOW)
+    assert store.unsubscribe("telegram", "-1")
+    assert not store.unsubscribe("telegram", "-1")
+    assert store.progress(sub.id, DAY).delivered_parts == frozenset()

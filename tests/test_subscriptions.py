@@ -1,0 +1,166 @@
+"""/subscribe, /unsubscribe and /status as a chat sees them, and the platform's chat events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from briefbot.conversation import ChatKind, Incoming, Notice, Reply
+from briefbot.store import SqliteStore
+from briefbot.subscriptions import SubscriptionService
+
+# Monday 23 November 2026, 10:00 in Berlin.
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    opened = SqliteStore(tmp_path / "bot.sqlite3")
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+@pytest.fixture
+def changes() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def service(store: SqliteStore, changes: list[str]) -> SubscriptionService:
+    return SubscriptionService(store, "Europe/Berlin", on_change=lambda: changes.append("x"),
+                               clock=lambda: NOW)
+
+
+def message(text: str = "", *, kind: ChatKind = "group", admin: bool | None = None,
+            chat_id: str = "-100") -> Incoming:
+    async def check() -> bool:
+        return bool(admin)
+
+    return Incoming(platform="telegram", chat_id=chat_id, user_id="42", text=text,
+                    chat_kind=kind, admin_check=None if admin is None else check)
+
+
+def words(replies: Sequence[Reply]) -> str:
+    [notice] = replies
+    assert isinstance(notice, Notice)
+    return " | ".join((notice.text, *notice.items))
+
+
+async def test_group_admin_subscribes_with_time_and_zone(
+    service: SubscriptionService, store: SqliteStore, changes: list[str]
+) -> None:
+    reply = words(await service.subscribe(message(admin=True), "07:30 America/New_York"))
+    assert "07:30 (America/New_York)" in reply
+    assert "Next briefing: Mon 23 Nov 07:30 (America/New_York)" in reply
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None
+    assert (sub.time, sub.timezone, sub.created_by) == (dt.time(7, 30), "America/New_York", "42")
+    assert changes == ["x"]
+
+
+async def test_group_member_who_is_not_admin_is_politely_refused(
+    service: SubscriptionService, store: SqliteStore, changes: list[str]
+) -> None:
+    [refusal] = await service.subscribe(message(admin=False), "07:30")
+    assert isinstance(refusal, Notice) and refusal.is_error
+    assert "only this chat's admins" in refusal.text
+    assert store.subscription("telegram", "-100") is None
+    assert changes == []
+
+
+async def test_anyone_may_subscribe_their_private_chat(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(kind="private", chat_id="42"), "7:30")
+    sub = store.subscription("telegram", "42")
+    assert sub is not None and sub.time == dt.time(7, 30)
+
+
+async def test_zone_defaults_to_the_configured_one(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(admin=True), "7:30")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("args", ["", "25:00", "half past seven", "07:30 Mars/Olympus",
+                                  "07:30 Europe/Berlin extra"])
+async def test_bad_time_or_zone_shows_an_example_and_stores_nothing(
+    service: SubscriptionService, store: SqliteStore, args: str
+) -> None:
+    [reply] = await service.subscribe(message(admin=True), args)
+    assert isinstance(reply, Notice) and reply.is_error
+    assert "/subscribe 07:30 Europe/Berlin" in reply.text
+    assert store.subscription("telegram", "-100") is None
+
+
+async def test_status_shows_next_briefing_in_the_chats_local_time(
+    service: SubscriptionService,
+) -> None:
+    await service.subscribe(message(admin=True), "07:30 Europe/Berlin")
+    status = words(await service.status(message()))
+    assert "Next briefing: Tue 24 Nov 07:30 (Europe/Berlin)" in status
+    assert "Last briefing: none yet" in status
+
+
+async def test_status_without_subscription_says_how_to_start(
+    service: SubscriptionService,
+) -> None:
+    assert "/subscribe 07:30 Europe/Berlin" in words(await service.status(message()))
+
+
+async def test_status_shows_last_briefing_sent(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(admin=True), "07:30")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None
+    sent = dt.datetime(2026, 11, 24, 6, 30, 5, tzinfo=dt.UTC)
+    store.finish_briefing(sub.id, dt.date(2026, 11, 24), newest_article_id="bridge-vote",
+                          newest_article_date=None, sent_at=sent)
+    status = words(await service.status(message()))
+    assert "Last briefing: Tue 24 Nov 07:30 (bridge-vote)" in status
+    assert "Next briefing: Wed 25 Nov 07:30 (Europe/Berlin)" in status
+
+
+async def test_paused_chat_status_says_why_and_resubscribing_resumes(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(admin=True), "07:30")
+    await service.chat_unavailable("telegram", "-100", "bot was kicked from the group chat")
+    assert "Paused: bot was kicked from the group chat" in words(await service.status(message()))
+    assert store.subscriptions() == []
+    reply = words(await service.subscribe(message(admin=True), "08:00"))
+    assert reply.startswith("Resumed")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.paused_reason is None and sub.time == dt.time(8, 0)
+
+
+async def test_unsubscribe_by_admin_stops_briefings(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(admin=True), "07:30")
+    assert "Unsubscribed" in words(await service.unsubscribe(message(admin=True)))
+    assert store.subscription("telegram", "-100") is None
+
+
+async def test_unsubscribe_by_non_admin_is_refused(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(admin=True), "07:30")
+    [refusal] = await service.unsubscribe(message(admin=False))
+    assert isinstance(refusal, Notice) and refusal.is_error
+    assert store.subscription("telegram", "-100") is not None
+
+
+async def test_migrated_chat_keeps_its_subscription(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    await service.subscribe(message(admin=True), "07:30")
+    await service.chat_moved("telegram", "-100", "-1009")
+    assert store.subscription("telegram", "-100") is None
+    assert "Next briefing" in words(await service.status(message(chat_id="-1009")))
