@@ -56,12 +56,17 @@ class Digest:
     briefings: tuple[Briefing, ...]
 
 
-def make_briefing(article: Article) -> Briefing:
-    """The briefing for one article: editor bullets when given, otherwise picked sentences."""
-    body = [strip_emoji(s) for s in article.sentences]
+def headline_of(article: Article) -> str:
+    """The headline without its emoji, recased when the file has it in all caps."""
     headline = strip_emoji(article.title) or article.id
     if _is_all_caps(headline):
-        headline = recase_headline(headline, body)
+        headline = recase_headline(headline, [strip_emoji(s) for s in article.sentences])
+    return headline
+
+
+def make_briefing(article: Article) -> Briefing:
+    """The briefing for one article: editor bullets when given, otherwise picked sentences."""
+    headline = headline_of(article)
     if article.bullets:
         bullets = tuple(_bullet_from(text) for text in article.bullets if strip_emoji(text))
     else:

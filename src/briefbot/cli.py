@@ -64,9 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config_path: Path = getattr(args, "config", Path("config.yaml"))
     explicit_config = hasattr(args, "config")
-    setup_logging(getattr(args, "log_level", "info"))
     try:
         config = load_config(config_path, required=explicit_config)
+        console = args.command == "chat" or (
+            args.command == "run" and not (config.telegram.token or config.discord.token)
+        )
+        # In the console chat, routine INFO lines would land between the replies.
+        setup_logging(getattr(args, "log_level", "warning" if console else "info"))
         return _dispatch(args, config)
     except ConfigError as exc:
         print(f"briefbot: config error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from briefbot.articles import Library, is_valid_article_id
-from briefbot.briefing import Briefing, Digest, make_briefing
+from briefbot.briefing import Briefing, Digest, headline_of, make_briefing
 from briefbot.qa import Answer, QAIndex
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class Conversation:
         if not articles:
             return Notice(intro or "There are no articles yet.", is_error=error)
         items = tuple(
-            f"{a.id} \u2014 {a.title}" + (f" ({format_date(a.date)})" if a.date else "")
+            f"{a.id} \u2014 {headline_of(a)}" + (f" ({format_date(a.date)})" if a.date else "")
             for a in articles[:LIST_LIMIT]
         )
         more = len(articles) - LIST_LIMIT
