@@ -126,7 +126,7 @@ _LIGHT = frozenset(
     day date time year month week moment amount number total figure overall count
     reason reasons cause causes caused lead led result why purpose point
     see seen view describe described react reacted respond responded feel feels
-    mean means meant supposed expect expected there
+    mean means meant supposed expect expected there long soon far
     """.split()
 )
 _HOWMUCH_LIGHT = frozenset("cost costs costing price priced worth spend spent pay paid".split())
@@ -297,7 +297,8 @@ def _classify(words: list[str]) -> tuple[str, bool]:
     s = " ".join(words)
     first = words[0] if words else ""
     if re.search(r"\bwho (wrote|writes|authored|penned|reported)\b|\bauthor\b|\bwritten by\b"
-                 r"|\bbyline\b|\bwhose (article|story|piece)\b|\bwho is the (writer|reporter)\b", s):
+                 r"|\bbyline\b|\bwhose (article|story|piece)\b"
+                 r"|\bwho is the (writer|reporter)\b", s):
         return AUTHOR, False
     if re.search(r"\b(publish|published|publication|posted|dated)\b", s) or re.search(
         r"\b(date|day) (of|is|was) (this|the) (article|story|piece|post|report)\b"
@@ -343,6 +344,7 @@ def _parse_question(question: str) -> _Question:
     text = re.sub(r"(?i)\b(who|what|where|when|how|why|it|that|there)'s\b", r"\1 is", text)
     text = re.sub(r"(?i)n't\b", " not", text)
     text = re.sub(r"(?i)'re\b", " are", text)
+    text = _IDIOMS.sub(" ", text)
     words: list[str] = []
     for raw in _TOKEN.findall(text):
         word = _norm(raw)
@@ -350,11 +352,16 @@ def _parse_question(question: str) -> _Question:
             words.append(_fix_frame_word(piece))
     kind, many = _classify(words)
     light = _LIGHT | (_HOWMUCH_LIGHT if kind == HOWMUCH else frozenset())
-    slots = tuple(
+    slots = [
         _Slot(word, _term(word), i)
         for i, word in enumerate(words)
-        if word not in _STOPWORDS and word not in light and len(word) > 1 or word[:1].isdigit()
-    )
+        if (word not in _STOPWORDS and word not in light and len(word) > 1) or word[:1].isdigit()
+    ]
+    # "get to", "call off": two words that together mean what one article word says
+    for i in range(len(words) - 1):
+        for group in _PHRASES.get((_term(words[i]), _term(words[i + 1])), ()):
+            slots = [s for s in slots if s.position not in (i, i + 1)]
+            slots.append(_Slot(f"{words[i]} {words[i + 1]}", group, i))
     role_slots: tuple[_Slot, ...] = ()
     if kind == WHO:
         # "who is the union leader" / "name of the russian general at the talks": the noun phrase
@@ -369,12 +376,16 @@ def _parse_question(question: str) -> _Question:
             if phrase and (phrase[-1] in _ROLE_NOUNS or _term(phrase[-1]) in _ROLE_TERMS):
                 role_slots = tuple(s for s in slots if s.word in phrase)
     return _Question(
-        raw=question, words=tuple(words), kind=kind, slots=slots, role_slots=role_slots,
+        raw=question, words=tuple(words), kind=kind, slots=tuple(slots), role_slots=role_slots,
         named=frozenset(words), many=many,
     )
 
 
 _ROLE_TERMS = frozenset(_term(w) for w in _ROLE_NOUNS)
+# Idioms whose words would otherwise be taken literally ("a big deal" is not an agreement).
+_IDIOMS = re.compile(
+    r"(?i)\b(?:such a big deal|a big deal|big deal|a lot of|at all|in the world)\b"
+)
 
 # ---------------------------------------------------------------------------------------------
 # Sentences and their typed facts
@@ -389,12 +400,21 @@ _CURRENCY = (r"euros?|dollars?|pounds?|yen|yuan|francs?|rupees?|pesos?|rubles?|r
 _NUMBER_WORD_RE = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen"
                    r"|twenty|thirty|forty|fifty|a hundred|hundreds|dozens|several|a few|a dozen")
 
+_PLACE_SUFFIXES_TEXT = (
+    "street road avenue square bridge park stadium airport station harbour harbor river lake "
+    "island valley county province district hall yard depots depot lane boulevard quay pier "
+    "beach coast bay arena plaza docks port canal tower palace castle cathedral embassy "
+    "headquarters hospital school church mosque temple court courthouse prison base camp "
+    "village town city capital border"
+).split()
+
 _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("MONEY", re.compile(rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}\s?(?:million|billion|trillion"
                          rf"|thousand)?\s?(?:{_CURRENCY})\b")),
     ("PERCENT", re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b"
                            r"|points?\b|basis points\b)|\b(?:half|a quarter|three quarters)"
-                           r"(?: of)? a (?:percentage )?point\b|\b(?:a )?(?:quarter|half)-point\b")),
+                           r"(?: of)? a (?:percentage )?point\b"
+                           r"|\b(?:a )?(?:quarter|half)-point\b")),
     ("DATE", re.compile(rf"\b(?:(?:early|late|mid|last|next|this)[- ])?(?:{_MONTHS})"
                         rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?(?![\w])"
                         rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})(?:,?\s+\d{{4}})?"
@@ -406,8 +426,14 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"|percent|%|euros?|dollars?))\b"
                         r"|(?i:\b(?:midnight|noon|midday|today|yesterday|tomorrow|tonight"
                         r"|(?:last|next|this) (?:week|month|year|season|summer|spring|autumn|fall"
-                        r"|winter|term|weekend|night|morning)|earlier this (?:week|month|year))\b)")),
-    ("DURATION", re.compile(rf"(?i:\b(?:for |over |within |after )?(?:{_NUM}|a|an|{_NUMBER_WORD_RE})"
+                        r"|winter|term|weekend|night|morning)"
+                        r"|earlier this (?:week|month|year))\b)")),
+    ("PLACE", re.compile(r"(?i:\b(?:at|in|outside|near|inside|from) )"
+                         r"((?:the |all |a |an |its |their "
+                         r"|his |her |every )?(?:[\w’'-]+ ){0,3}?(?:"
+                         + "|".join(sorted(_PLACE_SUFFIXES_TEXT)) + r"))\b")),
+    ("DURATION", re.compile(rf"(?i:\b(?:for |over |within |after )?"
+                            rf"(?:{_NUM}|a|an|{_NUMBER_WORD_RE})"
                             r"[- ](?:years?|months?|weeks?|days?|hours?|minutes?|decades?|seasons?)"
                             r"\b|\bfor (?:years|decades|months|weeks|days|hours)\b)")),
 )
@@ -481,7 +507,7 @@ class QATable:
         self.article = article
         self._texts = [strip_emoji(s) for s in article.sentences]
         self._texts = [t for t in self._texts if _WORD_CHARS.search(t)]
-        self._token_lists: list[list[re.Match[str]]] = [list(_TOKEN.finditer(t)) for t in self._texts]
+        self._token_lists = [list(_TOKEN.finditer(t)) for t in self._texts]
         self._words = [[_norm(m.group()) for m in ms] for ms in self._token_lists]
         self._bags = [_bag(ws) for ws in self._words]
         title_words = _words(strip_emoji(article.title))
@@ -497,7 +523,9 @@ class QATable:
         self._vocab_set = frozenset(self.vocabulary)
         count = max(len(self._bags), 1)
         self._avg_len = sum(len(ws) for ws in self._words) / count or 1.0
-        self._idf = {t: math.log(1 + (count - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq.items()}
+        self._idf = {
+            t: math.log(1 + (count - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq.items()
+        }
         self._tagged: _Tagged | None = None
         self._suggestions: tuple[str, ...] | None = None
 
@@ -527,6 +555,8 @@ class QATable:
     def _resolve(self, slot: _Slot) -> dict[str, float]:
         """The article's terms that stand for a question word, with how much to trust each."""
         alternatives: dict[str, float] = {}
+        if slot.term.startswith("~"):
+            return {slot.term: 0.9} if slot.term in self.terms else {}
         if slot.term in self.terms:
             alternatives[slot.term] = 1.0
         word = slot.word
@@ -605,6 +635,10 @@ class QATable:
             return self._lead_answer(q, tagged)
         if q.role_slots:
             return self._role_answer(q, tagged, resolved)
+        if q.kind == WHO and q.words[:2] in (("who", "is"), ("who", "was"), ("who", "are")):
+            described = self._describe(q, tagged)
+            if described is not None:
+                return described
         scores, covers = self._scores(resolved)
         # A sentence opening "These talks…" lends its words to the sentence it refers back to.
         lent = list(scores)
@@ -622,46 +656,56 @@ class QATable:
     def _retrieve(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
                   scores: list[float], covers: list[float]) -> Answer:
         wanted = _WANTED.get(q.kind)
-        best: tuple[float, int, _Entity | None] | None = None
-        for i, sentence in enumerate(tagged.sentences):
+        sentences = tagged.sentences
+        best: tuple[float, _Sentence, _Entity | None] | None = None
+        for i, sentence in enumerate(sentences):
             if scores[i] <= 0 or covers[i] < 0.34:
                 continue
             score = scores[i] * (1 + 0.5 * covers[i])
+            if wanted is not None:
+                # News puts the main facts first; a slight lead bias breaks near-ties that way.
+                score *= 1 + 0.25 / (1 + i)
+            cited = sentence
             entity: _Entity | None = None
             if wanted is not None:
-                entity = self._pick_entity(q, sentence, resolved, wanted)
-                if entity is None:
+                picked = self._pick_entity(q, sentence, resolved, wanted)
+                if picked is None:
                     continue
-                score *= 1.8
+                entity, rank, distance = picked
+                score *= 1.8 * (0.6 ** rank) / (1 + 0.12 * min(distance, 12))
                 if q.kind == WHO and self._who_verb(q, sentence, entity):
                     score *= 1.5
             elif q.kind == WHY:
-                if sentence.cause <= 0 and not (
-                    i + 1 < len(tagged.sentences) and tagged.sentences[i + 1].cause >= 1.0
-                ):
+                # The cause is in the sentence or, with a strong cue, in one of the next two.
+                options = [(sentence.cause, sentence)] + [
+                    (sentences[k].cause * (0.8 if k == i + 1 else 0.6), sentences[k])
+                    for k in (i + 1, i + 2)
+                    if k < len(sentences) and sentences[k].cause >= 1.0
+                ]
+                strength, cited = max(options, key=lambda o: o[0])
+                if strength <= 0:
                     continue
-                score *= 1 + sentence.cause
+                score *= 1 + strength
             elif q.kind == QUOTE and (sentence.quote or sentence.speech):
                 score *= 1.5
             if best is None or score > best[0]:
-                best = (score, i, entity)
+                best = (score, cited, entity)
         if best is None:
             return self._not_found(q.raw)
-        _, index, entity = best
-        sentence = tagged.sentences[index]
-        if q.kind == WHY and sentence.cause <= 0:
-            sentence = tagged.sentences[index + 1]
+        _, sentence, entity = best
         fact = entity.text if entity is not None else _why_fact(sentence) if q.kind == WHY else None
         return self._found(q.raw, fact, sentence.text)
 
     def _pick_entity(self, q: _Question, sentence: _Sentence, resolved: list[dict[str, float]],
-                     wanted: tuple[str, ...]) -> _Entity | None:
-        """The entity of a wanted type the question doesn't already name, nearest its words."""
+                     wanted: tuple[str, ...]) -> tuple[_Entity, int, int] | None:
+        """The entity of a wanted type the question doesn't already name, nearest its words.
+
+        Returns it with its rank among the wanted types and its distance in words."""
         anchors = [p for p, w in enumerate(sentence.words)
                    if any(t in alts for alts in resolved for t in _word_terms(w))]
-        best: tuple[float, _Entity] | None = None
+        best: tuple[float, _Entity, int, int] | None = None
         for entity in sentence.entities:
-            if entity.kind not in wanted or entity.keys <= q.named:
+            if entity.kind not in wanted or _names_it(q, entity):
                 continue
             if q.kind == HOWMUCH and q.many and entity.kind == "MONEY":
                 continue
@@ -669,11 +713,11 @@ class QATable:
             if q.kind == HOWMUCH and not q.many and entity.kind == "COUNT":
                 rank += 1
             distance = min((min(abs(a - entity.start), abs(a - (entity.end - 1)))
-                            for a in anchors), default=20)
+                            for a in anchors), default=12)
             score = rank * 3 + distance
             if best is None or score < best[0]:
-                best = (score, entity)
-        return best[1] if best else None
+                best = (score, entity, rank, distance)
+        return (best[1], best[2], best[3]) if best else None
 
     def _who_verb(self, q: _Question, sentence: _Sentence, entity: _Entity) -> bool:
         """"who announced X" fits "European Command announced" best."""
@@ -702,7 +746,7 @@ class QATable:
         best: tuple[int, _Entity, _Sentence] | None = None
         for sentence in tagged.sentences:
             for entity in sentence.entities:
-                if entity.kind != "PERSON" or entity.keys <= q.named or not entity.desc_terms:
+                if entity.kind != "PERSON" or _names_it(q, entity) or not entity.desc_terms:
                     continue
                 if not all(any(t in entity.desc_terms for t in alts) for alts in role):
                     continue
@@ -715,6 +759,22 @@ class QATable:
             return self._not_found(q.raw)
         _, entity, sentence = best
         return self._found(q.raw, entity.text, sentence.text)
+
+    def _describe(self, q: _Question, tagged: _Tagged) -> Answer | None:
+        """"who is Gen. Grynkewich": what the article says the named person is."""
+        asked = {slot.word for slot in q.slots} - _GENERIC_NAME_WORDS
+        for person in tagged.people.values():
+            distinctive = person.keys - _GENERIC_NAME_WORDS
+            if not asked or not asked <= distinctive | {_norm(w) for w in _TITLES}:
+                continue
+            if not person.descriptor:
+                continue
+            for sentence in tagged.sentences:
+                if any(e.kind == "PERSON" and e.keys == person.keys and e.descriptor
+                       for e in sentence.entities):
+                    fact = f"{person.text}, {person.descriptor}"
+                    return self._found(q.raw, fact, sentence.text)
+        return None
 
     def _quote_answer(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
                       scores: list[float], covers: list[float]) -> Answer | None:
@@ -740,7 +800,7 @@ class QATable:
             )
             if not mentions or not (sentence.quote or sentence.speech):
                 continue
-            score = (2.0 if sentence.quote else 1.0) + scores[i] * 0.3 + covers[i]
+            score = (2.0 if sentence.quote else 0.0) + (1.0 if sentence.speech else 0.0) + covers[i]
             if best is None or score > best[0]:
                 best = (score, sentence)
         if best is None:
@@ -785,7 +845,9 @@ class QATable:
         candidates: list[str] = []
         for name in list(tagged.people)[:3]:
             candidates.append(f"Who is {_strip_title(name)}?")
-        places = [e for s in tagged.sentences for e in s.entities if e.kind == "PLACE"]
+        places = [e for s in tagged.sentences for e in s.entities
+                  if e.kind == "PLACE" and e.text[:1].isupper() and e.start > 0
+                  and s.words[e.start - 1] in ("in", "at")]
         dates = [e for s in tagged.sentences for e in s.entities if e.kind == "DATE"]
         money = [e for s in tagged.sentences for e in s.entities if e.kind in ("MONEY", "PERCENT")]
         if places:
@@ -815,6 +877,17 @@ class QATable:
         return self._tagged
 
 
+_NAME_KINDS = frozenset(("PERSON", "ORG", "PLACE", "THING"))
+_GENERIC_NAME_WORDS = _STOPWORDS | _TITLES.keys() | _TITLE_WORDS | _ORG_WORDS | _PLACE_SUFFIXES
+
+
+def _names_it(q: _Question, entity: _Entity) -> bool:
+    """Whether the question already names this entity, so it cannot be the answer."""
+    if entity.kind in _NAME_KINDS:
+        return bool((entity.keys - _GENERIC_NAME_WORDS) & q.named) or entity.keys <= q.named
+    return entity.keys <= q.named
+
+
 _GENERIC_ROLE_TERMS = frozenset(_term(w) for w in "launch cut move deal about it".split())
 
 
@@ -825,7 +898,7 @@ def _word_terms(word: str) -> list[str]:
 
 def _strip_title(name: str) -> str:
     parts = name.split()
-    while len(parts) > 1 and _norm(parts[0]) in _TITLES:
+    while len(parts) > 1 and (_norm(parts[0]) in _TITLES or _norm(parts[0]) in _TITLE_WORDS):
         parts = parts[1:]
     return " ".join(parts)
 
@@ -838,7 +911,8 @@ def _why_fact(sentence: _Sentence) -> str | None:
     if sentence.cause_at < 0:
         return None
     rest = sentence.text[sentence.cause_at:]
-    clause = re.split(r"[,;:—–.!?“”\"]", rest, maxsplit=1)[0].strip()
+    clause = re.split(r"(?<!\b[a-zA-Z])\.(?=\s|$)|,(?=\s)|[;:—–!?“”\"]", rest, maxsplit=1)[0]
+    clause = clause.strip()
     words = clause.split()
     if len(words) < 3:
         return None
@@ -848,6 +922,8 @@ def _why_fact(sentence: _Sentence) -> str | None:
 def _compose(fact: str | None, source: str | None) -> str:
     """"Fact. “Cited sentence”", the quote shortened with … around the fact to fit 300 chars."""
     prefix = ""
+    if fact and source and len(fact) > 0.6 * len(source):
+        fact = None  # the fact would only repeat the quote
     if fact:
         fact = fact if len(fact) <= 120 else fact[:119].rstrip() + "…"
         prefix = fact if fact[-1] in ".!?…" else fact + "."
@@ -931,10 +1007,11 @@ def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: lis
 
     for kind, pattern in _ENTITY_PATTERNS:
         for m in pattern.finditer(text):
-            found = m.group().strip()
+            group = 1 if m.lastindex else 0
+            found = m.group(group).strip()
             if not found or not any(c.isalnum() for c in found):
                 continue
-            begin = m.start() + (len(m.group()) - len(m.group().lstrip()))
+            begin = m.start(group) + (len(m.group(group)) - len(m.group(group).lstrip()))
             a, b = to_tokens(begin, begin + len(found))
             if a >= len(tokens) or any(taken[a:b]):
                 continue
@@ -949,9 +1026,9 @@ def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: lis
     lower = text.lower()
     cause, cause_at = 0.0, -1
     for pattern, strength in _CAUSES:
-        m = pattern.search(lower, 1)
-        if m:
-            cause, cause_at = strength, m.start()
+        hit = pattern.search(lower)
+        if hit:
+            cause, cause_at = strength, hit.start()
             break
     first = words[0] if words else ""
     return _Sentence(
@@ -977,14 +1054,16 @@ def _counts(text: str, tokens: list[re.Match[str]], words: list[str],
         start = i
         end = i + 1
         # "5-2" votes and scores
-        if end < len(tokens) and words[end][:1].isdigit() and text[tokens[i].end():tokens[end].start()] == "-":
+        glued = end < len(tokens) and text[tokens[i].end():tokens[end].start()] == "-"
+        if glued and words[end][:1].isdigit():
             end += 1
         else:
             while (end < len(tokens) and end - start < 3 and not taken[end]
                    and words[end] not in _STOPWORDS and tokens[end].group()[:1].islower()
                    and text[tokens[end - 1].end():tokens[end].start()] in (" ", "-")):
                 end += 1
-            if end == start + 1 and not word[:1].isdigit():
+            if end == start + 1 and (not word[:1].isdigit() or (
+                    start > 0 and tokens[start - 1].group()[:1].isupper())):
                 i += 1
                 continue
         begin = tokens[start].start()
@@ -1026,7 +1105,8 @@ def _names(text: str, tokens: list[re.Match[str]], words: list[str], taken: list
                 continue
             break
         start = i
-        opener = start == 0 or text[max(0, tokens[start].start() - 2):tokens[start].start()].strip() in ("“", '"', "‘", "(")
+        lead_in = text[max(0, tokens[start].start() - 2):tokens[start].start()].strip()
+        opener = start == 0 or lead_in in ("“", '"', "‘", "(")
         # A capital at the start of a sentence or quotation proves nothing.
         while start < j and opener and (
             words[start] in _STOPWORDS or words[start] in _LIGHT
@@ -1055,7 +1135,10 @@ def _classify_name(text: str, tokens: list[re.Match[str]], words: list[str], sta
     names = words[start:end]
     phrase = text[tokens[start].start():tokens[end - 1].end()]
     keys = frozenset(names)
-    before = words[start - 1] if start > 0 else ""
+    back = start - 1
+    while back > 0 and words[back] in ("the", "a", "an", "its", "their", "all"):
+        back -= 1
+    before = words[back] if back >= 0 else ""
     joined = " ".join(names)
     titles = 0
     while titles < len(names) - 1 and (names[titles] in _TITLES or names[titles] in _TITLE_WORDS):
@@ -1109,19 +1192,21 @@ def _person(text: str, tokens: list[re.Match[str]], words: list[str], start: int
     if role and not any(_term(w.lower()) in _ROLE_TERMS or w.lower() in _ROLE_NOUNS for w in role):
         role = []
     described = role + described
+    appositive = ""
     after = text[tokens[end - 1].end():]
-    m = re.match(r",\s+((?:the|a|an|its|their|his|her|who|of|[A-Z][\w’'.-]*[’']s)\b[^,;.—–“”\"]{2,80})",
-                 after)
+    m = re.match(r",\s+((?:the|a|an|its|their|his|her|who|of|[A-Z][\w’'.-]*[’']s)"
+                 r"\b[^,;.—–“”\"]{2,80})", after)
     if m:
-        described.append(m.group(1).strip())
+        appositive = m.group(1).strip()
     else:
         head = text[:tokens[start].start()]
-        m2 = re.search(r"(?:^|[,;—–]\s*|\band\s+)((?:the|a|an|its|their|his|her|[A-Z][\w’'.-]*[’']s)"
-                       r"\b[^,;.—–“”\"]{2,60}),\s*$", head, flags=re.I)
+        m2 = re.search(r"(?:^|[,;—–]\s*|\band\s+)"
+                       r"((?:the|a|an|its|their|his|her|[A-Z][\w’'.-]*[’']s)\b"
+                       r"[^,;.—–“”\"]{2,60}),\s*$", head, flags=re.I)
         if m2:
-            described.append(m2.group(1).strip())
-    descriptor = " ".join(described)
-    desc_words = _words(descriptor)
+            appositive = m2.group(1).strip()
+    descriptor = appositive or " ".join(role)
+    desc_words = _words(" ".join([*described, appositive]))
     phrase = text[tokens[start].start():tokens[end - 1].end()]
     return _Entity("PERSON", phrase, start, end, frozenset(words[start:end]), descriptor,
                    frozenset(_bag(desc_words)) if desc_words else frozenset())
