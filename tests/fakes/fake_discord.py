@@ -163,6 +163,7 @@ class FakeDiscord:
 
     async def __aenter__(self) -> FakeDiscord:
         app = web.Application()
+        app.router.add_get("/", self._gateway)  # a gateway root, as config.yaml shows it
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/resume", self._gateway)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
