@@ -82,6 +82,7 @@ class _Fault:
     method: str  # lower-case, or "*" for every method but getUpdates
     times: int | None
     chat_id: int | str | None
+    skip: int  # matching requests to let through before failing
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,7 +123,8 @@ class FakeTelegram:
         # Accepted sendMessage calls per sliding second; None means no limit.
         self.global_rate = global_rate
         self.sent_messages: list[SentMessage] = []
-        self.calls: list[Call] = []
+        self.calls: list[Call] = []  # answered requests
+        self.received: list[str] = []  # method names as requests arrive (long polls included)
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.webhook_url = ""
         self.webhook_secret: str | None = None
@@ -285,10 +287,12 @@ class FakeTelegram:
         times: int | None = 1,
         *,
         chat_id: int | str | None = None,
+        after: int = 0,
         **params: Any,
     ) -> None:
         """Fail the next `times` matching requests (None: every one) before they take effect.
 
+        `after=n` lets the first n matching requests through (a fault in mid-conversation).
         kinds: retry_after (retry_after=1), server_error (status=500), delay (seconds=6;
         then answers 504 unless deliver=True), blocked (description=...), chat_not_found,
         migrated (migrate_to_chat_id=...), error (status=, description=, parameters=).
@@ -296,7 +300,7 @@ class FakeTelegram:
         """
         if kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(_FAULT_KINDS)}")
-        self._faults.append(_Fault(kind, method.lower(), times, chat_id, dict(params)))
+        self._faults.append(_Fault(kind, method.lower(), times, chat_id, after, dict(params)))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -330,8 +334,12 @@ class FakeTelegram:
         return await self._wait(ready, timeout, f"{n} {method} call(s)")
 
     async def wait_until_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Until a getUpdates long poll has been answered once (the bot is receiving)."""
-        await self.wait_for_calls("getUpdates", 1, timeout)
+        """Until a getUpdates long poll has arrived (the bot is receiving)."""
+
+        def ready() -> bool | None:
+            return True if any(m.lower() == "getupdates" for m in self.received) else None
+
+        await self._wait(ready, timeout, "a getUpdates request")
 
     # ------------------------------------------------------------------ internals
 
@@ -377,6 +385,8 @@ class FakeTelegram:
             self._record(method, {}, 401, _error_body(401, "Unauthorized"))
             return _error_response(401, "Unauthorized")
         params = await _read_params(request)
+        self.received.append(method)
+        self._wake()
         try:
             await self._apply_faults(method.lower(), params)
             handler = self._handlers.get(method.lower())
@@ -405,6 +415,9 @@ class FakeTelegram:
                 continue
             if fault.chat_id is not None and not _same_chat(fault.chat_id, params.get("chat_id")):
                 continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                return
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:

@@ -218,15 +218,16 @@ class TelegramAdapter:
                  "webhook" if webhook else "long polling")
 
     async def stop(self) -> None:
-        app, self._app = self._app, None
+        app = self._app
         if app is None:
             return
         try:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if app.running:
-                await app.stop()
+                await app.stop()  # answers the updates already fetched, so it needs the bot
         finally:
+            self._app = None
             await app.shutdown()
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
