@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import html
 import math
@@ -466,7 +467,6 @@ class _Sentence:
     index: int
     text: str
     words: list[str]
-    spans: list[tuple[int, int]]
     bag: Counter[str]
     entities: list[_Entity]
     cause: float = 0.0
@@ -507,8 +507,7 @@ class QATable:
         self.article = article
         self._texts = [strip_emoji(s) for s in article.sentences]
         self._texts = [t for t in self._texts if _WORD_CHARS.search(t)]
-        self._token_lists = [list(_TOKEN.finditer(t)) for t in self._texts]
-        self._words = [[_norm(m.group()) for m in ms] for ms in self._token_lists]
+        self._words = [_words(t) for t in self._texts]
         self._bags = [_bag(ws) for ws in self._words]
         title_words = _words(strip_emoji(article.title))
         self.title_terms = frozenset(_bag(title_words))
@@ -528,6 +527,7 @@ class QATable:
         }
         self._tagged: _Tagged | None = None
         self._suggestions: tuple[str, ...] | None = None
+        self._tag()  # people, places, dates: found once here, so answers stay fast
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -562,7 +562,7 @@ class QATable:
         word = slot.word
         if not alternatives and word.endswith("s") and _term(word[:-1]) in self.terms:
             alternatives[_term(word[:-1])] = 1.0
-        if not alternatives and len(word) >= 4 and not word[:1].isdigit():
+        if not alternatives and 4 <= len(word) <= 30 and not word[:1].isdigit():
             hit = process.extractOne(word, self.vocabulary, scorer=OSA.distance, score_cutoff=2)
             if hit is not None and _plausible_typo(word, hit[0]):
                 alternatives[_term(hit[0])] = 0.9
@@ -873,7 +873,8 @@ class QATable:
 
     def _tag(self) -> _Tagged:
         if self._tagged is None:
-            self._tagged = _tag_article(self._texts, self._token_lists, self._words, self._bags)
+            token_lists = [list(_TOKEN.finditer(t)) for t in self._texts]
+            self._tagged = _tag_article(self._texts, token_lists, self._words, self._bags)
         return self._tagged
 
 
@@ -1032,7 +1033,7 @@ def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: lis
             break
     first = words[0] if words else ""
     return _Sentence(
-        index=index, text=text, words=words, spans=[m.span() for m in tokens], bag=bag,
+        index=index, text=text, words=words, bag=bag,
         entities=entities, cause=cause, cause_at=cause_at,
         quote=bool(_QUOTE_MARK.search(text)),
         speech=any(w in _SPEECH for w in words),
@@ -1235,6 +1236,17 @@ class QAIndex:
     def update(self, articles: Iterable[Article]) -> None:
         """Match the index to exactly these articles: add new, re-index changed, drop gone."""
         wanted = {article.id: article for article in articles}
+        # Indexing allocates millions of small objects and no cycles; the cyclic collector
+        # re-scanning them all made a 10,000-article load several times slower.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._sync(wanted)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _sync(self, wanted: dict[str, Article]) -> None:
         for article_id in list(self._tables):
             held = self._tables[article_id]
             fresh = wanted.get(article_id)
@@ -1285,20 +1297,17 @@ class QAIndex:
                 if reply.found or not q.slots:
                     return reply
         candidates = self._route(q)
-        best: tuple[float, Answer] | None = None
-        for score, table in candidates:
+        for _, table in candidates:
             reply = table.answer(question)
-            if reply.found and (best is None or score > best[0]):
-                best = (score, reply)
-        if best is not None:
-            return best[1]
+            if reply.found:
+                return reply
         if last is not None and last._match(q) > 0:
             return last.answer(question)
         if candidates:
             return candidates[0][1].answer(question)
         return self._nothing(question)
 
-    def _route(self, q: _Question, limit: int = 4) -> list[tuple[float, QATable]]:
+    def _route(self, q: _Question, limit: int = 3) -> list[tuple[float, QATable]]:
         """The few articles whose words best cover the question's, by an inverted index."""
         total = len(self._tables)
         if not total or not q.slots:
@@ -1307,7 +1316,7 @@ class QAIndex:
         slot_terms: list[list[str]] = []
         for slot in q.slots:
             terms = [slot.term] if slot.term in self._postings else []
-            if not terms and not slot.word[:1].isdigit() and len(slot.word) >= 4:
+            if not terms and not slot.word[:1].isdigit() and 4 <= len(slot.word) <= 30:
                 pool = self._by_initial.get(slot.word[:1], [])
                 hit = process.extractOne(slot.word, pool, scorer=OSA.distance, score_cutoff=2)
                 if hit is not None and _plausible_typo(slot.word, hit[0]):
@@ -1316,22 +1325,21 @@ class QAIndex:
             slot_terms.append(terms)
         ordered = sorted(
             (t for t in slot_terms if t),
-            key=lambda ts: min(len(self._postings.get(t, ())) for t in ts),
+            key=lambda ts: sum(len(self._postings.get(t, ())) for t in ts),
         )
-        for number, terms in enumerate(ordered):
-            hits: set[str] = set()
-            for term in terms:
-                hits |= self._postings.get(term, set())
-            if not hits:
+        for terms in ordered:
+            postings = [self._postings[t] for t in terms if t in self._postings]
+            size = sum(len(p) for p in postings)
+            if not size:
                 continue
-            idf = math.log(1 + total / len(hits))
-            if number > 0 and len(hits) > 2000 and scores:
-                # A common word only re-ranks articles a rarer word already found.
+            idf = math.log(1 + total / size)
+            if scores and size > 500:
+                # A common word only re-ranks the articles rarer words already found.
                 for article_id in scores:
-                    if article_id in hits:
+                    if any(article_id in p for p in postings):
                         scores[article_id] += idf
                 continue
-            for article_id in hits:
+            for article_id in set().union(*postings):
                 scores[article_id] += idf
         top = sorted(scores.items(), key=lambda item: -item[1])[:limit]
         return [(score, self._tables[article_id]) for article_id, score in top]

@@ -58,8 +58,16 @@ def extract_emoji(text: str) -> str:
     return "".join(char for char in text if is_emoji_char(char))
 
 
+# Every emoji code point is at or above U+2190 (see is_emoji_char), so only those need a look.
+_MAYBE_EMOJI = re.compile("[\u2190-\U0010FFFF]")
+
+
+def _drop_emoji(match: re.Match[str]) -> str:
+    return "" if is_emoji_char(match.group()) else match.group()
+
+
 def strip_emoji(text: str) -> str:
     """`text` without emoji, with the spacing they leave behind tidied up."""
-    cleaned = "".join(char for char in text if not is_emoji_char(char))
+    cleaned = text if text.isascii() else _MAYBE_EMOJI.sub(_drop_emoji, text)
     cleaned = re.sub(r"\s+([.,;:!?])", r"\1", cleaned)
     return " ".join(cleaned.split())
