@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -546,3 +549,41 @@ async def test_handlers_added_later_and_below_root_see_no_token(
             logging.getLogger("httpx").setLevel(logging.WARNING)
     assert "HTTP Request: POST" in stream.getvalue()
     assert secret_part(fake.token) not in stream.getvalue()
+
+
+# --- the real process ------------------------------------------------------------------------
+
+
+async def test_briefbot_run_answers_then_exits_cleanly_on_sigterm(
+    fake: FakeTelegram, content_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"content_dir: {content_dir}\n"
+        f"database: {tmp_path / 'briefbot.sqlite3'}\n"
+        "telegram:\n"
+        f"  base_url: {fake.base_url}\n"
+        f"  base_file_url: {fake.base_file_url}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+    env["TELEGRAM_BOT_TOKEN"] = fake.token
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "briefbot", "--config", str(config), "--log-level", "debug",
+        "run", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake.wait_until_polling(timeout=30)
+        fake.push_message("/latest", chat_id=1001)
+        [reply] = await fake.wait_for_messages(1, chat_id=1001, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            _, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert "Farmers market" in reply.parsed_text
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert secret_part(fake.token) not in stderr.decode()
+    assert "Set Bot API URL" in stderr.decode()  # the debug log really ran
