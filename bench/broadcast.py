@@ -108,7 +108,8 @@ async def _through_telegram(count: int, *, limited: bool, fault_rate: float) -> 
             steady = (len(accepted) - 1) / (accepted[-1] - accepted[0]) if sent > 1 else 0.0
             label = "limit 30/s" if limited else "limit lifted"
             print(f"telegram ({label}): {count} chats, {sent} messages in {elapsed:.1f} s "
-                  f"= {sent / elapsed:.1f} msg/s (first to last accepted: {steady:.1f}/s); lost {lost}, duplicated {duplicated}; "
+                  f"= {sent / elapsed:.1f} msg/s (first to last accepted: {steady:.1f}/s); "
+                  f"lost {lost}, duplicated {duplicated}; "
                   f"5xx injected {faulted}, 429 answered {throttled}, extra passes {extra}")
     finally:
         telegram_adapter.OVERALL_RATE_PER_SECOND = saved_rate
