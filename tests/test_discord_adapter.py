@@ -25,6 +25,7 @@ from briefbot.errors import ChatUnavailable, TemporaryFailure
 from briefbot.qa import Answer
 from fakes.fake_discord import (
     ANNOUNCEMENTS_ID,
+    BOT_ROLE_ID,
     DM_CHANNELS,
     GENERAL_ID,
     GUILD_ID,
@@ -245,6 +246,28 @@ async def test_members_with_manage_server_count_as_admins(
                         "811000000000000003": False}
     assert {i.chat_kind for i in core.incoming} == {"group"}
     assert {i.text for i in core.incoming} == {"/help"}
+
+
+async def test_admin_rights_in_messages_follow_server_permissions(
+    fake: FakeDiscord, bot: object, core: Core
+) -> None:
+    """Manage Server makes an admin; in a DM the person runs their own chat."""
+    await fake.dispatch_message("/status", author="morgan", mentions_bot=True)
+    await fake.dispatch_message("/status", author="alice", mentions_bot=True)
+    await fake.dispatch_message("/status", author="alice", dm=True)
+    await fake.wait_for_messages(3)
+    verdicts = [(i.user_id[-1], i.chat_kind, await i.is_admin()) for i in core.incoming]
+    assert sorted(verdicts) == [("2", "group", True), ("3", "group", False),
+                                ("3", "private", True)]
+
+
+async def test_mentioning_the_bots_role_counts_as_mentioning_the_bot(
+    fake: FakeDiscord, bot: object, core: Core
+) -> None:
+    await fake.dispatch_message(f"<@&{BOT_ROLE_ID}> where will the next round be held?")
+    [sent] = await fake.wait_for_messages(1)
+    assert "Nairobi" in sent.content
+    assert core.incoming[0].text == "where will the next round be held?"
 
 
 async def test_subscribe_becomes_the_text_command(
@@ -564,3 +587,25 @@ async def test_briefbot_run_serves_discord_and_exits_cleanly_on_sigterm(
     assert sent.embeds[0]["title"].startswith("Leaders meet in Abu Dhabi")
     assert process.returncode == 0, stderr.decode()
     assert TOKEN.encode() not in stdout + stderr
+
+
+async def test_a_long_slash_answer_arrives_in_order_as_answer_then_followups(
+    fake: FakeDiscord, events: Events
+) -> None:
+    paragraphs = tuple(f"Item {n}: " + "word " * 60 for n in range(40))
+
+    async def long_notice(incoming: Incoming) -> list[Reply]:
+        return [Notice("A long list.", items=paragraphs)]
+
+    adapter = DiscordAdapter(config_for(fake), long_notice, events, guild_ready_timeout=0.05)
+    await adapter.start()
+    try:
+        expected = len(adapter.render(Notice("A long list.", items=paragraphs)))
+        await fake.dispatch_slash("help")
+        messages = await fake.wait_for_messages(expected)
+    finally:
+        await adapter.stop()
+    assert expected > 1
+    assert [m.via for m in messages] == ["interaction"] + ["followup"] * (expected - 1)
+    assert all(len(m.content) <= 2000 for m in messages)
+    assert "Item 0:" in messages[0].content and "Item 39:" in messages[-1].content

@@ -162,7 +162,6 @@ class DiscordAdapter:
         self._client: _Client | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._restore_urls: Callable[[], None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -190,9 +189,6 @@ class DiscordAdapter:
         if gateway is not None:
             gateway.cancel()
             await asyncio.gather(gateway, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._restore_urls is not None:
             self._restore_urls()
             self._restore_urls = None
@@ -315,20 +311,24 @@ class DiscordAdapter:
 
     async def on_slash(self, interaction: discord.Interaction[_Client], text: str) -> None:
         """Answer at once when the core is quick, else show "thinking..." and follow up."""
+        in_server = interaction.guild_id is not None
         incoming = Incoming(
             platform=PLATFORM,
             chat_id=str(interaction.channel_id),
             user_id=str(interaction.user.id),
             text=text,
-            chat_kind="private" if interaction.guild_id is None else "group",
-            admin_check=_async_value(_is_admin(interaction.permissions)),
+            chat_kind="group" if in_server else "private",
+            admin_check=_async_value(_is_admin(interaction.permissions)) if in_server else None,
         )
         work = asyncio.ensure_future(self.handler(incoming))
-        done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
-        deferred = not done
-        if deferred:
-            await interaction.response.defer(thinking=True)
-        replies = await work
+        try:
+            done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
+            deferred = not done
+            if deferred:
+                await interaction.response.defer(thinking=True)
+            replies = await work
+        finally:
+            work.cancel()  # only matters when deferring failed: the answer could not be shown
         try:
             first = not deferred
             for reply in replies:
@@ -381,7 +381,7 @@ class DiscordAdapter:
             user_id=str(message.author.id),
             text=text,
             chat_kind="private" if message.guild is None else "group",
-            admin_check=_async_value(_member_is_admin(message)),
+            admin_check=None if message.guild is None else _async_value(_member_is_admin(message)),
         )
         replies = await self.handler(incoming)
         try:
@@ -449,11 +449,11 @@ def _embeds(part: DiscordMessage) -> list[discord.Embed]:
 
 def _member_is_admin(message: discord.Message) -> bool:
     author, channel = message.author, message.channel
-    if not isinstance(author, discord.Member) or not isinstance(
-        channel, discord.abc.GuildChannel
+    if isinstance(author, discord.Member) and isinstance(
+        channel, (discord.abc.GuildChannel, discord.Thread)
     ):
-        return message.guild is None  # a DM: the person is in charge of their own chat
-    return _is_admin(channel.permissions_for(author))
+        return _is_admin(channel.permissions_for(author))
+    return False
 
 
 def _async_value(value: bool) -> Callable[[], Awaitable[bool]]:
