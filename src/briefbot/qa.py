@@ -154,7 +154,9 @@ _ROLE_NOUNS = _TITLE_WORDS | frozenset(
     ceo cfo founder owner agent mediator scientist author reporter winner spokesperson spokesman
     spokeswoman official member lawyer attorney candidate chairperson editor analyst economist
     researcher engineer pilot driver nurse teacher student victim suspect witness actor singer
-    writer artist athlete rider champion referee umpire negotiator envoy diplomat
+    writer artist athlete rider champion referee umpire negotiator envoy diplomat curator
+    designer architect chef principal headteacher headmaster dean rector provost treasurer
+    spokesperson founder cofounder chairperson prosecutor inspector detective firefighter
     """.split()
 )
 _ORG_WORDS = frozenset(
@@ -166,7 +168,17 @@ _ORG_WORDS = frozenset(
     service services network foundation society holdings partners airlines airways motors press
     organisation organization alliance coalition assembly cabinet government administration
     bureau center centre laboratory lab labs systems technologies group industries rovers wanderers
-    city
+    city ferries marine shipping energy foods media pharma telecom logistics capital ventures
+    studios records games entertainment solutions international global airline railways rail
+    motors steel mining oil gas petroleum insurance securities investments bancorp brewery
+    """.split()
+)
+# "the shipyard Kessel Marine": a common noun naming what kind of organisation follows
+_ORG_NOUNS = frozenset(
+    """
+    company firm shipyard club group maker retailer carrier operator bank lender insurer startup
+    developer publisher broadcaster airline team union charity agency supplier manufacturer
+    giant rival chain newspaper broker regulator
     """.split()
 )
 _PLACE_SUFFIXES = frozenset(
@@ -707,14 +719,14 @@ class QATable:
         for entity in sentence.entities:
             if entity.kind not in wanted or _names_it(q, entity):
                 continue
-            if q.kind == HOWMUCH and q.many and entity.kind == "MONEY":
+            order = ("COUNT", "PERCENT") if q.kind == HOWMUCH and q.many else wanted
+            if entity.kind not in order:
                 continue
-            rank = wanted.index(entity.kind)
-            if q.kind == HOWMUCH and not q.many and entity.kind == "COUNT":
-                rank += 1
+            rank = order.index(entity.kind)
             distance = min((min(abs(a - entity.start), abs(a - (entity.end - 1)))
                             for a in anchors), default=12)
-            score = rank * 3 + distance
+            # who: a person before an organisation; how much: money before a bare count
+            score = rank * (3 if q.kind in (WHO, WHEN) else 12) + distance
             if best is None or score < best[0]:
                 best = (score, entity, rank, distance)
         return (best[1], best[2], best[3]) if best else None
@@ -732,10 +744,10 @@ class QATable:
         wanted = _WANTED.get(q.kind)
         if wanted is None:
             return self._not_found(q.raw)
-        for kind in wanted:
+        for kind in ("COUNT", "PERCENT") if q.many else wanted:
             for sentence in tagged.sentences:
                 for entity in sentence.entities:
-                    if entity.kind == kind and not (q.many and kind == "MONEY"):
+                    if entity.kind == kind:
                         return self._found(q.raw, entity.text, sentence.text)
         return self._not_found(q.raw)
 
@@ -814,7 +826,10 @@ class QATable:
         plain = " ".join(q.words)
         for entry in self.article.qa:
             paraphrases = [_parse_question(p) for p in entry.questions]
-            if any(fuzz.token_set_ratio(plain, " ".join(p.words)) >= 85 for p in paraphrases):
+            # token_set_ratio scores any subset 100 ("how much" vs "how much are tickets"),
+            # so it only counts when the question has words of its own.
+            similar = fuzz.token_set_ratio if asked else fuzz.ratio
+            if any(similar(plain, " ".join(p.words)) >= 85 for p in paraphrases):
                 return entry
             kinds = {p.kind for p in paraphrases}
             terms = {s.term for p in paraphrases for s in p.slots}
@@ -879,7 +894,9 @@ class QATable:
 
 
 _NAME_KINDS = frozenset(("PERSON", "ORG", "PLACE", "THING"))
-_GENERIC_NAME_WORDS = _STOPWORDS | _TITLES.keys() | _TITLE_WORDS | _ORG_WORDS | _PLACE_SUFFIXES
+_GENERIC_NAME_WORDS = (
+    _STOPWORDS | _TITLES.keys() | _ROLE_NOUNS | _ORG_WORDS | _PLACE_SUFFIXES
+)
 
 
 def _names_it(q: _Question, entity: _Entity) -> bool:
@@ -899,7 +916,7 @@ def _word_terms(word: str) -> list[str]:
 
 def _strip_title(name: str) -> str:
     parts = name.split()
-    while len(parts) > 1 and (_norm(parts[0]) in _TITLES or _norm(parts[0]) in _TITLE_WORDS):
+    while len(parts) > 1 and (_norm(parts[0]) in _TITLES or _norm(parts[0]) in _ROLE_NOUNS):
         parts = parts[1:]
     return " ".join(parts)
 
@@ -974,10 +991,10 @@ def _tag_article(texts: list[str], token_lists: list[list[re.Match[str]]],
                 for entity in sentence.entities:
                     if entity.kind == "PERSON" and len(entity.keys) >= 2:
                         known_people |= {k for k in entity.keys if k not in _TITLES
-                                         and k not in _TITLE_WORDS}
+                                         and k not in _ROLE_NOUNS}
     for sentence in sentences:
         for entity in sentence.entities:
-            if entity.kind != "PERSON" or len(entity.keys - _TITLES.keys() - _TITLE_WORDS) < 2:
+            if entity.kind != "PERSON" or len(entity.keys - _TITLES.keys() - _ROLE_NOUNS) < 2:
                 continue
             key = _strip_title(entity.text)
             held = people.get(key)
@@ -1142,15 +1159,16 @@ def _classify_name(text: str, tokens: list[re.Match[str]], words: list[str], sta
     before = words[back] if back >= 0 else ""
     joined = " ".join(names)
     titles = 0
-    while titles < len(names) - 1 and (names[titles] in _TITLES or names[titles] in _TITLE_WORDS):
+    while titles < len(names) - 1 and (names[titles] in _TITLES or names[titles] in _ROLE_NOUNS):
         titles += 1
     core = names[titles:]
     if joined in _PLACES or " ".join(core) in _PLACES:
         return _Entity("PLACE", phrase, start, end, keys)
     if titles and not (set(core) & _ORG_WORDS) and core[-1] not in _PLACE_SUFFIXES:
         return _person(text, tokens, words, start, end, titles)
-    if set(names) & _ORG_WORDS or (len(names) == 1 and tokens[start].group().isupper()
-                                   and len(names[0]) >= 2 and names[0] not in _PLACE_ACRONYMS):
+    acronym = (len(names) == 1 and tokens[start].group().isupper() and len(names[0]) >= 2
+               and names[0] not in _PLACE_ACRONYMS)
+    if set(names) & _ORG_WORDS or before in _ORG_NOUNS or acronym:
         return _Entity("ORG", phrase, start, end, keys)
     if (names[-1] in _PLACE_SUFFIXES or names[0] in _PLACE_PREFIXES
             or names[0] in _PLACE_ACRONYMS):

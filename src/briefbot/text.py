@@ -58,8 +58,9 @@ def extract_emoji(text: str) -> str:
     return "".join(char for char in text if is_emoji_char(char))
 
 
-# Every emoji code point is at or above U+2190 (see is_emoji_char), so only those need a look.
-_MAYBE_EMOJI = re.compile("[\u2190-\U0010FFFF]")
+# Every emoji code point is a joiner, the keycap mark, or at or above U+2190 (see is_emoji_char),
+# so only those need a look.
+_MAYBE_EMOJI = re.compile("[\u200d\u20e3\u2190-\U0010FFFF]")
 
 
 def _drop_emoji(match: re.Match[str]) -> str:

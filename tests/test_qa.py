@@ -1,0 +1,246 @@
+"""Questions about small made-up articles: cited answers, honest refusals, routing, hostile input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+
+from briefbot.articles import Article, CuratedQA
+from briefbot.qa import MAX_ANSWER_CHARS, QAIndex, QATable
+
+FERRY = Article(
+    id="ferry-order",
+    title="FERRY OPERATOR ORDERS THREE ELECTRIC BOATS 🚢",
+    author="Priya Natarajan",
+    date=dt.date(2026, 5, 4),
+    paragraphs=(
+        "Bluewater Ferries has ordered three battery-powered ferries from the shipyard Kessel "
+        "Marine for 48 million dollars, the company said on Friday ⚡.",
+        "The boats will be built in Gdynia and should enter service on the Tollan Sound route "
+        "in 2028.",
+        "Chief executive Marta Oyelowo said the company wanted to cut fuel costs because diesel "
+        "prices had doubled since 2022.",
+        "\u201cOur passengers have asked for cleaner crossings for years, and now we can deliver "
+        "them,\u201d Oyelowo told reporters at the Pier 9 terminal.",
+        "About 2,400 commuters use the route every day.",
+        "Dr. Lewin Achterberg, a marine engineer at the University of Tollan, warned that "
+        "charging points at both ends would need a new power line.",
+    ),
+    digest="ferry-1",
+)
+
+MUSEUM = Article(
+    id="museum-reopens",
+    title="City museum reopens after flood repairs 🏛️",
+    author="Tomas Berglund",
+    date=dt.date(2026, 6, 1),
+    paragraphs=(
+        "The Varden City Museum will reopen on Saturday, eight months after a burst water main "
+        "flooded its basement galleries.",
+        "Curator Hanne Vos said restoring the damaged paintings cost about 3.2 million euros, "
+        "most of it paid by insurers.",
+        "Visitors will enter through a new glass entrance on Ostrava Street while the old steps "
+        "are rebuilt.",
+    ),
+    qa=(CuratedQA(("Is entry free?", "how much are tickets"), "Entry is free until July 🎟️"),),
+    digest="museum-1",
+)
+
+
+@pytest.fixture(scope="module")
+def ferry() -> QATable:
+    return QATable(FERRY)
+
+
+@pytest.fixture(scope="module")
+def index() -> QAIndex:
+    qa = QAIndex()
+    qa.update([FERRY, MUSEUM])
+    return qa
+
+
+def test_who_question_names_the_person_and_cites_the_sentence(ferry: QATable) -> None:
+    answer = ferry.answer("who is the chief executive?")
+    assert answer.found
+    assert answer.fact is not None and "Marta Oyelowo" in answer.fact
+    assert answer.source is not None and "Chief executive Marta Oyelowo" in answer.source
+    assert answer.text.startswith(answer.fact)
+
+
+def test_who_is_a_named_person_gives_their_description(ferry: QATable) -> None:
+    answer = ferry.answer("who is Dr. Achterberg?")
+    assert answer.found
+    assert "marine engineer" in answer.text
+
+
+def test_where_question_gives_the_place(ferry: QATable) -> None:
+    answer = ferry.answer("where will the boats be built?")
+    assert answer.found
+    assert answer.fact == "Gdynia"
+    assert answer.text.startswith("Gdynia. “The boats will be built in Gdynia")
+
+
+def test_when_question_gives_the_year(ferry: QATable) -> None:
+    answer = ferry.answer("when will they enter service")
+    assert answer.found
+    assert answer.fact == "2028"
+
+
+def test_how_much_question_gives_the_money(ferry: QATable) -> None:
+    answer = ferry.answer("how much did the order cost? 💰")
+    assert answer.found
+    assert answer.fact == "48 million dollars"
+
+
+def test_how_many_question_gives_the_count(ferry: QATable) -> None:
+    answer = ferry.answer("how many commuters use the route")
+    assert answer.found
+    assert answer.fact is not None and "2,400" in answer.fact
+
+
+def test_why_question_cites_the_cause(ferry: QATable) -> None:
+    answer = ferry.answer("why did the company want to cut costs?")
+    assert answer.found
+    assert "diesel prices had doubled" in answer.text
+
+
+def test_quote_question_cites_what_the_person_said(ferry: QATable) -> None:
+    answer = ferry.answer("what did oyelowo say?")
+    assert answer.found
+    assert answer.source is not None and "cleaner crossings" in answer.source
+
+
+def test_typos_and_shorthand_still_find_the_answer(ferry: QATable) -> None:
+    assert ferry.answer("wen will the boats enter servce").fact == "2028"
+    assert "Oyelowo" in (ferry.answer("who's the cheif executive").fact or "")
+
+
+def test_emoji_are_stripped_from_the_cited_sentence(ferry: QATable) -> None:
+    answer = ferry.answer("how much did the order cost")
+    assert "⚡" not in answer.text
+    assert answer.source is not None and "⚡" not in answer.source
+
+
+def test_author_and_publication_date_come_from_the_byline(ferry: QATable) -> None:
+    assert "Priya Natarajan" in ferry.answer("who wrote this? ✍️").text
+    assert "May 4, 2026" in ferry.answer("when was this article published").text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how fast are the boats?",
+        "who is the mayor of tollan?",
+        "what did the union say about it?",
+        "how much does a ticket cost?",
+    ],
+)
+def test_unanswerable_question_says_so_with_suggestions(ferry: QATable, question: str) -> None:
+    answer = ferry.answer(question)
+    assert not answer.found
+    assert answer.source is None
+    assert answer.text.startswith("The article doesn't say.")
+    assert 2 <= len(answer.suggestions) <= 3
+    assert all(s in answer.text for s in answer.suggestions)
+
+
+def test_suggested_questions_can_be_answered(ferry: QATable) -> None:
+    for suggestion in ferry.answer("how fast are the boats?").suggestions:
+        assert ferry.answer(suggestion).found, suggestion
+
+
+def test_answer_text_never_exceeds_300_characters() -> None:
+    long_sentence = "The council approved the plan in Lisbon " + "after a very long debate " * 30
+    table = QATable(Article(id="long", title="Plan approved", author=None, date=None,
+                            paragraphs=(long_sentence + ".",)))
+    answer = table.answer("where was the plan approved?")
+    assert answer.found
+    assert len(answer.text) <= MAX_ANSWER_CHARS
+    assert answer.text.endswith("…”")
+
+
+def test_curated_entry_wins_over_automatic_answer(index: QAIndex) -> None:
+    answer = index.ask("how much are the tickets?", article_id="museum-reopens")
+    assert answer.found
+    assert answer.text.startswith("Entry is free until July")
+
+
+def test_question_goes_to_the_article_it_is_about(index: QAIndex) -> None:
+    answer = index.ask("when does the museum reopen?")
+    assert answer.article_id == "museum-reopens"
+    assert answer.fact == "Saturday"
+    assert index.ask("who is the curator").fact == "Curator Hanne Vos"
+
+
+def test_pinned_article_is_honoured_even_when_another_fits(index: QAIndex) -> None:
+    answer = index.ask("when does the museum reopen?", article_id="ferry-order")
+    assert answer.article_id == "ferry-order"
+    assert not answer.found
+
+
+def test_follow_up_without_topic_goes_to_the_last_briefed_article(index: QAIndex) -> None:
+    assert index.ask("how much?", last_briefed="museum-reopens").fact == "3.2 million euros"
+    assert index.ask("how much?", last_briefed="ferry-order").fact == "48 million dollars"
+
+
+def test_question_about_another_article_leaves_the_last_briefed_one(index: QAIndex) -> None:
+    answer = index.ask("where will the ferries be built?", last_briefed="museum-reopens")
+    assert answer.article_id == "ferry-order"
+    assert answer.fact == "Gdynia"
+
+
+def test_question_matching_nothing_is_declined_with_suggestions(index: QAIndex) -> None:
+    answer = index.ask("who won the chess olympiad?")
+    assert not answer.found
+    assert answer.suggestions
+
+
+def test_unchanged_article_is_not_reindexed_and_changed_one_is() -> None:
+    qa = QAIndex()
+    qa.update([FERRY, MUSEUM])
+    before = qa.table("ferry-order")
+    qa.update([FERRY, MUSEUM])
+    assert qa.table("ferry-order") is before
+    edited = Article(id="ferry-order", title=FERRY.title, author=FERRY.author, date=FERRY.date,
+                     paragraphs=(*FERRY.paragraphs, "The first boat is named Heron."),
+                     digest="ferry-2")
+    qa.update([edited])
+    assert qa.table("ferry-order") is not before
+    assert qa.table("museum-reopens") is None
+    assert "Heron" in qa.ask("what is the first boat named?").text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "",
+        "   ",
+        "?!?",
+        "💰💰💰",
+        "<script>alert('who')</script> where <b>built</b>",
+        "who\x00is\x07the\x1b[31m chief executive\u200b?",
+        "where " * 2000,
+        "x" * 10_000,
+        "wen " + "a" * 5000,
+    ],
+)
+def test_hostile_input_never_raises(index: QAIndex, question: str) -> None:
+    answer = index.ask(question)
+    assert len(answer.text) <= MAX_ANSWER_CHARS
+    pinned = index.ask(question, article_id="ferry-order")
+    assert pinned.article_id == "ferry-order"
+
+
+def test_markup_in_a_question_is_ignored(index: QAIndex) -> None:
+    answer = index.ask("<b>where</b> will the boats be <i>built</i>?", article_id="ferry-order")
+    assert answer.fact == "Gdynia"
+
+
+def test_importing_qa_pulls_in_no_chat_platform() -> None:
+    code = "import sys, briefbot.qa; print('telegram' in sys.modules, 'discord' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "False"]
