@@ -112,7 +112,8 @@ _STOPWORDS = frozenset(
     where why how all any both each few more most other some own same another much many lot lots
     as because while until since though although whether via per let get got gets getting go goes
     going went gone make makes made take takes took taken s t don didn isn wasn aren weren doesn
-    hasn haven won wouldn couldn shouldn ok okay please hey hi hello tell me know
+    hasn haven won wouldn couldn shouldn ok okay please hey hi hello tell me know come comes came
+    coming
     """.split()
 )
 # Words that frame a question rather than name what it is about; they never count as missing.
@@ -324,6 +325,8 @@ def _classify(words: list[str]) -> tuple[str, bool]:
     if re.search(r"\b(what|which) (is|was|are|were) (the )?(price|cost|amount|fee|number|total"
                  r"|figure|percentage|value|sum|tally)\b", s):
         return HOWMUCH, False
+    if re.search(r"\bhow (big|large|tall|high|heavy|deep|wide|far|fast|severe|bad|serious)\b", s):
+        return HOWMUCH, False
     if re.search(r"\bhow (long|soon)\b", s):
         return HOWLONG, False
     if first == "why" or re.search(r"\bwhy\b|\bwhat (caused|led|prompted|triggered)\b|\breasons?\b"
@@ -457,7 +460,8 @@ _CAUSES: tuple[tuple[re.Pattern[str], float], ...] = (
                 r"|in protest|to protest|over concerns?|after concerns?)\b"), 1.0),
     (re.compile(r"\b(?:to (?:reduce|prevent|avoid|help|support|protect|cut|boost|ease|curb|stop"
                 r"|fund|pay|cover|find|improve|limit|restore|tackle)|could help|would help"
-                r"|helps?|so as to)\b"), 0.7),
+                r"|helps?|so as to|on suspicion of|blamed (?:on|for)|started by"
+                r"|by \w+ing)\b"), 0.7),
     (re.compile(r"\b(?:after|since|amid|following|as|given|with)\b"), 0.4),
 )
 _QUOTE_MARK = re.compile(r"[“”\"]")
@@ -587,6 +591,13 @@ class QATable:
         for group in _SYNONYMS.get(slot.term, ()):
             if group in self.terms:
                 alternatives.setdefault(group, 0.75)
+        if len(word) >= 4 and not word[:1].isdigit():
+            # compounds: "fire" in "wildfire", "firefighters"
+            for other in self.vocabulary:
+                if len(other) >= len(word) + 4 and (
+                    other.endswith(word) or other.startswith(word)
+                ):
+                    alternatives.setdefault(_term(other), 0.5)
         return alternatives
 
     def _match(self, q: _Question) -> float:
