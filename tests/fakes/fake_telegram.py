@@ -352,8 +352,11 @@ class FakeTelegram:
                 return result
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                sent = [(m.chat_id, m.parsed_text[:60]) for m in self.sent_messages]
-                raise AssertionError(f"timed out waiting for {what}; sent so far: {sent}")
+                last = [(m.chat_id, m.parsed_text[:60]) for m in self.sent_messages[-5:]]
+                raise AssertionError(
+                    f"timed out waiting for {what}; {len(self.sent_messages)} sent in all, "
+                    f"the last ones: {last}"
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
 

@@ -67,10 +67,11 @@ SEND_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.25
 # AIORateLimiter waits out this many 429s (retry_after each) before send_part gives up.
 RATE_LIMIT_RETRIES = 3
-# Telegram allows about 30 messages a second overall. Spacing sends evenly (a bucket of one,
-# refilled 28.5 times a second) keeps any one-second window under 30, where a burst-then-steady
-# bucket of 30 would overshoot it and earn a 429 that pauses every chat for a second.
-OVERALL_RATE_PER_SECOND = 28.5
+# Telegram allows about 30 messages a second overall. Spacing sends at least 1/29.5 s apart (a
+# bucket of one) keeps every one-second window under 30, with ~17 ms to spare for jitter; PTB's
+# default burst-then-steady bucket of 30 overshoots such a window and earns a 429, which pauses
+# every chat for a second. Timer overhead makes the sustained rate ~28.5/s.
+OVERALL_RATE_PER_SECOND = 29.5
 UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay in order
 POLL_TIMEOUT_SECONDS = 10
 HTTP_TIMEOUT_SECONDS = 10.0
