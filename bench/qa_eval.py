@@ -1,7 +1,10 @@
 """Score the Q&A engine on an eval set: answerable right %, unanswerable declined %, the misses.
 
-Usage: python bench/qa_eval.py [EVAL_DIR] [--in-process] [--verbose]
-EVAL_DIR defaults to ../shared/eval/dev relative to the repository root. By default each article's
+Usage: python bench/qa_eval.py [EVAL_DIR] [--split PREFIX] [--scores-only] [--in-process] [--verbose]
+EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
+it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
+project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check");
+--scores-only prints the figures without the misses (for a split that must stay unseen). By default each article's
 questions go through `briefbot ask --json` in one subprocess per article, as a user would run it;
 --in-process calls QAIndex directly (faster, and works without the CLI).
 """
@@ -60,11 +63,15 @@ def main() -> int:
                         default=REPO.parent / "shared" / "eval" / "dev")
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every answer")
+    parser.add_argument("--split", default="", help="only articles whose name starts with this")
+    parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     args = parser.parse_args()
 
     items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
     by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
     for item in items:
+        if not str(item["article"]).startswith(args.split):
+            continue
         by_article[str(item["article"])].append(item)
 
     ask = _ask_in_process if args.in_process else _ask_subprocess
@@ -90,7 +97,7 @@ def main() -> int:
                 line = f"[{article_id}] {item['q']!r} -> {answer!r}"
                 if not ok:
                     misses.append(f"MISS ({kind}) {line}")
-                elif args.verbose:
+                elif args.verbose and not args.scores_only:
                     print(f"ok   ({kind}) {line}")
 
     answerable = [0, 0]
@@ -106,7 +113,7 @@ def main() -> int:
           f" = {100 * answerable[0] / max(answerable[1], 1):.0f}%")
     print(f"unanswerable declined: {declined[0]}/{declined[1]}"
           f" = {100 * declined[0] / max(declined[1], 1):.0f}%")
-    if misses:
+    if misses and not args.scores_only:
         print("\n" + "\n".join(misses))
     return 0
 
