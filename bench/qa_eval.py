@@ -1,12 +1,13 @@
 """Score the Q&A engine on an eval set: answerable right %, unanswerable declined %, the misses.
 
-Usage: python bench/qa_eval.py [EVAL_DIR] [--split PREFIX] [--scores-only] [--in-process] [--verbose]
+Usage: python bench/qa_eval.py [EVAL_DIR] [--split PREFIX] [--scores-only] [--in-process]
+                              [--verbose]
 EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
 it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
 project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check");
---scores-only prints the figures without the misses (for a split that must stay unseen). By default each article's
-questions go through `briefbot ask --json` in one subprocess per article, as a user would run it;
---in-process calls QAIndex directly (faster, and works without the CLI).
+--scores-only prints the figures without the misses (for a split that must stay unseen).
+By default each article's questions go through `briefbot ask --json` in one subprocess per
+article, as a user would run it; --in-process calls QAIndex directly (faster, no CLI needed).
 """
 
 from __future__ import annotations

@@ -162,6 +162,20 @@ def test_answer_text_never_exceeds_300_characters() -> None:
     assert answer.text.endswith("…”")
 
 
+def test_a_long_cited_sentence_is_quoted_as_shortened_in_the_text() -> None:
+    """The quote field is exactly what the text shows, so chat apps can quote it as a block."""
+    long_sentence = ("The harbour board said on Monday that the new breakwater, which took "
+                     + "many long and difficult years of planning and " * 6
+                     + "was finally finished in 2027 at the northern end of the bay.")
+    table = QATable(Article(id="breakwater", title="BREAKWATER DONE", author="A", date=None,
+                            paragraphs=(long_sentence,), digest="bw-1"))
+    answer = table.answer("when was the breakwater finished?")
+    assert answer.found and answer.quote is not None and answer.fact == "2027"
+    assert answer.quote != answer.source and "…" in answer.quote
+    assert answer.text == f"2027. “{answer.quote}”"
+    assert len(answer.text) <= MAX_ANSWER_CHARS
+
+
 def test_curated_entry_wins_over_automatic_answer(index: QAIndex) -> None:
     answer = index.ask("how much are the tickets?", article_id="museum-reopens")
     assert answer.found

@@ -184,21 +184,21 @@ def test_a_hard_cut_never_splits_a_flag() -> None:
 
 
 def test_found_answer_quotes_its_source_sentence_on_telegram() -> None:
+    source = "The decision comes after a series of talks in Abu Dhabi."
     answer = Answer(
         question="Where were the talks?",
         found=True,
-        text="Abu Dhabi. The decision comes after a series of talks in Abu Dhabi.",
+        text=f"Abu Dhabi. “{source}”",
         article_id="seed",
-        source="The decision comes after a series of talks in Abu Dhabi.",
+        source=source,
         fact="Abu Dhabi",
+        quote=source,
     )
     (part,) = render_telegram(answer)
     text, entities = parse_html(part)
     kinds = {e.type: text[e.offset : e.offset + e.length] for e in entities}
-    assert kinds == {
-        "bold": "Abu Dhabi",
-        "blockquote": "The decision comes after a series of talks in Abu Dhabi.",
-    }
+    assert kinds == {"bold": "Abu Dhabi", "blockquote": source}
+    assert text == f"Abu Dhabi\n\n{source}"
 
 
 def test_not_found_answer_lists_what_to_ask_instead() -> None:
@@ -321,32 +321,45 @@ def test_a_20000_character_notice_splits_into_discord_messages() -> None:
 
 
 def test_found_answer_quotes_its_source_on_discord() -> None:
-    answer = Answer("When?", True, "In 2021: the channels were suspended in 2021.", "seed",
-                    source="the channels were suspended in 2021.", fact="2021")
+    source = "the channels were suspended in 2021."
+    answer = Answer("When?", True, f"2021. “{source}”", "seed", source=source, fact="2021",
+                    quote=source)
     (message,) = render_discord(answer)
-    assert message.content == "In **2021**:\n\n> the channels were suspended in 2021."
+    assert message.content == "**2021**\n\n> the channels were suspended in 2021."
 
 
 def test_a_long_quoted_line_keeps_its_quote_mark_after_a_split() -> None:
-    answer = Answer("q", True, "Quote: " + words(500), "seed", source=words(500))
+    answer = Answer("q", True, "“" + words(500) + "”", "seed", source=words(500),
+                    quote=words(500))
     messages = render_discord(answer)
     assert_discord_limits(messages)
     assert all((m.content or "").startswith("> ") for m in messages[1:])
 
 
-def test_an_answer_with_a_shortened_sentence_quotes_it_once_in_full() -> None:
-    source = "The agreement restores direct military communication channels that were suspended."
-    answer = Answer("When?", True, "2021. The agreement restores direct military communic…", "seed",
-                    source=source, fact="2021")
-    assert render_plain(answer) == f"2021.\n\n“{source}”"
+def test_a_shortened_quote_is_shown_as_the_text_gives_it() -> None:
+    """The quote field holds the sentence as cut to fit, so renderers never guess at the cut."""
+    source = ("Officials said the agreement restores direct military communication channels "
+              "that were suspended in 2021, shortly before the war began.")
+    quote = "… restores direct military communication channels that were suspended in 2021 …"
+    answer = Answer("When?", True, f"2021. “{quote}”", "seed", source=source, fact="2021",
+                    quote=quote)
+    assert render_plain(answer) == f"2021\n\n“{quote}”"
+    text, _ = parse_html(render_telegram(answer)[0])
+    assert text == f"2021\n\n{quote}"
 
 
-def test_quotation_marks_around_a_quoted_source_are_not_left_dangling() -> None:
-    source = "The channels were suspended in 2021."
-    answer = Answer("When?", True, f"2021. “{source}”", "seed", source=source, fact="2021")
-    text, entities = parse_html(render_telegram(answer)[0])
-    assert text == f"2021.\n\n{source}"
-    assert [e.type for e in entities] == ["bold", "blockquote"]
+def test_a_fact_that_is_the_whole_sentence_is_shown_once() -> None:
+    source = "Talks resume on Thursday."
+    answer = Answer("When?", True, f"“{source}”", "seed", source=source, fact="Talks resume on "
+                    "Thursday", quote=source)
+    assert render_plain(answer) == f"“{source}”"
+    assert render_discord(answer)[0].content == f"> {source}"
+
+
+def test_an_answer_without_a_quote_is_its_text_with_the_fact_in_bold() -> None:
+    answer = Answer("Who wrote this?", True, "By MinhKhue.", "seed", fact="MinhKhue")
+    assert render_discord(answer)[0].content == "By **MinhKhue**."
+    assert render_plain(answer) == "By MinhKhue."
 
 
 def test_suggestions_written_inline_in_the_text_become_one_list() -> None:

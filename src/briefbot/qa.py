@@ -36,11 +36,12 @@ class Answer:
 
     question: str
     found: bool
-    text: str  # the reply: the fact, then the cited sentence (<= 300 chars); or "doesn't say"
+    text: str  # one line: 'fact “quote”' (<= 300 chars); or "doesn't say. Try: …"
     article_id: str | None
     source: str | None = None  # the cited sentence, verbatim (emoji stripped), when found
-    fact: str | None = None  # the short fact ("Abu Dhabi", "2021"), when one was extracted
+    fact: str | None = None  # the short fact ("Abu Dhabi", "2021"), when it adds to the quote
     suggestions: tuple[str, ...] = ()  # questions this article can answer, when not found
+    quote: str | None = None  # the cited sentence exactly as in `text`, maybe shortened with …
 
 
 # ---------------------------------------------------------------------------------------------
@@ -852,10 +853,11 @@ class QATable:
 
     def _found(self, question: str, fact: str | None, source: str | None,
                text: str | None = None) -> Answer:
+        quote: str | None = None
         if text is None:
-            text = _compose(fact, source)
+            fact, quote, text = _compose(fact, source)
         return Answer(question=question, found=True, text=text[:MAX_ANSWER_CHARS],
-                      article_id=self.article.id, source=source, fact=fact)
+                      article_id=self.article.id, source=source, fact=fact, quote=quote)
 
     def _not_found(self, question: str) -> Answer:
         suggestions = self.suggestions
@@ -948,22 +950,22 @@ def _why_fact(sentence: _Sentence) -> str | None:
     return " ".join(words[:16]) + ("…" if len(words) > 16 else "")
 
 
-def _compose(fact: str | None, source: str | None) -> str:
-    """"Fact. “Cited sentence”", the quote shortened with … around the fact to fit 300 chars."""
-    prefix = ""
+def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | None, str]:
+    """(fact, quote, text): 'Fact. “Cited sentence”', the quote cut with … to fit 300 chars."""
     if fact and source and len(fact) > 0.6 * len(source):
         fact = None  # the fact would only repeat the quote
+    prefix = ""
     if fact:
         fact = fact if len(fact) <= 120 else fact[:119].rstrip() + "…"
         prefix = fact if fact[-1] in ".!?…" else fact + "."
         if source is None:
-            return prefix
+            return fact, None, prefix
         prefix += " "
     if source is None:
-        return "The article doesn't say."
+        return None, None, "The article doesn't say."
     budget = MAX_ANSWER_CHARS - len(prefix) - 2
     quote = source if len(source) <= budget else _shorten(source, fact, budget)
-    return f"{prefix}“{quote}”"
+    return fact, quote, f"{prefix}“{quote}”"
 
 
 def _shorten(text: str, focus: str | None, budget: int) -> str:

@@ -145,60 +145,39 @@ def _telegram_briefing(briefing: Briefing, *, full: bool) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _AnswerLayout:
-    """An answer taken apart so each platform can format it: lead, quoted source, tail, ideas."""
+    """An answer taken apart so each platform can format it: the fact, the cited sentence, ideas.
+
+    `lead` is the plain line shown when there is no quote (not found, or an answer without a
+    cited sentence); `fact` is bolded inside it when it appears there."""
 
     lead: str
-    quote: str | None
-    tail: str
     fact: str | None
+    quote: str | None
     suggestions_intro: str
     suggestions: tuple[str, ...]
 
 
-_OPEN_QUOTES = "“\"'‘«"
-_CLOSE_QUOTES = "”\"'’»"
-
-
 def _answer_layout(answer: Answer) -> _AnswerLayout:
-    lead, quote, tail = _quoted_parts(answer)
-    if quote is not None:
-        # The source is shown as a quote block, so quotation marks around it in the text go.
-        lead, tail = lead.rstrip(), tail.lstrip()
-        if lead[-1:] in _OPEN_QUOTES and tail[:1] in _CLOSE_QUOTES:
-            lead, tail = lead[:-1], tail[1:]
-    intro = SUGGESTIONS_INTRO
+    if answer.found and answer.quote:
+        fact = answer.fact.strip() if answer.fact else None
+        if fact and _same_words(fact, answer.quote):
+            fact = None  # the fact is the whole sentence: show it once, as the quote
+        return _AnswerLayout("", fact, answer.quote, SUGGESTIONS_INTRO, ())
+    lead, intro = answer.text.strip(), SUGGESTIONS_INTRO
     suggestions = () if answer.found else answer.suggestions
-    if suggestions and quote is None and suggestions[0] in lead:
-        # The text lists the ideas inline ("… Try: a · b"); the list below replaces that.
+    if suggestions and suggestions[0] in lead:
+        # `text` carries the ideas inline for one-line users ("… Try: a · b"); a list replaces it.
         head = lead[: lead.find(suggestions[0])].rstrip()
         if head.endswith(":"):
             cut = max(head.rfind(mark) for mark in (". ", "! ", "? ", "\n"))
             if cut >= 0:
                 head, intro = head[: cut + 1], head[cut + 1 :].strip()
-        lead = head
-    return _AnswerLayout(
-        lead=lead.strip(),
-        quote=quote,
-        tail=tail.strip(),
-        fact=answer.fact,
-        suggestions_intro=intro,
-        suggestions=suggestions,
-    )
+        lead = head.strip()
+    return _AnswerLayout(lead, answer.fact if answer.found else None, None, intro, suggestions)
 
 
-def _quoted_parts(answer: Answer) -> tuple[str, str | None, str]:
-    """The answer text around its cited sentence: (before, quote, after); quote None if uncited."""
-    if not answer.found or not answer.source:
-        return answer.text, None, ""
-    at = answer.text.find(answer.source)
-    if at >= 0:
-        return answer.text[:at], answer.source, answer.text[at + len(answer.source) :]
-    # The text may carry the sentence shortened to fit; quote it whole once instead of twice.
-    opening = answer.source[:40]
-    at = answer.text.find(opening) if len(opening) == 40 else -1
-    if at >= 0:
-        return answer.text[:at], answer.source, ""
-    return answer.text, answer.source, ""
+def _same_words(a: str, b: str) -> bool:
+    return a.strip(" .…“”\"").casefold() == b.strip(" .…“”\"").casefold()
 
 
 def _with_fact(text: str, fact: str | None, escape: Callable[[str], str], bold: str) -> str:
@@ -217,12 +196,10 @@ def _telegram_answer(answer: Answer) -> str:
     blocks = []
     if layout.lead:
         blocks.append(_with_fact(layout.lead, layout.fact, tg, "<b>|</b>"))
-    elif layout.fact and layout.quote is not None:
+    elif layout.fact:
         blocks.append(f"<b>{tg(layout.fact)}</b>")
     if layout.quote is not None:
         blocks.append(f"<blockquote>{tg(layout.quote)}</blockquote>")
-    if layout.tail:
-        blocks.append(tg(layout.tail))
     if layout.suggestions:
         items = "\n".join(f"{ITEM_MARK} {tg(s)}" for s in layout.suggestions)
         blocks.append(f"{tg(layout.suggestions_intro)}\n{items}")
@@ -502,13 +479,11 @@ def _discord_answer(answer: Answer) -> str:
     blocks = []
     if layout.lead:
         blocks.append(_with_fact(layout.lead, layout.fact, dc, "**|**"))
-    elif layout.fact and layout.quote is not None:
+    elif layout.fact:
         blocks.append(f"**{dc(layout.fact)}**")
     if layout.quote is not None:
         lines = layout.quote.splitlines()
         blocks.append("\n".join(f"> {dc(line)}" for line in lines if line.strip()))
-    if layout.tail:
-        blocks.append(dc(layout.tail))
     if layout.suggestions:
         items = "\n".join(f"{ITEM_MARK} {dc(s)}" for s in layout.suggestions)
         blocks.append(f"{dc(layout.suggestions_intro)}\n{items}")
@@ -592,12 +567,10 @@ def _plain_briefing(briefing: Briefing, *, full: bool) -> list[str]:
 def _plain_answer(answer: Answer) -> str:
     layout = _answer_layout(answer)
     blocks = [layout.lead] if layout.lead else []
-    if not blocks and layout.fact and layout.quote is not None:
+    if not blocks and layout.fact:
         blocks.append(layout.fact)
     if layout.quote is not None:
         blocks.append(f"“{layout.quote}”")
-    if layout.tail:
-        blocks.append(layout.tail)
     if layout.suggestions:
         items = "\n".join(f"{ITEM_MARK} {s}" for s in layout.suggestions)
         blocks.append(f"{layout.suggestions_intro}\n{items}")
