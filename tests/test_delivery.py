@@ -43,9 +43,9 @@ def store(db_path: Path) -> SqliteStore:
 
 
 def subscribe(store: SqliteStore, chat_id: str, hour: int = 7, minute: int = 30,
-              platform: str = "telegram") -> None:
+              platform: str = "telegram", created: dt.datetime = SUBSCRIBED_AT) -> None:
     store.subscribe(platform, chat_id, dt.time(hour, minute), "Europe/Berlin",
-                    created_by="admin", now=SUBSCRIBED_AT)
+                    created_by="admin", now=created)
 
 
 def delivery(store: SqliteStore, shelf: Shelf, adapter: RecordingAdapter,
@@ -375,3 +375,31 @@ def test_next_wake_is_the_earliest_upcoming_briefing(store: SqliteStore) -> None
     loop = delivery(store, Shelf(), RecordingAdapter(), now, max_sleep=dt.timedelta(hours=6))
     assert loop.next_wake(now) == at_berlin(MONDAY, 6, 45)
     assert loop.next_wake(now, retry=True) == now + dt.timedelta(minutes=1)
+
+
+async def test_spring_forward_day_sends_the_0230_briefing_once_at_0300(store: SqliteStore) -> None:
+    shelf = Shelf([story("first", dt.date(2026, 3, 28))])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100", 2, 30, created=dt.datetime(2026, 3, 1, tzinfo=UTC))
+    day = dt.date(2026, 3, 29)  # Berlin clocks jump from 02:00 to 03:00
+    early = await run_at(store, shelf, adapter, at_berlin(day, 1, 59))
+    on_time = await run_at(store, shelf, adapter, dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC))
+    later = await run_at(store, shelf, adapter, at_berlin(day, 4, 0))
+    assert (early.due, on_time.delivered, later.due) == (0, 1, 0)
+    assert len(adapter.outbox.to("-100")) == 2
+
+
+async def test_config_channel_first_synced_just_after_its_time_still_gets_today(
+    store: SqliteStore,
+) -> None:
+    """A cron `send-due` at 07:31 that is the first to see a config channel must not skip today."""
+    from briefbot.config import ChannelSchedule
+
+    now = at_berlin(MONDAY, 7, 31)
+    store.sync_config_channels(
+        "telegram", [ChannelSchedule("@news", dt.time(7, 30), "Europe/Berlin")], now
+    )
+    adapter = RecordingAdapter()
+    report = await run_at(store, Shelf([story("first", MONDAY)]), adapter, now)
+    assert report.delivered == 1
+    assert len(adapter.outbox.to("@news")) == 2
