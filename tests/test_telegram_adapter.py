@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from briefbot.adapters.telegram_adapter import COMMANDS, TelegramAdapter
+from briefbot.adapters.telegram_adapter import COMMANDS, POLL_TIMEOUT_SECONDS, TelegramAdapter
 from briefbot.articles import Library
 from briefbot.briefing import Briefing, Bullet, Digest
 from briefbot.config import Secret, TelegramConfig, WebhookConfig
@@ -125,9 +125,15 @@ async def test_start_sets_the_command_menu_and_long_polls(fake: FakeTelegram) ->
 
 
 async def test_stop_ends_the_long_poll_and_confirms_what_was_fetched(fake: FakeTelegram) -> None:
-    async with running(fake, Recorder()):
-        fake.push_message("/help", chat_id=5)
-        await fake.wait_for_messages(1)
+    adapter = TelegramAdapter(config_for(fake), Recorder())
+    await adapter.start()
+    fake.push_message("/help", chat_id=5)
+    await fake.wait_for_messages(1)
+    await fake.wait_for_calls("getUpdates")  # the next long poll is open now
+    # Waiting out that poll would take POLL_TIMEOUT_SECONDS; stop() cancels it instead.
+    async with asyncio.timeout(POLL_TIMEOUT_SECONDS / 2):
+        await adapter.stop()
+    await adapter.stop()  # a second stop is harmless
     [final] = [c for c in fake.calls_to("getUpdates") if c.params["timeout"] == 0]
     assert final.params["offset"] == 2  # update 1 was handled and is confirmed
 
