@@ -17,7 +17,7 @@ from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Reply
 from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
-from briefbot.logs import redaction_filter
+from briefbot.logs import register_secret
 from briefbot.qa import QAIndex
 from briefbot.store import SqliteStore, sync_config_subscriptions
 from briefbot.subscriptions import SubscriptionService
@@ -32,7 +32,7 @@ class App:
         self.config = config
         for token in (config.telegram.token, config.discord.token):
             if token is not None:
-                redaction_filter().add_secret(token.reveal())
+                register_secret(token.reveal())
         self.library = Library(config.content_dir)
         self.qa = QAIndex()
         self.store = SqliteStore.from_config(config)

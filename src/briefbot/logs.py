@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 # Telegram tokens look like 123456789:AA...; Discord tokens are three dot-separated base64 parts.
 _TOKEN_PATTERNS = (
@@ -51,11 +52,54 @@ class RedactingFilter(logging.Filter):
 
 
 _filter = RedactingFilter()
+_factory_installed = False
 
 
 def redaction_filter() -> RedactingFilter:
-    """The process-wide filter; adapters register their tokens with `add_secret`."""
+    """The process-wide filter; adapters register their tokens with `register_secret`."""
     return _filter
+
+
+def register_secret(secret: str) -> None:
+    """Keep `secret` out of every log line and traceback from now on.
+
+    Two layers: the filter on handlers (see `protect`), and a LogRecord factory that redacts
+    where records are made, so handlers added later or attached below the root (pytest's caplog,
+    a library's own) never see the secret either.
+    """
+    global _factory_installed
+    _filter.add_secret(secret)
+    for handler in logging.getLogger().handlers:
+        protect(handler)
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+    logging.setLogRecordFactory(make_record)
+    _factory_installed = True
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: logging reports it itself when emitting
+        return
+    clean = _filter.redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[0] is not None:
+        trace = logging.Formatter().formatException(record.exc_info)
+        clean_trace = _filter.redact(trace)
+        if clean_trace != trace:
+            # The exception itself (InvalidToken quotes the token) must not be formatted again.
+            record.exc_text, record.exc_info = clean_trace, None
+    if record.stack_info:
+        record.stack_info = _filter.redact(record.stack_info)
 
 
 def protect(handler: logging.Handler) -> logging.Handler:
@@ -68,7 +112,7 @@ def protect(handler: logging.Handler) -> logging.Handler:
 def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:
     """Log to stderr at `level`, every handler redacting; quiet the chatty HTTP libraries."""
     for secret in secrets:
-        _filter.add_secret(secret)
+        register_secret(secret)
     root = logging.getLogger()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     if not any(getattr(h, "_briefbot", False) for h in root.handlers):

@@ -23,7 +23,7 @@ from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
 from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.errors import ChatUnavailable, ConfigError, DeliveryError, TemporaryFailure
-from briefbot.logs import redaction_filter
+from briefbot.logs import register_secret
 from briefbot.render import DiscordMessage, render_discord
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ class DiscordAdapter:
             raise ConfigError(
                 f"{DISCORD_TOKEN_ENV} is not set; put the bot token from the Developer Portal there"
             )
-        redaction_filter().add_secret(self.config.token.reveal())
+        register_secret(self.config.token.reveal())
         self._restore_urls = point_discord_py_at(self.config.api_base_url, self.config.gateway_url)
         try:
             self._client = await self._login(message_content=True)

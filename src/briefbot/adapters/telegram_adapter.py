@@ -46,7 +46,7 @@ from briefbot.errors import (
     DeliveryError,
     TemporaryFailure,
 )
-from briefbot.logs import protect, redaction_filter
+from briefbot.logs import register_secret
 from briefbot.render import render_telegram
 
 log = logging.getLogger(__name__)
@@ -87,52 +87,15 @@ _CHAT_ID = re.compile(r"-?\d+")
 
 # --- token redaction -------------------------------------------------------------------------
 
-_factory_installed = False
-
 
 def install_token_redaction(token: str) -> None:
-    """Keep `token` (and anything shaped like a bot token) out of every log line and traceback.
+    """Keep the token out of every log line (see briefbot.logs); quiet httpx's request lines.
 
-    Redaction happens where records are made (a LogRecord factory), so it reaches every handler,
-    including ones added later such as pytest's caplog; the handler filter from briefbot.logs
-    sits on the root handlers as a second layer. httpx, which logs each request URL (and with
-    it the token) at INFO, is limited to warnings.
+    httpx logs each request URL, which holds the token, at INFO: the redaction would catch it,
+    but the lines are noise in a bot that polls every few seconds.
     """
-    global _factory_installed
-    redaction_filter().add_secret(token)
-    for handler in logging.getLogger().handlers:
-        protect(handler)
+    register_secret(token)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if _factory_installed:
-        return
-    previous = logging.getLogRecordFactory()
-
-    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        _redact_record(record)
-        return record
-
-    logging.setLogRecordFactory(make_record)
-    _factory_installed = True
-
-
-def _redact_record(record: logging.LogRecord) -> None:
-    redact = redaction_filter().redact
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken format string: logging reports it itself when emitting
-        return
-    clean = redact(message)
-    if clean != message:
-        record.msg, record.args = clean, None
-    if record.exc_info and record.exc_info[0] is not None:
-        trace = logging.Formatter().formatException(record.exc_info)
-        clean_trace = redact(trace)
-        if clean_trace != trace:
-            # The exception itself (InvalidToken says the token) must not be formatted again.
-            record.exc_text, record.exc_info = clean_trace, None
-    if record.stack_info:
-        record.stack_info = redact(record.stack_info)
 
 
 # --- the adapter -----------------------------------------------------------------------------
