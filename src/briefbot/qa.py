@@ -12,7 +12,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -70,14 +70,27 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 
 
+def _load_lemmas() -> dict[str, str]:
+    """Irregular verb form -> base form ("paid" -> "pay"), which stemming alone cannot see."""
+    lemmas: dict[str, str] = {}
+    for line in _data_lines("irregular_verbs.txt"):
+        base, *forms = (w.strip() for w in line.split(","))
+        for form in forms:
+            lemmas.setdefault(form, base)
+    return lemmas
+
+
+_LEMMAS = _load_lemmas()
+
+
 @lru_cache(maxsize=200_000)
 def _term(word: str) -> str:
-    """The index term of a normalised word: its stem, or the digits of a number."""
+    """The index term of a normalised word: its stem (of the lemma), or the digits of a number."""
     if word[:1].isdigit():
         return word
     if word in _NUMBER_WORDS:
         return _NUMBER_WORDS[word]
-    return str(_STEMMER.stemWord(word))
+    return str(_STEMMER.stemWord(_LEMMAS.get(word, word)))
 
 
 _TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -226,6 +239,20 @@ def _load_synonyms() -> tuple[dict[str, frozenset[str]], dict[tuple[str, str], f
 
 _SYNONYMS, _PHRASES = _load_synonyms()
 
+
+def _load_antonyms() -> dict[str, frozenset[str]]:
+    pairs: dict[str, set[str]] = defaultdict(set)
+    for line in _data_lines("antonyms.txt"):
+        a, b = (_term(w.strip()) for w in line.split(","))
+        pairs[a].add(b)
+        pairs[b].add(a)
+    return {k: frozenset(v) for k, v in pairs.items()}
+
+
+_ANTONYMS = _load_antonyms()
+_LEXICON = tuple(sorted({w for line in _data_lines("synonyms.txt") for entry in line.split(",")
+                         for w in [entry.strip()] if " " not in w and len(w) >= 4}))
+
 # Frame words a question may misspell but an article need not contain.
 _FRAME_VOCAB = (
     "cause caused happened happen announced reason published written author where when what which "
@@ -237,6 +264,10 @@ _QUESTION_FIXES = {
     "r": "are", "u": "you", "ur": "your", "abt": "about", "bc": "because", "cuz": "because",
     "whens": "when is", "whats": "what is", "whos": "who is", "wheres": "where is",
     "hows": "how is", "whys": "why is", "y": "why", "wer": "where", "whr": "where",
+    "ppl": "people", "ppls": "people", "govt": "government", "gov't": "government",
+    "yrs": "years", "yr": "year", "mins": "minutes", "hrs": "hours", "pls": "please",
+    "plz": "please", "thx": "thanks", "w/": "with", "b4": "before", "2day": "today",
+    "tmrw": "tomorrow", "tho": "though", "coz": "because", "cos": "because", "whn": "when",
 }  # fmt: skip
 
 _WORD_CHARS = re.compile(r"[A-Za-z0-9\u00C0-\u024F]")
@@ -253,7 +284,7 @@ _WANTED: dict[str, tuple[str, ...]] = {
     WHO: ("PERSON", "ORG"),
     WHEN: ("DATE",),
     WHERE: ("PLACE",),
-    HOWMUCH: ("MONEY", "PERCENT", "COUNT"),
+    HOWMUCH: ("MONEY", "PERCENT", "MEASURE", "MASS", "COUNT"),
     HOWLONG: ("DURATION", "DATE"),
 }
 
@@ -276,6 +307,14 @@ class _Question:
     role_slots: tuple[_Slot, ...]  # "who is the union leader" -> union, leader
     named: frozenset[str]  # every word of the question, to tell which entities it already names
     many: bool  # "how many" rather than "how much"
+    measure: str = ""  # how much: "money" (cost, worth, earn…), "mass" (weigh), or "" for any
+    focus: str = ""  # how many <noun>: the noun a count must be counting
+    dropped: tuple[_Slot, ...] = ()  # a verb not in the article, skipped: be stricter elsewhere
+    rate: str = ""  # "how much a week": the unit an amount must be given per
+
+    @property
+    def loose(self) -> bool:
+        return bool(self.dropped)
 
 
 def _clean(question: str) -> str:
@@ -379,6 +418,27 @@ def _parse_question(question: str) -> _Question:
         for group in _PHRASES.get((_term(words[i]), _term(words[i + 1])), ()):
             slots = [s for s in slots if s.position not in (i, i + 1)]
             slots.append(_Slot(f"{words[i]} {words[i + 1]}", group, i))
+    if not slots:
+        # "where was the count": a frame noun is all the question has, so it must be found
+        slots = [_Slot(w, _term(w), i) for i, w in enumerate(words) if w in _LIGHT_NOUNS]
+    measure = focus = rate = ""
+    if kind == HOWMUCH:
+        plain = " ".join(words)
+        if per := re.search(r"\b(?:a|an|per|each|every) (day|week|month|year|hour|share|head"
+                            r"|person|night|ticket|game|season)\b", plain):
+            rate = per.group(1)
+        if any(w in _MONEY_CUES for w in words) or re.fullmatch(
+                r"how much (?:is|are|was|were) (?:the |a |an |it|they|this|that)?[\w-]*(?: [\w-]+)?",
+                plain):
+            measure = "money"
+        elif any(w in _MASS_CUES for w in words):
+            measure = "mass"
+        if many and (at := plain.find("how many ")) >= 0:
+            after = plain[at + 9:].split()
+            head = after[0] if after else ""
+            if head and head not in _STOPWORDS and head not in _LIGHT and not _verb_like(
+                    words, words.index(head, 2) if head in words[2:] else 2):
+                focus = head
     role_slots: tuple[_Slot, ...] = ()
     if kind == WHO:
         # "who is the union leader" / "name of the russian general at the talks": the noun phrase
@@ -394,11 +454,44 @@ def _parse_question(question: str) -> _Question:
                 role_slots = tuple(s for s in slots if s.word in phrase)
     return _Question(
         raw=question, words=tuple(words), kind=kind, slots=tuple(slots), role_slots=role_slots,
-        named=frozenset(words), many=many,
+        named=frozenset(words), many=many, measure=measure, focus=focus, rate=rate,
     )
 
 
+_AUXILIARIES = frozenset("do does did will would can could should may might has have had".split())
+_SUBJECTS = frozenset("he she they it we i you who to not".split()) | _AUXILIARIES
+
+
+def _verb_like(words: list[str] | tuple[str, ...], position: int) -> bool:
+    """A guess, without a tagger, that a question word is its verb ("why did she *cancel*")."""
+    if position >= len(words):
+        return False
+    word = words[position]
+    if word in _LEMMAS or word in _LEMMA_BASES:
+        return True
+    if len(word) > 5 and (word.endswith("ed") or word.endswith("ing")):
+        return True
+    if position > 0 and words[position - 1] in _SUBJECTS:
+        return True
+    # "when do pre-orders close": after wh + auxiliary, the last word is the verb
+    return position == len(words) - 1 and len(words) > 2 and words[1] in _AUXILIARIES
+
+
 _ROLE_TERMS = frozenset(_term(w) for w in _ROLE_NOUNS)
+_LEMMA_BASES = frozenset(_LEMMAS.values())
+# Frame nouns kept when a question has nothing else ("where was the count").
+_LIGHT_NOUNS = frozenset(
+    "count total figure amount number result outcome reason cause purpose date day time year month "
+    "week place venue location area region city town country person man woman name".split()
+)
+_MONEY_CUES = frozenset(
+    "cost costs costing price priced worth spend spent pay paid pays paying fee fees charge charged "
+    "earn earns earned earning salary wage wages money budget afford fund funding funded dollars "
+    "euros pounds cash".split()
+)
+_MASS_CUES = frozenset("weigh weighs weighed weight heavy heavier".split())
+# "what song did she play": the noun after what/which names the kind of answer, not its topic.
+_CATEGORY_POSITION = frozenset(("what", "which"))
 # Idioms whose words would otherwise be taken literally ("a big deal" is not an agreement).
 _IDIOMS = re.compile(
     r"(?i)\b(?:such a big deal|a big deal|big deal|a lot of|at all|in the world)\b"
@@ -449,20 +542,36 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                          r"((?:the |all |a |an |its |their "
                          r"|his |her |every )?(?:[\w’'-]+ ){0,3}?(?:"
                          + "|".join(sorted(_PLACE_SUFFIXES_TEXT)) + r"))\b")),
+    ("MASS", re.compile(rf"\b{_NUM}\s?(?:million |billion |thousand )?(?:kilograms?|kg|grams?|g|tonnes?"
+                        r"|tons?|lbs?|ounces?|oz)\b")),
+    ("MEASURE", re.compile(rf"\b{_NUM}\s?(?:million |billion |thousand )?(?:millimetres?|millimeters?|mm"
+                           r"|centimetres?|centimeters?|cm|metres?|meters?|m|kilometres?|kilometers?"
+                           r"|km|miles?|feet|foot|ft|inches?|litres?|liters?|gallons?|barrels?"
+                           r"|gigabytes?|terabytes?|megabytes?|GB|TB|MB|megawatts?|gigawatts?|MW|GW"
+                           r"|kWh|hectares?|acres?|degrees?|square (?:metres|meters|miles|feet|km))"
+                           r"\b")),
     ("DURATION", re.compile(rf"(?i:\b(?:for |over |within |after )?"
                             rf"(?:{_NUM}|a|an|{_NUMBER_WORD_RE})"
                             r"[- ](?:years?|months?|weeks?|days?|hours?|minutes?|decades?|seasons?)"
                             r"\b|\bfor (?:years|decades|months|weeks|days|hours)\b)")),
 )
+_PURPOSE_TO = re.compile(r"(?<!prior )(?<!due )(?<!next )(?<!close )(?<!up )(?<!according )"
+                         r"(?<!compared )(?<!thanks )(?<!owing )(?<!addition )(?<!from )\bto "
+                         r"(?!the\b|a\b|an\b|be\b|its\b|their\b|his\b|her\b|this\b|that\b)"
+                         r"[a-z]{3,}\b")
 _CAUSES: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(r"\b(?:because|due to|owing to|as a result of|in order to|so that|aimed at"
                 r"|designed to|meant to|warning that|caused by|led to|which led|thanks to"
                 r"|in response to|prompted|the reason|fears? (?:that|of)|at the heart of"
-                r"|in protest|to protest|over concerns?|after concerns?)\b"), 1.0),
+                r"|in protest|to protest|over concerns?|after concerns?"
+                r"|(?:triggered|sparked|set off|brought on|forced) (?:by|when)"
+                r"|(?:resigned|quit|anger|fury|outrage|row|dispute|concerns?|fears?|protests?)"
+                r" over)\b"), 1.0),
     (re.compile(r"\b(?:to (?:reduce|prevent|avoid|help|support|protect|cut|boost|ease|curb|stop"
                 r"|fund|pay|cover|find|improve|limit|restore|tackle)|could help|would help"
                 r"|helps?|so as to|on suspicion of|blamed (?:on|for)|started by"
                 r"|by \w+ing)\b"), 0.7),
+    (_PURPOSE_TO, 0.5),
     (re.compile(r"\b(?:after|since|amid|following|as|given|with)\b"), 0.4),
 )
 _QUOTE_MARK = re.compile(r"[“”\"]")
@@ -537,6 +646,10 @@ class QATable:
                    | {w for w in title_words if not w[:1].isdigit()})
         )
         self._vocab_set = frozenset(self.vocabulary)
+        self._stem_vocab = tuple(sorted({t for t in self.doc_freq if t[:1].isalpha()}))
+        self._stems_by_initial: dict[str, list[str]] = defaultdict(list)
+        for stem in self._stem_vocab:
+            self._stems_by_initial[stem[:1]].append(stem)
         count = max(len(self._bags), 1)
         self._avg_len = sum(len(ws) for ws in self._words) / count or 1.0
         self._idf = {
@@ -583,14 +696,23 @@ class QATable:
             hit = process.extractOne(word, self.vocabulary, scorer=OSA.distance, score_cutoff=2)
             if hit is not None and _plausible_typo(word, hit[0]):
                 alternatives[_term(hit[0])] = 0.9
+        if not alternatives and len(word) >= 4 and not word[:1].isdigit():
+            alternatives.update(self._related_terms(slot.term))
         if not alternatives and 3 <= len(word) <= 5 and not word[:1].isdigit():
             stem = _term(word)
             for other in self.vocabulary:
                 if other.startswith(stem) and len(other) >= len(stem) + 3:
                     alternatives[_term(other)] = 0.6
                     break
-        for group in _SYNONYMS.get(slot.term, ()):
+        groups = _SYNONYMS.get(slot.term, ())
+        if not alternatives and not groups and len(word) >= 5 and not word[:1].isdigit():
+            # "discoverd": a typo of a word the article only has a synonym for
+            hit = process.extractOne(word, _LEXICON, scorer=OSA.distance, score_cutoff=2)
+            if hit is not None and _plausible_typo(word, hit[0]):
+                groups = _SYNONYMS.get(_term(hit[0]), ())
+        for group in groups:
             if group in self.terms:
+                # a synonym must not outweigh the word itself where the article has both
                 alternatives.setdefault(group, 0.75)
         if len(word) >= 4 and not word[:1].isdigit():
             # compounds: "fire" in "wildfire", "firefighters"
@@ -600,6 +722,23 @@ class QATable:
                 ):
                     alternatives.setdefault(_term(other), 0.5)
         return alternatives
+
+    def _related_terms(self, term: str) -> dict[str, float]:
+        """Article terms that are a typo of this stem ("apeal") or a derivation ("pay"/"payment")."""
+        found: dict[str, float] = {}
+        if len(term) < 3:
+            return found
+        for other in self._stems_by_initial.get(term[:1], ()):
+            if other == term:
+                continue
+            shorter, longer = (term, other) if len(term) < len(other) else (other, term)
+            if longer.startswith(shorter) and longer[len(shorter):] in _DERIVATIONS:
+                found[other] = 0.7
+        if not found and len(term) >= 5:
+            hit = process.extractOne(term, self._stem_vocab, scorer=OSA.distance, score_cutoff=1)
+            if hit is not None and _plausible_typo(term, hit[0]):
+                found[hit[0]] = 0.8
+        return found
 
     def _match(self, q: _Question) -> float:
         if not q.slots:
@@ -652,8 +791,17 @@ class QATable:
                 return self._found(q.raw, day, None, f"Published {day}.")
             return self._not_found(q.raw)
         resolved = [self._resolve(slot) for slot in q.slots]
-        if any(not alts for alts in resolved):
-            return self._not_found(q.raw)  # a word the article never uses: it doesn't say
+        missing = [slot for slot, alts in zip(q.slots, resolved, strict=True) if not alts]
+        if missing:
+            # A word the article never uses (nor any synonym): it doesn't say. One exception:
+            # a verb, when the rest of the question pins down the sentence ("how much waste did
+            # they *save*"); the answer must then meet stricter tests.
+            if not _skippable(q, missing):
+                return self._not_found(q.raw)
+            kept = [i for i, alts in enumerate(resolved) if alts]
+            q = replace(q, slots=tuple(q.slots[i] for i in kept), dropped=tuple(missing),
+                        role_slots=tuple(s for s in q.role_slots if s not in missing))
+            resolved = [resolved[i] for i in kept]
         tagged = self._tag()
         if not q.slots:
             return self._lead_answer(q, tagged)
@@ -682,9 +830,15 @@ class QATable:
         wanted = _WANTED.get(q.kind)
         sentences = tagged.sentences
         best: tuple[float, _Sentence, _Entity | None] | None = None
+        verb = self._asked_verb(q, resolved)
+        opposites = self._opposites(q)
         for i, sentence in enumerate(sentences):
-            if scores[i] <= 0 or covers[i] < 0.34:
+            if scores[i] <= 0 or covers[i] < (0.6 if q.loose else 0.34):
                 continue
+            if verb is not None and not any(t in sentence.bag for t in verb):
+                continue  # "who discovered X": a sentence that never says "discovered" won't do
+            if opposites and any(t in sentence.bag for t in opposites):
+                continue  # asked when pre-orders close, the sentence says when they open
             score = scores[i] * (1 + 0.5 * covers[i])
             if wanted is not None:
                 # News puts the main facts first; a slight lead bias breaks near-ties that way.
@@ -707,6 +861,9 @@ class QATable:
                     if k < len(sentences) and sentences[k].cause >= 1.0
                 ]
                 strength, cited = max(options, key=lambda o: o[0])
+                if cited is not sentence and sentence.cause >= 0.5 and (
+                        strength < sentence.cause + 0.25):
+                    strength, cited = sentence.cause, sentence  # its own cue, unless far weaker
                 if strength <= 0:
                     continue
                 score *= 1 + strength
@@ -720,6 +877,25 @@ class QATable:
         fact = entity.text if entity is not None else _why_fact(sentence) if q.kind == WHY else None
         return self._found(q.raw, fact, sentence.text)
 
+    def _asked_verb(self, q: _Question, resolved: list[dict[str, float]]) -> set[str] | None:
+        """"who founded X": the terms that stand for the verb right after who, when there is one."""
+        if q.kind != WHO or len(q.words) < 2 or q.words[0] != "who":
+            return None
+        for slot, alts in zip(q.slots, resolved, strict=True):
+            if slot.position == 1:
+                return set(alts)
+        return None
+
+    def _opposites(self, q: _Question) -> set[str]:
+        """Terms meaning the opposite of a question word that the article does not itself use."""
+        found: set[str] = set()
+        for slot in q.slots + q.dropped:
+            for other in _ANTONYMS.get(slot.term, ()):
+                if slot.term in self.terms:
+                    continue
+                found.add(other)
+        return found
+
     def _pick_entity(self, q: _Question, sentence: _Sentence, resolved: list[dict[str, float]],
                      wanted: tuple[str, ...]) -> tuple[_Entity, int, int] | None:
         """The entity of a wanted type the question doesn't already name, nearest its words.
@@ -731,9 +907,13 @@ class QATable:
         for entity in sentence.entities:
             if entity.kind not in wanted or _names_it(q, entity):
                 continue
-            order = ("COUNT", "PERCENT") if q.kind == HOWMUCH and q.many else wanted
+            order = _howmuch_order(q) if q.kind == HOWMUCH else wanted
             if entity.kind not in order:
                 continue
+            if q.rate and not _per(sentence, entity, q.rate):
+                continue  # asked how much a week, the amount is a one-off
+            if q.focus and entity.kind == "COUNT" and not self._counts_focus(q, sentence, entity):
+                continue  # "how many homes": "4,500 residents" counts something else
             rank = order.index(entity.kind)
             distance = min((min(abs(a - entity.start), abs(a - (entity.end - 1)))
                             for a in anchors), default=12)
@@ -742,6 +922,18 @@ class QATable:
             if best is None or score < best[0]:
                 best = (score, entity, rank, distance)
         return (best[1], best[2], best[3]) if best else None
+
+    def _counts_focus(self, q: _Question, sentence: _Sentence, entity: _Entity) -> bool:
+        counted = [w for w in entity.keys if not w[:1].isdigit() and w not in _NUMBER_WORDS]
+        if not counted:
+            return True  # a bare number: what it counts is said elsewhere
+        # "6,200 drivers and maintenance workers": the counted noun may come a little later
+        counted += sentence.words[entity.end:entity.end + 4]
+        focus = _term(q.focus)
+        wanted = {focus, *_SYNONYMS.get(focus, ())}
+        if q.focus.endswith("s"):
+            wanted.add(_term(q.focus[:-1]))
+        return any(t in wanted for w in counted for t in _word_terms(w))
 
     def _who_verb(self, q: _Question, sentence: _Sentence, entity: _Entity) -> bool:
         """"who announced X" fits "European Command announced" best."""
@@ -756,7 +948,7 @@ class QATable:
         wanted = _WANTED.get(q.kind)
         if wanted is None:
             return self._not_found(q.raw)
-        for kind in ("COUNT", "PERCENT") if q.many else wanted:
+        for kind in _howmuch_order(q) if q.kind == HOWMUCH else wanted:
             for sentence in tagged.sentences:
                 for entity in sentence.entities:
                     if entity.kind == kind:
@@ -912,6 +1104,51 @@ _GENERIC_NAME_WORDS = (
 )
 
 
+_DATE_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december today yesterday tomorrow".split()
+)
+
+
+def _skippable(q: _Question, missing: list[_Slot]) -> bool:
+    """Whether the one missing word is a verb the rest of the question can do without."""
+    if len(missing) != 1 or len(q.slots) < 2:
+        return False
+    slot = missing[0]
+    if slot.word[:1].isdigit() or slot.word in _DATE_WORDS or " " in slot.word:
+        return False
+    if slot.position > 0 and q.words[slot.position - 1] in _CATEGORY_POSITION:
+        return True  # "what *song* did she play": the kind of answer wanted
+    if q.kind in (WHO, QUOTE) and slot.position == 1:
+        return False  # "who *discovered* X": the verb is what is asked about
+    return _verb_like(q.words, slot.position)
+
+
+_RATE_ADJECTIVES = {"day": "daily", "week": "weekly", "month": "monthly", "year": "annual",
+                    "hour": "hourly"}
+
+
+def _per(sentence: _Sentence, entity: _Entity, unit: str) -> bool:
+    """Whether the amount is given per `unit`: "$41 a share", "18 million a day", "weekly"."""
+    after = sentence.words[entity.end:entity.end + 3]
+    if unit in after or (unit + "s") in after:
+        return True
+    near = sentence.words[max(0, entity.start - 3):entity.end + 3]
+    adjective = _RATE_ADJECTIVES.get(unit)
+    return adjective is not None and (adjective in near or (unit == "year" and "annually" in near))
+
+
+def _howmuch_order(q: _Question) -> tuple[str, ...]:
+    """The entity kinds that answer a how-much question, best first."""
+    if q.measure == "money":
+        return ("MONEY",)
+    if q.measure == "mass":
+        return ("MASS",)
+    if q.many:
+        return ("COUNT", "PERCENT")
+    return ("MONEY", "PERCENT", "MEASURE", "MASS", "COUNT")
+
+
 def _names_it(q: _Question, entity: _Entity) -> bool:
     """Whether the question already names this entity, so it cannot be the answer."""
     if entity.kind in _NAME_KINDS:
@@ -919,6 +1156,10 @@ def _names_it(q: _Question, entity: _Entity) -> bool:
     return entity.keys <= q.named
 
 
+_DERIVATIONS = frozenset(
+    "ment ments er ers or ors ion ions ation ations al e y ist ists ance ence ure ive ity ship "
+    "ing ings ee ees".split()
+)
 _GENERIC_ROLE_TERMS = frozenset(_term(w) for w in "launch cut move deal about it".split())
 
 
@@ -1057,7 +1298,8 @@ def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: lis
     lower = text.lower()
     cause, cause_at = 0.0, -1
     for pattern, strength in _CAUSES:
-        hit = pattern.search(lower)
+        # "to recover": a purpose only when a lower-case verb follows ("to Russia" is no cause)
+        hit = pattern.search(text if pattern is _PURPOSE_TO else lower)
         if hit:
             cause, cause_at = strength, hit.start()
             break
