@@ -19,6 +19,7 @@ from briefbot.errors import BriefbotError, ConfigError
 from briefbot.logs import setup_logging
 from briefbot.qa import QAIndex
 from briefbot.render import render_discord, render_plain, render_telegram
+from briefbot.schedule import parse_instant
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("briefbot")
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(getattr(args, "log_level", "warning" if console else "info"))
         return _dispatch(args, config)
     except ConfigError as exc:
-        print(f"briefbot: config error: {exc}", file=sys.stderr)
+        print(f"briefbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BriefbotError as exc:
         print(f"briefbot: {exc}", file=sys.stderr)
@@ -98,21 +99,19 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if command == "run":
         return asyncio.run(app.run(config))
     if command == "send-due":
-        at = _parse_at(args.at) if args.at else dt.datetime.now(dt.UTC)
+        at = _parse_at(args.at, config.timezone) if args.at else dt.datetime.now(dt.UTC)
         return asyncio.run(app.send_due(config, at))
     raise AssertionError(command)
 
 
-def _parse_at(value: str) -> dt.datetime:
+def _parse_at(value: str, zone: str) -> dt.datetime:
+    """An ISO-8601 time; without an offset it is read in the config's `timezone`."""
     try:
-        at = dt.datetime.fromisoformat(value)
+        return parse_instant(value, zone)
     except ValueError:
         raise ConfigError(
             f"--at: {value!r} is not an ISO-8601 time; write e.g. 2026-02-12T07:30:00+01:00"
         ) from None
-    if at.tzinfo is None:
-        at = at.astimezone()  # a naive time means this machine's local time
-    return at
 
 
 def _load_library(folder: Path) -> Library:
