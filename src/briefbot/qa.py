@@ -142,7 +142,7 @@ _LIGHT = frozenset(
     day date time year month week moment amount number total figure overall count
     reason reasons cause causes caused lead led result why purpose point
     see seen view describe described react reacted respond responded feel feels
-    mean means meant supposed expect expected there long soon far
+    mean means meant supposed expect expected there long soon far new latest recent current
     """.split()
 )
 _HOWMUCH_LIGHT = frozenset("cost costs costing price priced worth spend spent pay paid".split())
@@ -555,8 +555,15 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"[- ](?:years?|months?|weeks?|days?|hours?|minutes?|decades?|seasons?)"
                             r"\b|\bfor (?:years|decades|months|weeks|days|hours)\b)")),
 )
-_PURPOSE_TO = re.compile(r"(?<!prior )(?<!due )(?<!next )(?<!close )(?<!up )(?<!according )"
-                         r"(?<!compared )(?<!thanks )(?<!owing )(?<!addition )(?<!from )\bto "
+# "to recover" after a clause is a purpose; after "willing", "due", "prior" it is not.
+_NOT_PURPOSE = (
+    "prior due next close up according compared thanks owing addition from willing able likely "
+    "unlikely expected set going want wants wanted need needs needed plan plans planned agreed "
+    "agree decided asked urged hope hopes hoped tried try tries began begin started continue "
+    "continued refused failed allowed used seems seemed appears appeared ready keen eager "
+    "forced invited told has have had is are was were"
+).split()
+_PURPOSE_TO = re.compile(r"(?<![\w’'])(?!(?:" + "|".join(_NOT_PURPOSE) + r") )[\w’']+ to "
                          r"(?!the\b|a\b|an\b|be\b|its\b|their\b|his\b|her\b|this\b|that\b)"
                          r"[a-z]{3,}\b")
 _CAUSES: tuple[tuple[re.Pattern[str], float], ...] = (
@@ -791,6 +798,10 @@ class QATable:
                 return self._found(q.raw, day, None, f"Published {day}.")
             return self._not_found(q.raw)
         resolved = [self._resolve(slot) for slot in q.slots]
+        if any(" " in s.word and not alts for s, alts in zip(q.slots, resolved, strict=True)):
+            # "cut costs" as a phrase the article lacks: its words may still be there apart
+            q = replace(q, slots=_split_phrases(q, resolved))
+            resolved = [self._resolve(slot) for slot in q.slots]
         missing = [slot for slot, alts in zip(q.slots, resolved, strict=True) if not alts]
         if missing:
             # A word the article never uses (nor any synonym): it doesn't say. One exception:
@@ -990,6 +1001,12 @@ class QATable:
                        for e in sentence.entities):
                     fact = f"{person.text}, {person.descriptor}"
                     return self._found(q.raw, fact, sentence.text)
+        # No appositive or title: the sentence that first names them says who they are.
+        for sentence in tagged.sentences:
+            for entity in sentence.entities:
+                distinctive = entity.keys - _GENERIC_NAME_WORDS
+                if entity.kind in ("PERSON", "THING") and asked and asked <= distinctive:
+                    return self._found(q.raw, None, sentence.text)
         return None
 
     def _quote_answer(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
@@ -1108,6 +1125,18 @@ _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april may "
     "june july august september october november december today yesterday tomorrow".split()
 )
+
+
+def _split_phrases(q: _Question, resolved: list[dict[str, float]]) -> tuple[_Slot, ...]:
+    slots: list[_Slot] = []
+    for slot, alts in zip(q.slots, resolved, strict=True):
+        if " " in slot.word and not alts:
+            for offset, word in enumerate(slot.word.split()):
+                if word not in _STOPWORDS and word not in _LIGHT:
+                    slots.append(_Slot(word, _term(word), slot.position + offset))
+        else:
+            slots.append(slot)
+    return tuple(slots)
 
 
 def _skippable(q: _Question, missing: list[_Slot]) -> bool:
@@ -1302,6 +1331,8 @@ def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: lis
         hit = pattern.search(text if pattern is _PURPOSE_TO else lower)
         if hit:
             cause, cause_at = strength, hit.start()
+            if pattern is _PURPOSE_TO:
+                cause_at = text.index(" to ", cause_at) + 1
             break
     first = words[0] if words else ""
     return _Sentence(

@@ -72,6 +72,7 @@ RATE_LIMIT_RETRIES = 3
 # default burst-then-steady bucket of 30 overshoots such a window and earns a 429, which pauses
 # every chat for a second. Timer overhead makes the sustained rate ~28.5/s.
 OVERALL_RATE_PER_SECOND = 29.5
+OVERALL_BURST = 1
 UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay in order
 POLL_TIMEOUT_SECONDS = 10
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -207,8 +208,8 @@ class TelegramAdapter:
             .get_updates_request(self._requests[1])
             .rate_limiter(
                 AIORateLimiter(
-                    overall_max_rate=1,
-                    overall_time_period=1 / OVERALL_RATE_PER_SECOND,
+                    overall_max_rate=OVERALL_BURST,
+                    overall_time_period=OVERALL_BURST / OVERALL_RATE_PER_SECOND,
                     max_retries=RATE_LIMIT_RETRIES,
                 )
             )
