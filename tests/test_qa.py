@@ -152,6 +152,33 @@ def test_suggested_questions_can_be_answered(ferry: QATable) -> None:
         assert ferry.answer(suggestion).found, suggestion
 
 
+def test_suggestions_name_what_they_ask_about(ferry: QATable) -> None:
+    """A suggestion names a person or thing from the article, never a bare "How much?"."""
+    suggestions = ferry.answer("how fast are the boats?").suggestions
+    assert 2 <= len(suggestions) <= 3
+    assert "Who is Marta Oyelowo?" in suggestions
+    for suggestion in suggestions:
+        assert len(suggestion.split()) >= 3, suggestion
+        assert not suggestion.startswith(("What happened in", "When did it")), suggestion
+
+
+def test_a_question_using_a_synonym_or_irregular_verb_finds_the_sentence(ferry: QATable) -> None:
+    assert ferry.answer("who's the ceo?").fact == "Marta Oyelowo"
+    assert ferry.answer("how much did bluewater pay for the boats?").fact == "48 million dollars"
+
+
+def test_a_missing_noun_means_the_article_does_not_say(ferry: QATable) -> None:
+    assert not ferry.answer("how many jobs will the boats create?").found
+    assert not ferry.answer("how much do the boats weigh?").found
+
+
+def test_asking_about_the_opposite_of_what_the_article_says_is_declined() -> None:
+    table = QATable(Article(id="sale", title="SALE", author=None, date=None, digest="s-1",
+                            paragraphs=("Pre-orders open on Friday on the company's website.",)))
+    assert table.answer("when do pre-orders open?").fact == "Friday"
+    assert not table.answer("when do pre-orders close?").found
+
+
 def test_answer_text_never_exceeds_300_characters() -> None:
     long_sentence = "The council approved the plan in Lisbon " + "after a very long debate " * 30
     table = QATable(Article(id="long", title="Plan approved", author=None, date=None,

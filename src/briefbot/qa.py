@@ -1078,32 +1078,45 @@ class QATable:
                       suggestions=suggestions)
 
     def _make_suggestions(self) -> tuple[str, ...]:
+        """Concrete questions built from the article's own phrases, kept only if answerable."""
         tagged = self._tag()
-        candidates: list[str] = []
-        for name in list(tagged.people)[:3]:
-            candidates.append(f"Who is {_strip_title(name)}?")
-        places = [e for s in tagged.sentences for e in s.entities
-                  if e.kind == "PLACE" and e.text[:1].isupper() and e.start > 0
-                  and s.words[e.start - 1] in ("in", "at")]
-        dates = [e for s in tagged.sentences for e in s.entities if e.kind == "DATE"]
-        money = [e for s in tagged.sentences for e in s.entities if e.kind in ("MONEY", "PERCENT")]
-        if places:
-            candidates.append(f"What happened in {places[0].text}?")
-        if money:
-            candidates.append("How much?")
-        if dates:
-            candidates.append("When did it happen?")
+        people = [_strip_title(name) for name, person in tagged.people.items()
+                  if person.desc_terms & _ROLE_TERMS and not (person.keys & _ORG_WORDS)]
+        candidates: list[tuple[str, str]] = [("who", f"Who is {name}?") for name in people[:1]]
+        for sentence in tagged.sentences:
+            for entity in sentence.entities:
+                noun = _noun_before(sentence, entity)
+                if noun is None:
+                    continue
+                plural = noun in _PLURALS or (noun.endswith("s") and not noun.endswith("ss"))
+                be = ("are" if plural else "is") if "will" in sentence.words else (
+                    "were" if plural else "was")
+                if entity.kind == "PLACE" and entity.text[:1].isupper():
+                    candidates.append(("where", f"Where {be} the {noun}?"))
+                elif entity.kind == "MONEY":
+                    candidates.append(("howmuch", f"How much {be} the {noun}?"))
+                elif entity.kind == "DATE" and not entity.text[:1].isdigit():
+                    candidates.append(("when", f"When {be} the {noun}?"))
+        quoted = [e for s in tagged.sentences if s.quote for e in s.entities if e.kind == "PERSON"]
+        if quoted:
+            surname = _strip_title(quoted[0].text).split()[-1]
+            candidates.append(("quote", f"What did {surname} say?"))
         chosen: list[str] = []
         kinds: set[str] = set()
-        for candidate in candidates:
-            kind = candidate.split()[0]
-            if kind in kinds and len(candidates) > 3:
+        for kind, candidate in candidates:
+            if kind in kinds or candidate in chosen:
                 continue
-            if self.answer(candidate).found:
+            reply = self.answer(candidate)
+            if reply.found and reply.quote is not None:
                 chosen.append(candidate)
                 kinds.add(kind)
             if len(chosen) == 3:
                 break
+        for name in people[1:3]:
+            if len(chosen) >= 2:
+                break
+            if self.answer(f"Who is {name}?").found:
+                chosen.append(f"Who is {name}?")
         return tuple(chosen)
 
     # ---- tagging ----------------------------------------------------------------------------
@@ -1202,6 +1215,28 @@ def _strip_title(name: str) -> str:
     while len(parts) > 1 and (_norm(parts[0]) in _TITLES or _norm(parts[0]) in _ROLE_NOUNS):
         parts = parts[1:]
     return " ".join(parts)
+
+
+_SUGGESTION_LINKS = frozenset("in at on of for".split())
+
+
+def _noun_before(sentence: _Sentence, entity: _Entity) -> str | None:
+    """"talks in Abu Dhabi" -> "talks": a plain noun just before a linking word and the fact."""
+    link = entity.start - 1
+    if link < 1 or sentence.words[link] not in _SUGGESTION_LINKS:
+        return None
+    noun = sentence.words[link - 1]
+    if link < 2 or sentence.words[link - 2] not in ("the", "of"):
+        return None  # "the talks in …": a determiner shows it is a thing, not "pleaded guilty in"
+    if (noun in _STOPWORDS or noun in _LIGHT or not noun.isalpha() or len(noun) < 4
+            or noun in _LEMMAS or noun in _LEMMA_BASES or noun in _SPEECH
+            or noun.endswith(("ed", "ing", "ly", "al", "ous", "ive", "ful"))
+            or any(e.start <= link - 1 < e.end for e in sentence.entities)):
+        return None
+    return noun
+
+
+_PLURALS = frozenset("people police staff media children men women crowds".split())
 
 
 def _format_date(day: dt.date) -> str:
