@@ -72,6 +72,8 @@ RATE_LIMIT_RETRIES = 3
 # default burst-then-steady bucket of 30 overshoots such a window and earns a 429, which pauses
 # every chat for a second. Timer overhead makes the sustained rate ~28.5/s.
 OVERALL_RATE_PER_SECOND = 29.5
+# Sends allowed back to back. Measured on 1,200 chats through the fake enforcing 30/s: burst 1 at
+# 29.5/s gave 28.3 msg/s, burst 2 at 28.5/s gave 28.0 msg/s, both without a 429.
 OVERALL_BURST = 1
 UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay in order
 POLL_TIMEOUT_SECONDS = 10
