@@ -202,6 +202,7 @@ _PLACE_SUFFIXES = frozenset(
     mountain mountains island islands valley county province district hall yard depot depots way
     lane boulevard quay pier beach coast bay gulf sea ocean desert forest arena plaza circus
     heights hill hills gardens terrace wharf docks port canal tower palace castle cathedral
+    tunnel crossing
     """.split()
 )
 _PLACE_PREFIXES = frozenset("port mount lake fort saint san santa cape point".split())
@@ -267,7 +268,7 @@ _QUESTION_FIXES = {
     "ppl": "people", "ppls": "people", "govt": "government", "gov't": "government",
     "yrs": "years", "yr": "year", "mins": "minutes", "hrs": "hours", "pls": "please",
     "plz": "please", "thx": "thanks", "w/": "with", "b4": "before", "2day": "today",
-    "tmrw": "tomorrow", "tho": "though", "coz": "because", "cos": "because", "whn": "when",
+    "tmrw": "tomorrow", "tho": "though", "coz": "because", "cos": "because",
 }  # fmt: skip
 
 _WORD_CHARS = re.compile(r"[A-Za-z0-9\u00C0-\u024F]")
@@ -428,7 +429,8 @@ def _parse_question(question: str) -> _Question:
                             r"|person|night|ticket|game|season)\b", plain):
             rate = per.group(1)
         if any(w in _MONEY_CUES for w in words) or re.fullmatch(
-                r"how much (?:is|are|was|were) (?:the |a |an |it|they|this|that)?[\w-]*(?: [\w-]+)?",
+                r"how much (?:is|are|was|were) (?:the |a |an |it|they|this|that)?[\w-]*"
+                r"(?: [\w-]+)?",
                 plain):
             measure = "money"
         elif any(w in _MASS_CUES for w in words):
@@ -458,6 +460,7 @@ def _parse_question(question: str) -> _Question:
     )
 
 
+_BE_HAVE = frozenset("is was are were has have had will".split())
 _AUXILIARIES = frozenset("do does did will would can could should may might has have had".split())
 _SUBJECTS = frozenset("he she they it we i you who to not".split()) | _AUXILIARIES
 
@@ -485,9 +488,9 @@ _LIGHT_NOUNS = frozenset(
     "week place venue location area region city town country person man woman name".split()
 )
 _MONEY_CUES = frozenset(
-    "cost costs costing price priced worth spend spent pay paid pays paying fee fees charge charged "
-    "earn earns earned earning salary wage wages money budget afford fund funding funded dollars "
-    "euros pounds cash".split()
+    "cost costs costing price priced worth spend spent pay paid pays paying fee fees charge "
+    "charged earn earns earned earning salary wage wages money budget afford fund funding funded "
+    "dollars euros pounds cash".split()
 )
 _MASS_CUES = frozenset("weigh weighs weighed weight heavy heavier".split())
 # "what song did she play": the noun after what/which names the kind of answer, not its topic.
@@ -515,7 +518,8 @@ _PLACE_SUFFIXES_TEXT = (
     "island valley county province district hall yard depots depot lane boulevard quay pier "
     "beach coast bay arena plaza docks port canal tower palace castle cathedral embassy "
     "headquarters hospital school church mosque temple court courthouse prison base camp "
-    "village town city capital border"
+    "village town city capital border tunnel crossing centre center theatre theater museum "
+    "library hotel terminal"
 ).split()
 
 _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -542,10 +546,10 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                          r"((?:the |all |a |an |its |their "
                          r"|his |her |every )?(?:[\w’'-]+ ){0,3}?(?:"
                          + "|".join(sorted(_PLACE_SUFFIXES_TEXT)) + r"))\b")),
-    ("MASS", re.compile(rf"\b{_NUM}\s?(?:million |billion |thousand )?(?:kilograms?|kg|grams?|g|tonnes?"
-                        r"|tons?|lbs?|ounces?|oz)\b")),
-    ("MEASURE", re.compile(rf"\b{_NUM}\s?(?:million |billion |thousand )?(?:millimetres?|millimeters?|mm"
-                           r"|centimetres?|centimeters?|cm|metres?|meters?|m|kilometres?|kilometers?"
+    ("MASS", re.compile(rf"\b{_NUM}\s?(?:million |billion |thousand )?(?:kilograms?|kg|grams?"
+                        r"|g|tonnes?|tons?|lbs?|ounces?|oz)\b")),
+    ("MEASURE", re.compile(rf"\b{_NUM}\s?(?:million |billion |thousand )?(?:millimetres?"
+                           r"|millimeters?|mm|centimetres?|centimeters?|cm|metres?|meters?|m|kilometres?|kilometers?"
                            r"|km|miles?|feet|foot|ft|inches?|litres?|liters?|gallons?|barrels?"
                            r"|gigabytes?|terabytes?|megabytes?|GB|TB|MB|megawatts?|gigawatts?|MW|GW"
                            r"|kWh|hectares?|acres?|degrees?|square (?:metres|meters|miles|feet|km))"
@@ -731,7 +735,7 @@ class QATable:
         return alternatives
 
     def _related_terms(self, term: str) -> dict[str, float]:
-        """Article terms that are a typo of this stem ("apeal") or a derivation ("pay"/"payment")."""
+        """Article terms that are a typo of this stem ("apeal") or derive from it ("payment")."""
         found: dict[str, float] = {}
         if len(term) < 3:
             return found
@@ -878,14 +882,25 @@ class QATable:
                 if strength <= 0:
                     continue
                 score *= 1 + strength
+                if cited is sentence:
+                    # a cause cue right after the question's words explains them, not another clause
+                    at = _cause_word_index(sentence)
+                    hits = [p for p, w in enumerate(sentence.words)
+                            if any(t in alts for alts in resolved for t in _word_terms(w))]
+                    gap = min((abs(at - p) for p in hits), default=10) if at >= 0 else 10
+                    score /= 1 + 0.05 * min(gap, 20)
             elif q.kind == QUOTE and (sentence.quote or sentence.speech):
                 score *= 1.5
+            elif q.kind == WHAT and _asks_name(q) and _NAMING.search(sentence.text):
+                score *= 2.0  # "what's the vaccine called": "The vaccine, called RV-12, …"
             if best is None or score > best[0]:
                 best = (score, cited, entity)
         if best is None:
             return self._not_found(q.raw)
         _, sentence, entity = best
         fact = entity.text if entity is not None else _why_fact(sentence) if q.kind == WHY else None
+        if q.kind == WHAT and _asks_name(q) and (named := _NAMING.search(sentence.text)):
+            fact = named.group(1)
         return self._found(q.raw, fact, sentence.text)
 
     def _asked_verb(self, q: _Question, resolved: list[dict[str, float]]) -> set[str] | None:
@@ -893,7 +908,9 @@ class QATable:
         if q.kind != WHO or len(q.words) < 2 or q.words[0] != "who":
             return None
         for slot, alts in zip(q.slots, resolved, strict=True):
-            if slot.position == 1:
+            # "who founded X", "who was driving X": the verb right after who (and its auxiliary)
+            if slot.position == 1 or (slot.position == 2 and q.words[1] in _BE_HAVE
+                                      and _verb_like(q.words, 2)):
                 return set(alts)
         return None
 
@@ -926,8 +943,8 @@ class QATable:
             if q.focus and entity.kind == "COUNT" and not self._counts_focus(q, sentence, entity):
                 continue  # "how many homes": "4,500 residents" counts something else
             rank = order.index(entity.kind)
-            distance = min((min(abs(a - entity.start), abs(a - (entity.end - 1)))
-                            for a in anchors), default=12)
+            distance = min((_clause_distance(sentence.words, a, entity) for a in anchors),
+                           default=12)
             # who: a person before an organisation; how much: money before a bare count
             score = rank * (3 if q.kind in (WHO, WHEN) else 12) + distance
             if best is None or score < best[0]:
@@ -1095,7 +1112,8 @@ class QATable:
                     candidates.append(("where", f"Where {be} the {noun}?"))
                 elif entity.kind == "MONEY":
                     candidates.append(("howmuch", f"How much {be} the {noun}?"))
-                elif entity.kind == "DATE" and not entity.text[:1].isdigit():
+                elif (entity.kind == "DATE" and not entity.text[:1].isdigit()
+                      and sentence.words[entity.start - 1] == "on"):
                     candidates.append(("when", f"When {be} the {noun}?"))
         quoted = [e for s in tagged.sentences if s.quote for e in s.entities if e.kind == "PERSON"]
         if quoted:
@@ -1161,8 +1179,8 @@ def _skippable(q: _Question, missing: list[_Slot]) -> bool:
         return False
     if slot.position > 0 and q.words[slot.position - 1] in _CATEGORY_POSITION:
         return True  # "what *song* did she play": the kind of answer wanted
-    if q.kind in (WHO, QUOTE) and slot.position == 1:
-        return False  # "who *discovered* X": the verb is what is asked about
+    if q.kind == WHO or (q.kind == QUOTE and slot.position == 1):
+        return False  # "who *discovered* X", "who was *driving*": the verb is what is asked
     return _verb_like(q.words, slot.position)
 
 
@@ -1243,12 +1261,42 @@ def _format_date(day: dt.date) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
+_CLAUSE_WORDS = frozenset(
+    "after before because while which but although though whereas until unless".split()
+)
+
+
+_NAMING = re.compile(r"\b(?:called|named|nicknamed|dubbed|known as|titled|branded)\s+[“\"‘']?"
+                     r"((?:the )?[A-Z0-9][\w’'-]*(?:\s+[A-Z0-9][\w’'-]*){0,3})")
+
+
+def _asks_name(q: _Question) -> bool:
+    return bool({"called", "named", "name", "nicknamed", "dubbed"} & set(q.words))
+
+
+def _cause_word_index(sentence: _Sentence) -> int:
+    if sentence.cause_at < 0:
+        return -1
+    return len(_TOKEN.findall(sentence.text[:sentence.cause_at]))
+
+
+def _clause_distance(words: list[str], anchor: int, entity: _Entity) -> int:
+    """Words between a question word and an entity, plus a clause's worth for each clause
+    boundary between them ("closed on *Wednesday* after inspectors found cracks")."""
+    if anchor < entity.start:
+        low, high = anchor, entity.start
+    else:
+        low, high = entity.end - 1, anchor
+    between = words[low + 1:high]
+    return high - low + 6 * sum(1 for w in between if w in _CLAUSE_WORDS)
+
+
 def _why_fact(sentence: _Sentence) -> str | None:
     if sentence.cause_at < 0:
         return None
     rest = sentence.text[sentence.cause_at:]
     clause = re.split(r"(?<!\b[a-zA-Z])\.(?=\s|$)|,(?=\s)|[;:—–!?“”\"]", rest, maxsplit=1)[0]
-    clause = clause.strip()
+    clause = clause.strip().rstrip(".,;:")
     words = clause.split()
     if len(words) < 3:
         return None
