@@ -1,32 +1,40 @@
-# briefbot: `make run` starts the bot, `make test` runs every test. Both build .venv on first use.
+# briefbot: `make run` starts the bot, `make test` runs every check. Both build .venv on first use.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# The runtime install, and the test tools on top of it; each redone when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
-run: $(STAMP)
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed-run
 	$(BIN)/briefbot run
 
-test: $(STAMP)
+test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/qa_eval.py
 	$(BIN)/python bench/qa_speed.py
+	$(BIN)/python bench/telegram_load.py
+	$(BIN)/python bench/discord_load.py
+	$(BIN)/python bench/broadcast.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build src/*.egg-info
