@@ -4,7 +4,8 @@ Usage: python bench/qa_eval.py [EVAL_DIR] [--split PREFIX] [--scores-only] [--in
                               [--verbose]
 EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
 it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
-project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check");
+project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check",
+or several: "fresh_05,fresh_06");
 --scores-only prints the figures without the misses (for a split that must stay unseen).
 By default each article's questions go through `briefbot ask --json` in one subprocess per
 article, as a user would run it; --in-process calls QAIndex directly (faster, no CLI needed).
@@ -64,14 +65,15 @@ def main() -> int:
                         default=REPO.parent / "shared" / "eval" / "dev")
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every answer")
-    parser.add_argument("--split", default="", help="only articles whose name starts with this")
+    parser.add_argument("--split", default="",
+                        help="only articles whose name starts with this (comma-separated: any of)")
     parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     args = parser.parse_args()
 
     items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
     by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
     for item in items:
-        if not str(item["article"]).startswith(args.split):
+        if not str(item["article"]).startswith(tuple(args.split.split(","))):
             continue
         by_article[str(item["article"])].append(item)
 

@@ -987,16 +987,19 @@ class QATable:
                      resolved: list[dict[str, float]]) -> Answer:
         """"who is the governor": the person whose title or description says so."""
         role = [resolved[q.slots.index(s)] for s in q.role_slots]
-        best: tuple[int, _Entity, _Sentence] | None = None
+        best: tuple[tuple[float, int], _Entity, _Sentence] | None = None
         for sentence in tagged.sentences:
             for entity in sentence.entities:
                 if entity.kind != "PERSON" or _names_it(q, entity) or not entity.desc_terms:
                     continue
                 if not all(any(t in entity.desc_terms for t in alts) for alts in role):
                     continue
-                extra = len(entity.desc_terms)
-                if best is None or extra < best[0]:
-                    best = (extra, entity, sentence)
+                # "the farmers' union chair": every question word the description or its
+                # sentence holds counts, the word itself above a synonym of it
+                fit = _describes(entity, sentence, resolved)
+                rank = (-fit, len(entity.desc_terms))
+                if best is None or rank < best[0]:
+                    best = (rank, entity, sentence)
         if best is None:
             if len(q.role_slots) < len(q.slots):
                 return self._not_found(q.raw)
@@ -1030,23 +1033,28 @@ class QATable:
                       scores: list[float], covers: list[float]) -> Answer | None:
         """"what did X say": a sentence quoting X (by name or by role), direct quotes first."""
         speaker: str | None = None
+        best_fit = 0.0
         for name, person in tagged.people.items():
             name_words = set(_words(name))
-            role_hit = person.desc_terms and any(
-                slot.term in person.desc_terms or any(g in person.desc_terms
-                                                     for g in _SYNONYMS.get(slot.term, ()))
-                for slot in q.slots if slot.term not in _GENERIC_ROLE_TERMS)
-            if name_words & q.named or role_hit:
-                speaker = name
-                break
+            fit = 10.0 if name_words & q.named else 0.0
+            for slot in q.slots:
+                if slot.term in _GENERIC_ROLE_TERMS:
+                    continue
+                if slot.term in person.desc_terms:
+                    fit += 1.0
+                elif any(g in person.desc_terms for g in _SYNONYMS.get(slot.term, ())):
+                    fit += 0.75
+            if fit > best_fit:
+                speaker, best_fit = name, fit
         if speaker is None:
             return None
         keys = set(_words(speaker))
         best: tuple[float, _Sentence] | None = None
         for i, sentence in enumerate(tagged.sentences):
             mentions = bool(keys & set(sentence.words)) or (
-                sentence.anaphoric and i > 0 and bool(keys & set(tagged.sentences[i - 1].words))
-                and sentence.words[:1] in (["he"], ["she"], ["they"])
+                i > 0 and bool(keys & set(tagged.sentences[i - 1].words))
+                and (sentence.words[:1] in (["he"], ["she"], ["they"])
+                     or _PRONOUN_SPEECH.search(sentence.text) is not None)
             )
             if not mentions or not (sentence.quote or sentence.speech):
                 continue
@@ -1158,6 +1166,16 @@ _DATE_WORDS = frozenset(
 )
 
 
+def _describes(person: _Entity, sentence: _Sentence, resolved: list[dict[str, float]]) -> float:
+    """How well a person's description (and, less, its sentence) fits the question's words."""
+    fit = 0.0
+    for alts in resolved:
+        in_description = max((trust for t, trust in alts.items() if t in person.desc_terms),
+                             default=0.0)
+        fit += in_description or (0.3 if any(t in sentence.bag for t in alts) else 0.0)
+    return fit
+
+
 def _split_phrases(q: _Question, resolved: list[dict[str, float]]) -> tuple[_Slot, ...]:
     slots: list[_Slot] = []
     for slot, alts in zip(q.slots, resolved, strict=True):
@@ -1253,6 +1271,9 @@ def _noun_before(sentence: _Sentence, entity: _Entity) -> str | None:
         return None
     return noun
 
+
+# '…,” she said.': a quotation whose speaker the sentence before names
+_PRONOUN_SPEECH = re.compile(r"[,”\"]\s*(?:he|she|they) (?:said|added|says|told)\b")
 
 _PLURALS = frozenset("people police staff media children men women crowds".split())
 
@@ -1481,8 +1502,10 @@ def _names(text: str, tokens: list[re.Match[str]], words: list[str], taken: list
         while j < n and not taken[j]:
             gap = text[tokens[j - 1].end():tokens[j].start()]
             nxt = tokens[j].group()
-            if gap not in (" ", "-", ". ") or (gap == ". " and words[j - 1] not in _TITLES):
-                break
+            plural_possessive = gap in ("' ", "’ ") and words[j - 1].endswith("s")
+            if (gap not in (" ", "-", ". ") and not plural_possessive) or (
+                    gap == ". " and words[j - 1] not in _TITLES):
+                break  # "the Farmers' Union" is one name
             if nxt[:1].isupper():
                 j += 1
                 continue
@@ -1588,9 +1611,10 @@ def _person(text: str, tokens: list[re.Match[str]], words: list[str], start: int
         appositive = m.group(1).strip()
     else:
         head = text[:tokens[start].start()]
-        m2 = re.search(r"(?:^|[,;—–]\s*|\band\s+)"
-                       r"((?:the|a|an|its|their|his|her|[A-Z][\w’'.-]*[’']s)\b"
-                       r"[^,;.—–“”\"]{2,60}),\s*$", head, flags=re.I)
+        m2 = re.search(r"(?:^|[,;—–]\s*|\b(?i:and|but|while|as|when)\s+)"
+                       r"((?:(?i:the|a|an|its|their|his|her)|(?:[A-Z][\w’'.-]*\s+){0,3}"
+                       r"[A-Z][\w’'.-]*[’']s)\b"
+                       r"[^,;.—–“”\"]{2,60}),\s*(?:\d{1,3}-year-old\s+)?$", head)
         if m2:
             appositive = m2.group(1).strip()
     descriptor = appositive or " ".join(role)
