@@ -143,9 +143,13 @@ _LIGHT = frozenset(
     reason reasons cause causes caused lead led result why purpose point
     see seen view describe described react reacted respond responded feel feels
     mean means meant supposed expect expected there long soon far new latest recent current
+    definitely certainly truly necessarily
     """.split()
 )
-_HOWMUCH_LIGHT = frozenset("cost costs costing price priced worth spend spent pay paid".split())
+_HOWMUCH_LIGHT = frozenset(
+    "cost costs costing price priced worth spend spent pay paid big large tall high deep wide fast "
+    "old".split()
+)
 
 _TITLES = {
     "gen": "general", "dr": "doctor", "prof": "professor", "gov": "governor", "sen": "senator",
@@ -276,8 +280,8 @@ _WORD_CHARS = re.compile(r"[A-Za-z0-9\u00C0-\u024F]")
 # ---------------------------------------------------------------------------------------------
 # Questions
 
-WHO, WHAT, WHEN, WHERE, WHY, HOWMUCH, HOWLONG, HOW, QUOTE, YESNO = (
-    "who", "what", "when", "where", "why", "howmuch", "howlong", "how", "quote", "yesno",
+WHO, WHAT, WHEN, WHERE, WHY, HOWMUCH, HOWLONG, HOW, QUOTE, YESNO, TALLY = (
+    "who", "what", "when", "where", "why", "howmuch", "howlong", "how", "quote", "yesno", "tally",
 )  # fmt: skip
 AUTHOR, PUBLISHED = "author", "published"
 
@@ -285,8 +289,9 @@ _WANTED: dict[str, tuple[str, ...]] = {
     WHO: ("PERSON", "ORG"),
     WHEN: ("DATE",),
     WHERE: ("PLACE",),
-    HOWMUCH: ("MONEY", "PERCENT", "MEASURE", "MASS", "COUNT"),
+    HOWMUCH: ("MONEY", "PERCENT", "MEASURE", "MASS", "COUNT", "AGE", "DURATION"),
     HOWLONG: ("DURATION", "DATE"),
+    TALLY: ("TALLY",),
 }
 
 
@@ -355,7 +360,8 @@ def _classify(words: list[str]) -> tuple[str, bool]:
                  r"|\bbyline\b|\bwhose (article|story|piece)\b"
                  r"|\bwho is the (writer|reporter)\b", s):
         return AUTHOR, False
-    if re.search(r"\b(publish|published|publication|posted|dated)\b", s) or re.search(
+    if (re.search(r"\b(publish|published|publication|posted|dated)\b", s)
+            and first not in ("where", "who", "why", "how")) or re.search(
         r"\b(date|day) (of|is|was) (this|the) (article|story|piece|post|report)\b"
         r"|\bwhen (was|is) (this|the) (article|story|piece|post|report)\b"
         r"|\bhow old is (this|the) (article|story|piece|news)\b"
@@ -363,10 +369,11 @@ def _classify(words: list[str]) -> tuple[str, bool]:
         return PUBLISHED, False
     if m := re.search(r"\bhow (much|many)\b", s):
         return HOWMUCH, m.group(1) == "many"
-    if re.search(r"\b(what|which) (is|was|are|were) (the )?(price|cost|amount|fee|number|total"
-                 r"|figure|percentage|value|sum|tally)\b", s):
+    if re.search(r"\b(what|which) (is|was|are|were) (the )?(?:[\w'-]+ ){0,3}?(price|cost|amount"
+                 r"|fee|number|total|figure|percentage|value|sum|rate)s?\b(?! of (?:the )?vote)", s):
         return HOWMUCH, False
-    if re.search(r"\bhow (big|large|tall|high|heavy|deep|wide|far|fast|severe|bad|serious)\b", s):
+    if re.search(r"\bhow (big|large|tall|high|heavy|deep|wide|far|fast|severe|bad|serious|old)\b",
+                 s):
         return HOWMUCH, False
     if re.search(r"\bhow (long|soon)\b", s):
         return HOWLONG, False
@@ -388,6 +395,9 @@ def _classify(words: list[str]) -> tuple[str, bool]:
         r"\bwho\b|\b(which|what) (person|man|woman|general|official|player|company|team|club"
         r"|group|organisation|organization|firm|people)\b|\bname of\b", s):
         return WHO, False
+    if re.search(r"\b(score|scoreline|vote|votes|voted|voting|ballot|tally)\b", s) and (
+            first in ("how", "what", "whats") and not re.search(r"\bhow (much|many)\b", s)):
+        return TALLY, False  # "how did the vote go", "what's the score"
     if first == "how":
         return HOW, False
     if first in ("does", "do", "did", "is", "are", "was", "were", "can", "will", "would", "has",
@@ -413,6 +423,7 @@ def _parse_question(question: str) -> _Question:
         _Slot(word, _term(word), i)
         for i, word in enumerate(words)
         if (word not in _STOPWORDS and word not in light and len(word) > 1) or word[:1].isdigit()
+        or (kind == WHO and i == 1 and words[0] == "who" and word in _WHO_VERBS)
     ]
     # "get to", "call off": two words that together mean what one article word says
     for i in range(len(words) - 1):
@@ -435,6 +446,8 @@ def _parse_question(question: str) -> _Question:
             measure = "money"
         elif any(w in _MASS_CUES for w in words):
             measure = "mass"
+        elif m := re.search(r"\bhow (fast|far|old)\b", plain):
+            measure = {"fast": "speed", "far": "distance", "old": "age"}[m.group(1)]
         if many and (at := plain.find("how many ")) >= 0:
             after = plain[at + 9:].split()
             head = after[0] if after else ""
@@ -461,6 +474,8 @@ def _parse_question(question: str) -> _Question:
 
 
 _BE_HAVE = frozenset("is was are were has have had will".split())
+# frame verbs that, right after "who", are the question ("who led the study")
+_WHO_VERBS = frozenset("led lead leads caused causes held holds called calls".split())
 _AUXILIARIES = frozenset("do does did will would can could should may might has have had".split())
 _SUBJECTS = frozenset("he she they it we i you who to not".split()) | _AUXILIARIES
 
@@ -523,6 +538,10 @@ _PLACE_SUFFIXES_TEXT = (
 ).split()
 
 _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("AGE", re.compile(r"\b\d{1,3}-year-old\b|\baged \d{1,3}\b"
+                       r"|[A-Z][\w’'-]+, (\d{1,3}),")),  # "Voss, 19, struck"
+    ("TALLY", re.compile(rf"\b(?:\d{{1,3}}|{_NUMBER_WORD_RE}) votes? to (?:\d{{1,3}}|{_NUMBER_WORD_RE})"
+                         r"\b|\b\d{1,3}-\d{1,3}\b(?![-\w])|\bunanimous(?:ly)?\b")),
     ("MONEY", re.compile(rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}\s?(?:million|billion|trillion"
                          rf"|thousand)?\s?(?:{_CURRENCY})\b")),
     ("PERCENT", re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b"
@@ -552,7 +571,8 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"|millimeters?|mm|centimetres?|centimeters?|cm|metres?|meters?|m|kilometres?|kilometers?"
                            r"|km|miles?|feet|foot|ft|inches?|litres?|liters?|gallons?|barrels?"
                            r"|gigabytes?|terabytes?|megabytes?|GB|TB|MB|megawatts?|gigawatts?|MW|GW"
-                           r"|kWh|hectares?|acres?|degrees?|square (?:metres|meters|miles|feet|km))"
+                           r"|kWh|hectares?|acres?|degrees?|square (?:metres|meters|miles|feet|km)"
+                           r"|mph|km/h|kph|knots)"
                            r"\b")),
     ("DURATION", re.compile(rf"(?i:\b(?:for |over |within |after )?"
                             rf"(?:{_NUM}|a|an|{_NUMBER_WORD_RE})"
@@ -574,16 +594,22 @@ _CAUSES: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(r"\b(?:because|due to|owing to|as a result of|in order to|so that|aimed at"
                 r"|designed to|meant to|warning that|caused by|led to|which led|thanks to"
                 r"|in response to|prompted|the reason|fears? (?:that|of)|at the heart of"
-                r"|in protest|to protest|over concerns?|after concerns?"
+                r"|in protest|to protest|over concerns?|after concerns?|driven by|fu?ell?ed by"
+                r"|evidence points to|points to|pointing to|attributed to|stems? from|because of"
+                r"|the result of|(?:which|that|this) is why|that's why"
                 r"|(?:triggered|sparked|set off|brought on|forced) (?:by|when)"
                 r"|(?:resigned|quit|anger|fury|outrage|row|dispute|concerns?|fears?|protests?)"
                 r" over)\b"), 1.0),
     (re.compile(r"\b(?:to (?:reduce|prevent|avoid|help|support|protect|cut|boost|ease|curb|stop"
                 r"|fund|pay|cover|find|improve|limit|restore|tackle)|could help|would help"
+                r"|will help|can help|followed (?:a|an|the)|blamed"
                 r"|helps?|so as to|on suspicion of|blamed (?:on|for)|started by"
                 r"|by \w+ing)\b"), 0.7),
     (_PURPOSE_TO, 0.5),
-    (re.compile(r"\b(?:after|since|amid|following|as|given|with)\b"), 0.4),
+    # "after one full school year" is a time, not a reason
+    (re.compile(r"\b(?:after(?!\s+(?:[\w-]+\s+){0,3}?(?:years?|months?|weeks?|days?|hours?"
+                r"|minutes?|midnight|noon|monday|tuesday|wednesday|thursday|friday|saturday"
+                r"|sunday)\b)|since|amid|following|as|given|with)\b"), 0.4),
 )
 _QUOTE_MARK = re.compile(r"[“”\"]")
 
@@ -838,7 +864,11 @@ class QATable:
             quoted = self._quote_answer(q, tagged, resolved, lent, lent_cover)
             if quoted is not None:
                 return quoted
-        return self._retrieve(q, tagged, resolved, lent, lent_cover)
+        reply = self._retrieve(q, tagged, resolved, lent, lent_cover)
+        if q.kind == TALLY and not reply.found:
+            # no count of votes or goals near the words: the sentence that tells of it will do
+            reply = self._retrieve(replace(q, kind=WHAT), tagged, resolved, lent, lent_cover)
+        return reply
 
     def _retrieve(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
                   scores: list[float], covers: list[float]) -> Answer:
@@ -956,7 +986,10 @@ class QATable:
         if not counted:
             return True  # a bare number: what it counts is said elsewhere
         # "6,200 drivers and maintenance workers": the counted noun may come a little later
-        counted += sentence.words[entity.end:entity.end + 4]
+        for word in sentence.words[entity.end:entity.end + 4]:
+            if word in _STOPWORDS and word != "and":
+                break  # "4,500 residents from their homes" counts residents, not homes
+            counted.append(word)
         focus = _term(q.focus)
         wanted = {focus, *_SYNONYMS.get(focus, ())}
         if q.focus.endswith("s"):
@@ -1222,6 +1255,12 @@ def _howmuch_order(q: _Question) -> tuple[str, ...]:
         return ("MONEY",)
     if q.measure == "mass":
         return ("MASS",)
+    if q.measure == "age":
+        return ("AGE",)
+    if q.measure == "speed":
+        return ("MEASURE",)
+    if q.measure == "distance":
+        return ("MEASURE", "DURATION")
     if q.many:
         return ("COUNT", "PERCENT")
     return ("MONEY", "PERCENT", "MEASURE", "MASS", "COUNT")
@@ -1316,6 +1355,8 @@ def _why_fact(sentence: _Sentence) -> str | None:
     if sentence.cause_at < 0:
         return None
     rest = sentence.text[sentence.cause_at:]
+    if re.match(r"(?:which|that|this) is why|that's why", rest):
+        return None  # the reason came before the cue: the sentence itself is the answer
     clause = re.split(r"(?<!\b[a-zA-Z])\.(?=\s|$)|,(?=\s)|[;:—–!?“”\"]", rest, maxsplit=1)[0]
     clause = clause.strip().rstrip(".,;:")
     words = clause.split()
