@@ -12,7 +12,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -473,6 +473,7 @@ def _parse_question(question: str) -> _Question:
     )
 
 
+_EXCLUDING = frozenset("besides except excluding apart aside beyond".split())
 _BE_HAVE = frozenset("is was are were has have had will".split())
 # frame verbs that, right after "who", are the question ("who led the study")
 _WHO_VERBS = frozenset("led lead leads caused causes held holds called calls".split())
@@ -560,7 +561,10 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"|(?i:\b(?:midnight|noon|midday|today|yesterday|tomorrow|tonight"
                         r"|(?:last|next|this) (?:week|month|year|season|summer|spring|autumn|fall"
                         r"|winter|term|weekend|night|morning)"
-                        r"|earlier this (?:week|month|year))\b)")),
+                        r"|earlier this (?:week|month|year)"
+                        r"|(?:the )?(?:first|second) half of (?:the|this|next) year"
+                        r"|(?:the )?(?:first|second|third|fourth) quarter(?: of (?:the|this|next) year)?"
+                        r"|(?:the )?end of (?:the|this|next) (?:year|month|decade))\b)")),
     ("PLACE", re.compile(r"(?i:\b(?:at|in|outside|near|inside|from) )"
                          r"((?:the |all |a |an |its |their "
                          r"|his |her |every )?(?:[\w’'-]+ ){0,3}?(?:"
@@ -585,7 +589,7 @@ _NOT_PURPOSE = (
     "unlikely expected set going want wants wanted need needs needed plan plans planned agreed "
     "agree decided asked urged hope hopes hoped tried try tries began begin started continue "
     "continued refused failed allowed used seems seemed appears appeared ready keen eager "
-    "forced invited told has have had is are was were"
+    "forced invited told has have had is are was were how what where when whether which who"
 ).split()
 _PURPOSE_TO = re.compile(r"(?<![\w’'])(?!(?:" + "|".join(_NOT_PURPOSE) + r") )[\w’']+ to "
                          r"(?!the\b|a\b|an\b|be\b|its\b|their\b|his\b|her\b|this\b|that\b)"
@@ -602,7 +606,8 @@ _CAUSES: tuple[tuple[re.Pattern[str], float], ...] = (
                 r" over)\b"), 1.0),
     (re.compile(r"\b(?:to (?:reduce|prevent|avoid|help|support|protect|cut|boost|ease|curb|stop"
                 r"|fund|pay|cover|find|improve|limit|restore|tackle)|could help|would help"
-                r"|will help|can help|followed (?:a|an|the)|blamed"
+                r"|will help|can help|followed (?:a|an|the)|blamed|for (?!\w+ing (?:the|a|an) "
+                r"(?:first|last|second|next))[a-z]+ing"
                 r"|helps?|so as to|on suspicion of|blamed (?:on|for)|started by"
                 r"|by \w+ing)\b"), 0.7),
     (_PURPOSE_TO, 0.5),
@@ -661,6 +666,8 @@ class _Tagged:
 
     sentences: list[_Sentence]
     people: dict[str, _Entity]  # full name -> first mention with the richest descriptor
+    name_terms: frozenset[str] = frozenset()  # the distinctive words of the article's names
+    entities_with: dict[str, list[_Entity]] = field(default_factory=dict)  # name term -> names
 
 
 class QATable:
@@ -672,7 +679,15 @@ class QATable:
         self._texts = [t for t in self._texts if _WORD_CHARS.search(t)]
         self._words = [_words(t) for t in self._texts]
         self._bags = [_bag(ws) for ws in self._words]
+        for text, bag in zip(self._texts, self._bags, strict=True):
+            if _STARTS.search(text):
+                bag.update(_IMPLIED_START)
         title_words = _words(strip_emoji(article.title))
+        if self._bags:
+            # the headline sums up the first sentence ("$3.4 BILLION DEAL" / "agreed to buy")
+            for term in _bag(title_words):
+                if term not in self._bags[0]:
+                    self._bags[0][term] = 1
         self.title_terms = frozenset(_bag(title_words))
         self.doc_freq: Counter[str] = Counter()
         for bag in self._bags:
@@ -877,9 +892,14 @@ class QATable:
         best: tuple[float, _Sentence, _Entity | None] | None = None
         verb = self._asked_verb(q, resolved)
         opposites = self._opposites(q)
+        names = self._named(q, resolved, tagged)
         for i, sentence in enumerate(sentences):
             if scores[i] <= 0 or covers[i] < (0.6 if q.loose else 0.34):
                 continue
+            if not all(_mentions(sentences, i, alts) for alts in names):
+                continue  # asked about NAS-K, the sentence is about someone else
+            if q.loose and not all(any(t in sentence.bag for t in alts) for alts in resolved):
+                continue  # a verb was skipped: what is left must all be here
             if verb is not None and not any(t in sentence.bag for t in verb):
                 continue  # "who discovered X": a sentence that never says "discovered" won't do
             if opposites and any(t in sentence.bag for t in opposites):
@@ -933,6 +953,25 @@ class QATable:
             fact = named.group(1)
         return self._found(q.raw, fact, sentence.text)
 
+    def _named(self, q: _Question, resolved: list[dict[str, float]],
+               tagged: _Tagged) -> list[dict[str, float]]:
+        """The article's names the question asks about, each with the question's words for it.
+
+        "the transit authority": "authority" in a sentence speaks of the same body, so every word
+        the question uses of that name counts; names after "besides" are not the subject."""
+        excluded = min((i for i, w in enumerate(q.words) if w in _EXCLUDING), default=len(q.words))
+        named: list[dict[str, float]] = []
+        for slot, alts in zip(q.slots, resolved, strict=True):
+            if slot.term not in tagged.name_terms or slot.position > excluded:
+                continue
+            companions = dict(alts)
+            for entity in tagged.entities_with.get(slot.term, ()):
+                for other in q.slots:
+                    if other.word in entity.keys:
+                        companions[other.term] = 1.0
+            named.append(companions)
+        return named
+
     def _asked_verb(self, q: _Question, resolved: list[dict[str, float]]) -> set[str] | None:
         """"who founded X": the terms that stand for the verb right after who, when there is one."""
         if q.kind != WHO or len(q.words) < 2 or q.words[0] != "who":
@@ -972,9 +1011,13 @@ class QATable:
                 continue  # asked how much a week, the amount is a one-off
             if q.focus and entity.kind == "COUNT" and not self._counts_focus(q, sentence, entity):
                 continue  # "how many homes": "4,500 residents" counts something else
+            if q.focus and entity.kind == "PERCENT" and not _near(sentence, entity, q.focus):
+                continue  # "how many landlords": "up 7 percent" is not a share of landlords
             rank = order.index(entity.kind)
             distance = min((_clause_distance(sentence.words, a, entity) for a in anchors),
                            default=12)
+            if entity.kind == "AGE" and distance > 3:
+                continue  # "Voss, 19," is Voss's age, not the age of the substitute after her
             # who: a person before an organisation; how much: money before a bare count
             score = rank * (3 if q.kind in (WHO, WHEN) else 12) + distance
             if best is None or score < best[0]:
@@ -1082,7 +1125,11 @@ class QATable:
         if speaker is None:
             return None
         keys = set(_words(speaker))
-        best: tuple[float, _Sentence] | None = None
+        about = next((i for i, w in enumerate(q.words) if w in ("about", "regarding", "on")),
+                     len(q.words))
+        topics = [alts for slot, alts in zip(q.slots, resolved, strict=True)
+                  if slot.position > about]
+        best: tuple[float, _Sentence, bool] | None = None
         for i, sentence in enumerate(tagged.sentences):
             mentions = bool(keys & set(sentence.words)) or (
                 i > 0 and bool(keys & set(tagged.sentences[i - 1].words))
@@ -1091,11 +1138,15 @@ class QATable:
             )
             if not mentions or not (sentence.quote or sentence.speech):
                 continue
+            on_topic = all(any(t in sentence.bag for t in alts) for alts in topics)
             score = (2.0 if sentence.quote else 0.0) + (1.0 if sentence.speech else 0.0) + covers[i]
+            score += 4.0 if on_topic else 0.0
             if best is None or score > best[0]:
-                best = (score, sentence)
-        if best is None:
-            return None
+                best = (score, sentence, on_topic)
+        if best is None or not best[2]:
+            # asked what a named person said (about something): if they never say it, the
+            # article doesn't say, whatever other sentence names them
+            return self._not_found(q.raw) if best_fit >= 10.0 else None
         return self._found(q.raw, tagged.people[speaker].text, best[1].text)
 
     def _curated(self, q: _Question) -> CuratedQA | None:
@@ -1199,6 +1250,23 @@ _DATE_WORDS = frozenset(
 )
 
 
+def _near(sentence: _Sentence, entity: _Entity, noun: str, window: int = 4) -> bool:
+    """Whether `noun` (or its singular) is within a few words of the entity."""
+    wanted = {_term(noun), _term(noun[:-1]) if noun.endswith("s") else _term(noun)}
+    around = sentence.words[max(0, entity.start - window):entity.end + window]
+    return any(_term(w) in wanted for w in around)
+
+
+def _mentions(sentences: list[_Sentence], i: int, alts: dict[str, float]) -> bool:
+    """Whether sentence i speaks of the thing these terms name, itself or through "it"/"she"."""
+    if any(t in sentences[i].bag for t in alts):
+        return True
+    if sentences[i].anaphoric and i > 0 and any(t in sentences[i - 1].bag for t in alts):
+        return True
+    return (i + 1 < len(sentences) and sentences[i + 1].anaphoric
+            and any(t in sentences[i + 1].bag for t in alts))
+
+
 def _describes(person: _Entity, sentence: _Sentence, resolved: list[dict[str, float]]) -> float:
     """How well a person's description (and, less, its sentence) fits the question's words."""
     fit = 0.0
@@ -1230,8 +1298,9 @@ def _skippable(q: _Question, missing: list[_Slot]) -> bool:
         return False
     if slot.position > 0 and q.words[slot.position - 1] in _CATEGORY_POSITION:
         return True  # "what *song* did she play": the kind of answer wanted
-    if q.kind == WHO or (q.kind == QUOTE and slot.position == 1):
-        return False  # "who *discovered* X", "who was *driving*": the verb is what is asked
+    if q.kind in (WHO, WHEN, WHERE) or (q.kind == QUOTE and slot.position == 1):
+        # "who *discovered* X", "when was X *built*": the event is what is asked
+        return False
     return _verb_like(q.words, slot.position)
 
 
@@ -1275,7 +1344,7 @@ def _names_it(q: _Question, entity: _Entity) -> bool:
 
 _DERIVATIONS = frozenset(
     "ment ments er ers or ors ion ions ation ations al e y ist ists ance ence ure ive ity ship "
-    "ing ings ee ees".split()
+    "ing ings ee ees atur ature atures".split()
 )
 _GENERIC_ROLE_TERMS = frozenset(_term(w) for w in "launch cut move deal about it".split())
 
@@ -1313,6 +1382,12 @@ def _noun_before(sentence: _Sentence, entity: _Entity) -> str | None:
 
 # '…,” she said.': a quotation whose speaker the sentence before names
 _PRONOUN_SPEECH = re.compile(r"[,”\"]\s*(?:he|she|they) (?:said|added|says|told)\b")
+
+# "phones banned from January", "takes effect on April 1": a sentence that says when a thing starts
+_STARTS = re.compile(rf"\b(?:from|starting|effective|as of|beginning)\s+(?:early |late |mid-|next "
+                     rf"|this )?(?:{_MONTHS}|{_WEEKDAYS}|(?:19|20)\d\d\b)"
+                     r"|\b(?:takes?|took|taking) effect\b|\bcomes? into (?:force|effect)\b")
+_IMPLIED_START = _bag(["start"])
 
 _PLURALS = frozenset("people police staff media children men women crowds".split())
 
@@ -1437,7 +1512,16 @@ def _tag_article(texts: list[str], token_lists: list[list[re.Match[str]]],
                         entity.desc_terms = person.desc_terms
                         entity.descriptor = person.descriptor
                         break
-    return _Tagged(sentences=sentences, people=people)
+    entities_with: dict[str, list[_Entity]] = defaultdict(list)
+    for sentence in sentences:
+        for entity in sentence.entities:
+            if entity.kind not in _NAME_KINDS:
+                continue
+            for key in entity.keys - _GENERIC_NAME_WORDS:
+                if not key[:1].isdigit() and key not in _DATE_WORDS:
+                    entities_with[_term(key)].append(entity)
+    return _Tagged(sentences=sentences, people=people, name_terms=frozenset(entities_with),
+                   entities_with=dict(entities_with))
 
 
 def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: list[str],
