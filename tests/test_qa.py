@@ -285,3 +285,86 @@ def test_importing_qa_pulls_in_no_chat_platform() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+HARBOUR = Article(
+    id="harbour-ban",
+    title="BRENMOUTH BANS CRUISE SHIPS FROM ITS OLD HARBOUR 🚢",
+    author="Nell Ashgrove",
+    date=dt.date(2026, 3, 2),
+    paragraphs=(
+        "Councillors in Brenmouth voted on Monday to ban large cruise ships from the old harbour "
+        "from May, after a debate that lasted four hours.",
+        "The measure passed by seven votes to five.",
+        "Brenmouth Ports Authority's harbour master, Ilse Varga, said the ships were too big for "
+        "the quay. \u201cWe cannot keep squeezing 300-metre ships past fishing boats,\u201d she "
+        "said.",
+        "Tour operator Gideon Marsh, 61, warned that cafes on the quay would lose trade.",
+        "The first cruise ships arrived from Valletta in 2019, escorted into port by a pilot boat "
+        "travelling at 12 knots.",
+        "The Fishermen's Guild, led by Tomas Pryor, backed the ban.",
+    ),
+    digest="harbour-1",
+)
+
+
+@pytest.fixture(scope="module")
+def harbour() -> QATable:
+    return QATable(HARBOUR)
+
+
+def test_role_named_in_a_possessive_before_the_name_finds_the_person(harbour: QATable) -> None:
+    answer = harbour.answer("who's the harbour master")
+    assert answer.fact == "Ilse Varga"
+
+
+def test_how_did_the_vote_go_gives_the_tally(harbour: QATable) -> None:
+    assert harbour.answer("how did the vote go").fact == "seven votes to five"
+
+
+def test_how_old_gives_the_age_next_to_that_name_only(harbour: QATable) -> None:
+    assert harbour.answer("how old is gideon marsh").fact == "61"
+    assert not harbour.answer("how old is ilse varga").found
+
+
+def test_quote_said_by_she_in_the_next_sentence_is_theirs(harbour: QATable) -> None:
+    answer = harbour.answer("what did the harbour master say")
+    assert answer.found and "300-metre ships" in answer.text
+
+
+def test_named_person_who_never_spoke_of_the_topic_is_not_quoted(harbour: QATable) -> None:
+    assert not harbour.answer("what did gideon marsh say about parking").found
+    assert not harbour.answer("what did tomas pryor say").found
+
+
+def test_from_a_month_says_when_a_ban_starts(harbour: QATable) -> None:
+    assert harbour.answer("when does the ban start").fact == "May"
+
+
+def test_where_from_gives_the_place_of_origin(harbour: QATable) -> None:
+    assert harbour.answer("where did the ships come from").fact == "Valletta"
+
+
+def test_how_fast_gives_the_speed(harbour: QATable) -> None:
+    assert harbour.answer("how fast was the pilot boat going").fact == "12 knots"
+
+
+def test_question_about_one_body_is_not_answered_from_another(harbour: QATable) -> None:
+    """The article says who leads the guild, not who leads the ports authority."""
+    assert harbour.answer("who leads the fishermen's guild").fact == "Tomas Pryor"
+    assert not harbour.answer("who leads the ports authority").found
+
+
+def test_when_was_it_built_is_not_answered_with_another_event(harbour: QATable) -> None:
+    assert not harbour.answer("when was the quay built").found
+
+
+def test_whats_the_score_gives_the_scoreline() -> None:
+    match = Article(
+        id="cup-tie", title="Rovers through to the final ⚽", author=None, date=None,
+        paragraphs=("Two goals from Hanna Voss sent Ashdown Rovers into the final with a 3-1 win "
+                    "over Millbrook Town on Saturday.",
+                    "Voss, 19, scored in the 12th and 67th minutes."),
+        digest="cup-1",
+    )
+    assert QATable(match).answer("whats the score").fact == "3-1"

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
@@ -370,7 +370,8 @@ def _classify(words: list[str]) -> tuple[str, bool]:
     if m := re.search(r"\bhow (much|many)\b", s):
         return HOWMUCH, m.group(1) == "many"
     if re.search(r"\b(what|which) (is|was|are|were) (the )?(?:[\w'-]+ ){0,3}?(price|cost|amount"
-                 r"|fee|number|total|figure|percentage|value|sum|rate)s?\b(?! of (?:the )?vote)", s):
+                 r"|fee|number|total|figure|percentage|value|sum|rate)s?\b"
+                 r"(?! of (?:the )?vote)", s):
         return HOWMUCH, False
     if re.search(r"\bhow (big|large|tall|high|heavy|deep|wide|far|fast|severe|bad|serious|old)\b",
                  s):
@@ -541,8 +542,9 @@ _PLACE_SUFFIXES_TEXT = (
 _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("AGE", re.compile(r"\b\d{1,3}-year-old\b|\baged \d{1,3}\b"
                        r"|[A-Z][\w’'-]+, (\d{1,3}),")),  # "Voss, 19, struck"
-    ("TALLY", re.compile(rf"\b(?:\d{{1,3}}|{_NUMBER_WORD_RE}) votes? to (?:\d{{1,3}}|{_NUMBER_WORD_RE})"
-                         r"\b|\b\d{1,3}-\d{1,3}\b(?![-\w])|\bunanimous(?:ly)?\b")),
+    ("TALLY", re.compile(rf"\b(?:\d{{1,3}}|{_NUMBER_WORD_RE}) votes? to "
+                         rf"(?:\d{{1,3}}|{_NUMBER_WORD_RE})\b"
+                         r"|\b\d{1,3}-\d{1,3}\b(?![-\w])|\bunanimous(?:ly)?\b")),
     ("MONEY", re.compile(rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}\s?(?:million|billion|trillion"
                          rf"|thousand)?\s?(?:{_CURRENCY})\b")),
     ("PERCENT", re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b"
@@ -563,7 +565,8 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"|winter|term|weekend|night|morning)"
                         r"|earlier this (?:week|month|year)"
                         r"|(?:the )?(?:first|second) half of (?:the|this|next) year"
-                        r"|(?:the )?(?:first|second|third|fourth) quarter(?: of (?:the|this|next) year)?"
+                        r"|(?:the )?(?:first|second|third|fourth) quarter"
+                        r"(?: of (?:the|this|next) year)?"
                         r"|(?:the )?end of (?:the|this|next) (?:year|month|decade))\b)")),
     ("PLACE", re.compile(r"(?i:\b(?:at|in|outside|near|inside|from) )"
                          r"((?:the |all |a |an |its |their "
@@ -583,6 +586,10 @@ _ENTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"[- ](?:years?|months?|weeks?|days?|hours?|minutes?|decades?|seasons?)"
                             r"\b|\bfor (?:years|decades|months|weeks|days|hours)\b)")),
 )
+_PATTERN_GUARDS: dict[str, Callable[[str], bool]] = {
+    "AGE": lambda t: "year-old" in t or "aged " in t or any(", " + d in t for d in "123456789"),
+    "TALLY": lambda t: "vote" in t or "unanim" in t or "-" in t,
+}
 # "to recover" after a clause is a purpose; after "willing", "due", "prior" it is not.
 _NOT_PURPOSE = (
     "prior due next close up according compared thanks owing addition from willing able likely "
@@ -760,7 +767,8 @@ class QATable:
         if not alternatives and not groups and len(word) >= 5 and not word[:1].isdigit():
             # "discoverd": a typo of a word the article only has a synonym for
             hit = process.extractOne(word, _LEXICON, scorer=OSA.distance, score_cutoff=2)
-            if hit is not None and _plausible_typo(word, hit[0]):
+            # first letters are rarely mistyped: "parking" is not a typo of "warning"
+            if hit is not None and hit[0][0] == word[0] and _plausible_typo(word, hit[0]):
                 groups = _SYNONYMS.get(_term(hit[0]), ())
         for group in groups:
             if group in self.terms:
@@ -943,6 +951,10 @@ class QATable:
                 score *= 1.5
             elif q.kind == WHAT and _asks_name(q) and _NAMING.search(sentence.text):
                 score *= 2.0  # "what's the vaccine called": "The vaccine, called RV-12, …"
+            elif q.kind == WHAT and q.words[:3] == ("what", "happened", "to") and any(
+                    t in alts for alts in resolved for w in sentence.words[:4]
+                    for t in _word_terms(w)):
+                score *= 1.5  # "what happened to the shares": "Shares of Greenleaf jumped…"
             if best is None or score > best[0]:
                 best = (score, cited, entity)
         if best is None:
@@ -1016,6 +1028,14 @@ class QATable:
             rank = order.index(entity.kind)
             distance = min((_clause_distance(sentence.words, a, entity) for a in anchors),
                            default=12)
+            if entity.kind == "PLACE":
+                distance += _place_penalty(q, sentence, entity)
+            if entity.kind == "DATE" and _IMPLIED_START.keys() & set(
+                    t for alts in resolved for t in alts) and _STARTS.search(sentence.text):
+                # asked when it starts: "from May", not the Monday of the vote
+                before = " ".join(sentence.words[max(0, entity.start - 2):entity.start])
+                distance += 0 if re.search(r"\b(?:from|starting|effective|of|beginning)$",
+                                           before) else 8
             if entity.kind == "AGE" and distance > 3:
                 continue  # "Voss, 19," is Voss's age, not the age of the substitute after her
             # who: a person before an organisation; how much: money before a bare count
@@ -1053,10 +1073,11 @@ class QATable:
         if wanted is None:
             return self._not_found(q.raw)
         for kind in _howmuch_order(q) if q.kind == HOWMUCH else wanted:
-            for sentence in tagged.sentences:
-                for entity in sentence.entities:
-                    if entity.kind == kind:
-                        return self._found(q.raw, entity.text, sentence.text)
+            found = [(_place_penalty(q, s, e) if kind == "PLACE" else 0, i, e, s)
+                     for i, s in enumerate(tagged.sentences) for e in s.entities if e.kind == kind]
+            if found:
+                _, _, entity, sentence = min(found, key=lambda f: (f[0], f[1]))
+                return self._found(q.raw, entity.text, sentence.text)
         return self._not_found(q.raw)
 
     def _role_answer(self, q: _Question, tagged: _Tagged,
@@ -1250,6 +1271,15 @@ _DATE_WORDS = frozenset(
 )
 
 
+def _place_penalty(q: _Question, sentence: _Sentence, entity: _Entity) -> int:
+    """Named places before "in prison"; asked where from, the place after "from"."""
+    penalty = 0 if any(c.isupper() for c in entity.text) else 4
+    if q.words[-1:] == ("from",) and "from" not in sentence.words[max(0, entity.start - 6):
+                                                                  entity.start]:
+        penalty += 8
+    return penalty
+
+
 def _near(sentence: _Sentence, entity: _Entity, noun: str, window: int = 4) -> bool:
     """Whether `noun` (or its singular) is within a few words of the entity."""
     wanted = {_term(noun), _term(noun[:-1]) if noun.endswith("s") else _term(noun)}
@@ -1298,6 +1328,8 @@ def _skippable(q: _Question, missing: list[_Slot]) -> bool:
         return False
     if slot.position > 0 and q.words[slot.position - 1] in _CATEGORY_POSITION:
         return True  # "what *song* did she play": the kind of answer wanted
+    if "about" in q.words[:slot.position]:
+        return False  # "what did she say about *parking*": the topic, not a passing verb
     if q.kind in (WHO, WHEN, WHERE) or (q.kind == QUOTE and slot.position == 1):
         # "who *discovered* X", "when was X *built*": the event is what is asked
         return False
@@ -1536,6 +1568,9 @@ def _tag_sentence(index: int, text: str, tokens: list[re.Match[str]], words: lis
         return first, max(last, first + 1)
 
     for kind, pattern in _ENTITY_PATTERNS:
+        guard = _PATTERN_GUARDS.get(kind)
+        if guard is not None and not guard(text):
+            continue  # a substring test is far cheaper than scanning every sentence
         for m in pattern.finditer(text):
             group = 1 if m.lastindex else 0
             found = m.group(group).strip()
