@@ -75,6 +75,7 @@ async def test_a_question_after_a_briefing_goes_to_that_article(conversation: Co
     assert isinstance(reply, Answer)
     assert reply.found and reply.article_id == "harbour"
     assert "Vos" in reply.text
+    assert reply.headline == "Harbour City opens new ferry line to the islands"
 
 
 async def test_ask_command_answers_like_a_plain_question(conversation: Conversation) -> None:

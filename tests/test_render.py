@@ -366,3 +366,14 @@ def test_suggestions_written_inline_in_the_text_become_one_list() -> None:
     answer = Answer("Who won?", False, "The article doesn't say. Try: Where? · When?", "seed",
                     suggestions=("Where?", "When?"))
     assert render_plain(answer) == "The article doesn't say.\n\nTry:\n• Where?\n• When?"
+
+
+def test_a_found_answer_names_the_article_it_quotes_on_every_platform() -> None:
+    answer = Answer(
+        question="where?", found=True, text="Bergen. “Built in Bergen.”", article_id="harbour",
+        source="Built in Bergen.", fact="Bergen", quote="Built in Bergen.",
+        headline="Harbour <City> opens new ferry line",
+    )
+    assert "📰 <i>Harbour &lt;City&gt; opens new ferry line</i>" in render_telegram(answer)[0]
+    assert "📰 *Harbour <City\\> opens new ferry line*" in render_discord(answer)[0].content
+    assert render_plain(answer).endswith("📰 Harbour <City> opens new ferry line")

@@ -7,7 +7,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from briefbot.articles import Library, is_valid_article_id
@@ -218,4 +218,9 @@ class Conversation:
     def _ask(self, incoming: Incoming, question: str) -> Answer:
         question = question[:MAX_QUESTION_CHARS]
         last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
-        return self.qa.ask(question, last_briefed=last)
+        answer = self.qa.ask(question, last_briefed=last)
+        article = self.library.find(answer.article_id) if answer.article_id else None
+        if answer.found and article is not None:
+            # Say which article the quote is from: the chat may have been briefed on another.
+            answer = replace(answer, headline=headline_of(article))
+        return answer

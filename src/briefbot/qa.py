@@ -42,6 +42,7 @@ class Answer:
     fact: str | None = None  # the short fact ("Abu Dhabi", "2021"), when it adds to the quote
     suggestions: tuple[str, ...] = ()  # questions this article can answer, when not found
     quote: str | None = None  # the cited sentence exactly as in `text`, maybe shortened with …
+    headline: str | None = None  # the cited article's headline, shown as the answer's source
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ DISCORD_COLOR = 0x2B6CB0
 HEADLINE_EMOJI = "📰"
 DIGEST_EMOJI = "🗞️"
 LINK_EMOJI = "🔗"
+SOURCE_EMOJI = "📰"  # marks the headline of the article an answer quotes
 ITEM_MARK = "•"
 SUGGESTIONS_INTRO = "You could ask:"
 
@@ -203,6 +204,8 @@ def _telegram_answer(answer: Answer) -> str:
     if layout.suggestions:
         items = "\n".join(f"{ITEM_MARK} {tg(s)}" for s in layout.suggestions)
         blocks.append(f"{tg(layout.suggestions_intro)}\n{items}")
+    if answer.found and answer.headline:
+        blocks.append(f"{SOURCE_EMOJI} <i>{tg(answer.headline)}</i>")
     return "\n\n".join(blocks)
 
 
@@ -487,6 +490,8 @@ def _discord_answer(answer: Answer) -> str:
     if layout.suggestions:
         items = "\n".join(f"{ITEM_MARK} {dc(s)}" for s in layout.suggestions)
         blocks.append(f"{dc(layout.suggestions_intro)}\n{items}")
+    if answer.found and answer.headline:
+        blocks.append(f"{SOURCE_EMOJI} *{dc(answer.headline)}*")
     return "\n\n".join(blocks)
 
 
@@ -574,4 +579,6 @@ def _plain_answer(answer: Answer) -> str:
     if layout.suggestions:
         items = "\n".join(f"{ITEM_MARK} {s}" for s in layout.suggestions)
         blocks.append(f"{layout.suggestions_intro}\n{items}")
+    if answer.found and answer.headline:
+        blocks.append(f"{SOURCE_EMOJI} {answer.headline}")
     return "\n\n".join(blocks)
