@@ -23,6 +23,7 @@ from briefbot.store import SqliteStore, sync_config_subscriptions
 from briefbot.subscriptions import SubscriptionService
 
 log = logging.getLogger("briefbot.app")
+STOP_GRACE_SECONDS = 5.0
 
 
 class App:
@@ -98,10 +99,14 @@ class App:
                 await adapter.start()
                 started.append(adapter)
                 log.info("%s: running", adapter.platform)
-            tasks.append(asyncio.create_task(self.delivery.run_forever(stop), name="delivery"))
+            tasks.append(self.delivery.start(stop))
             tasks.append(asyncio.create_task(self._watch_content(stop), name="content-watch"))
             await stop.wait()
         finally:
+            stop.set()
+            # Let a delivery pass that is sending finish its message rather than cut it between
+            # send and ledger write (which would send it again on the next start).
+            await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
             for task in tasks:
                 task.cancel()
             for task in tasks:
