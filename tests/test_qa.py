@@ -368,3 +368,44 @@ def test_whats_the_score_gives_the_scoreline() -> None:
         digest="cup-1",
     )
     assert QATable(match).answer("whats the score").fact == "3-1"
+
+
+RACE = Article(
+    id="city-race",
+    title="Record field at the Dunmore half marathon 🏃",
+    author="Ola Brandt",
+    date=dt.date(2026, 4, 12),
+    paragraphs=(
+        "A record 9,400 runners started the Dunmore half marathon on Sunday, and the winner, "
+        "Ruth Okello, crossed the finish line in 68 minutes.",
+        "Local councillor Peter Haas called the event \u201ca great day for the town and its "
+        "shops.\u201d",
+        "Police closed six roads along the route until 2 p.m.",
+    ),
+    digest="race-1",
+)
+
+
+def test_how_many_finished_is_not_answered_with_how_many_started() -> None:
+    """The sentence counts starters; the article never says how many finished."""
+    reply = QATable(RACE).answer("how many runners finished the race")
+    assert not reply.found
+
+
+def test_speaker_named_by_role_who_never_spoke_of_the_topic_is_not_quoted() -> None:
+    reply = QATable(RACE).answer("what did the councillor say about the police")
+    assert not reply.found
+
+
+def test_speaker_named_by_role_is_still_quoted_without_a_topic() -> None:
+    reply = QATable(RACE).answer("what did the councillor say")
+    assert reply.found and "great day" in reply.text
+
+
+def test_learned_decision_candidate_gives_one_feature_per_weight(ferry: QATable) -> None:
+    """bench/qa_train.py fits one weight per feature; a mismatch would break the decision."""
+    from briefbot.qa import FEATURES, WEIGHTS
+
+    reply, features = ferry.candidate("how much did the boats cost?")
+    assert reply.found and features is not None
+    assert len(features) == len(FEATURES) == len(WEIGHTS)

@@ -678,6 +678,16 @@ class _Tagged:
     entities_with: dict[str, list[_Entity]] = field(default_factory=dict)  # name term -> names
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What the found/not-found decision reads besides the answer: the question as asked and as
+    answered (a skipped verb gone), and the article terms each remaining word resolved to."""
+
+    asked: _Question
+    answered: _Question
+    resolved: list[dict[str, float]]
+
+
 class QATable:
     """Everything needed to answer questions about one article, built once at load time."""
 
@@ -837,45 +847,66 @@ class QATable:
     # ---- answering --------------------------------------------------------------------------
 
     def _answer(self, q: _Question) -> Answer:
-        if not _WORD_CHARS.search(" ".join(q.words)):
+        reply, context = self._candidate(q)
+        if context is None or not reply.found or reply.source is None:
+            return reply
+        if DECISION_THRESHOLD > 0 and (
+                _confidence(self._features(context, reply)) < DECISION_THRESHOLD):
             return self._not_found(q.raw)
+        return reply
+
+    def candidate(self, question: str) -> tuple[Answer, list[float] | None]:
+        """The answer before the learned found/not-found decision, and the features it reads.
+
+        For bench/qa_train.py, which fits that decision; a chat should call `answer`."""
+        reply, context = self._candidate(_parse_question(question))
+        if context is None or not reply.found or reply.source is None:
+            return reply, None
+        return reply, self._features(context, reply)
+
+    def _candidate(self, q: _Question) -> tuple[Answer, _Context | None]:
+        """The engine's answer before the learned decision, with what the decision reads."""
+        if not _WORD_CHARS.search(" ".join(q.words)):
+            return self._not_found(q.raw), None
         curated = self._curated(q)
         if curated is not None:
-            return self._found(q.raw, curated.answer, None, None)
+            return self._found(q.raw, curated.answer, None, None), None
         if q.kind == AUTHOR:
             if self.article.author:
-                return self._found(q.raw, self.article.author, None, f"By {self.article.author}.")
-            return self._not_found(q.raw)
+                byline = f"By {self.article.author}."
+                return self._found(q.raw, self.article.author, None, byline), None
+            return self._not_found(q.raw), None
         if q.kind == PUBLISHED:
             if self.article.date:
                 day = _format_date(self.article.date)
-                return self._found(q.raw, day, None, f"Published {day}.")
-            return self._not_found(q.raw)
+                return self._found(q.raw, day, None, f"Published {day}."), None
+            return self._not_found(q.raw), None
         resolved = [self._resolve(slot) for slot in q.slots]
         if any(" " in s.word and not alts for s, alts in zip(q.slots, resolved, strict=True)):
             # "cut costs" as a phrase the article lacks: its words may still be there apart
             q = replace(q, slots=_split_phrases(q, resolved))
             resolved = [self._resolve(slot) for slot in q.slots]
+        asked = q
         missing = [slot for slot, alts in zip(q.slots, resolved, strict=True) if not alts]
         if missing:
             # A word the article never uses (nor any synonym): it doesn't say. One exception:
             # a verb, when the rest of the question pins down the sentence ("how much waste did
             # they *save*"); the answer must then meet stricter tests.
             if not _skippable(q, missing):
-                return self._not_found(q.raw)
+                return self._not_found(q.raw), None
             kept = [i for i, alts in enumerate(resolved) if alts]
             q = replace(q, slots=tuple(q.slots[i] for i in kept), dropped=tuple(missing),
                         role_slots=tuple(s for s in q.role_slots if s not in missing))
             resolved = [resolved[i] for i in kept]
         tagged = self._tag()
         if not q.slots:
-            return self._lead_answer(q, tagged)
+            return self._lead_answer(q, tagged), _Context(asked, q, resolved)
         if q.role_slots:
-            return self._role_answer(q, tagged, resolved)
+            return self._role_answer(q, tagged, resolved), _Context(asked, q, resolved)
         if q.kind == WHO and q.words[:2] in (("who", "is"), ("who", "was"), ("who", "are")):
             described = self._describe(q, tagged)
             if described is not None:
-                return described
+                return described, _Context(asked, q, resolved)
         scores, covers = self._scores(resolved)
         # A sentence opening "These talks…" lends its words to the sentence it refers back to.
         lent = list(scores)
@@ -887,12 +918,69 @@ class QATable:
         if q.kind == QUOTE:
             quoted = self._quote_answer(q, tagged, resolved, lent, lent_cover)
             if quoted is not None:
-                return quoted
+                return quoted, _Context(asked, q, resolved)
         reply = self._retrieve(q, tagged, resolved, lent, lent_cover)
         if q.kind == TALLY and not reply.found:
             # no count of votes or goals near the words: the sentence that tells of it will do
             reply = self._retrieve(replace(q, kind=WHAT), tagged, resolved, lent, lent_cover)
-        return reply
+        return reply, _Context(asked, q, resolved)
+
+    def _features(self, context: _Context, reply: Answer) -> list[float]:
+        """General signs that an answer is right, for the learned decision (see FEATURES)."""
+        q, resolved = context.answered, context.resolved
+        sentences = self._tag().sentences
+        at = next((i for i, s in enumerate(sentences) if s.text == reply.source), 0)
+        sentence = sentences[at]
+        scores, covers = self._scores(resolved)
+        others = max((v for i, v in enumerate(scores) if i != at), default=0.0)
+        weights = sum(max((self._idf.get(t, 0.1) for t in alts), default=1.0)
+                      for alts in resolved) or 1.0
+        near = [sentence.bag]
+        if at > 0 and sentence.anaphoric:
+            near.append(sentences[at - 1].bag)
+        exact = weak = 0
+        absent_idf = 0.0
+        for alts in resolved:
+            here = [trust for t, trust in alts.items() if any(t in bag for bag in near)]
+            if not here:
+                absent_idf = max(absent_idf, max((self._idf.get(t, 0.1) for t in alts),
+                                                 default=0.0))
+            elif max(here) >= 1.0:
+                exact += 1
+            else:
+                weak += 1
+        slots = max(len(q.slots), 1)
+        tagged = self._tag()
+        names = [alts for slot, alts in zip(q.slots, resolved, strict=True)
+                 if slot.term in tagged.name_terms]
+        names_absent = sum(1 for alts in names if not _mentions(sentences, at, alts))
+        wanted = _WANTED.get(q.kind, ())
+        typed = [e for e in sentence.entities if e.kind in wanted and not _names_it(q, e)]
+        anchors = [p for p, w in enumerate(sentence.words)
+                   if any(t in alts for alts in resolved for t in _word_terms(w))]
+        fact_entity = next((e for e in sentence.entities if e.text == reply.fact), None)
+        distance = 0.5
+        if fact_entity is not None and anchors:
+            distance = min(min(abs(a - fact_entity.start) for a in anchors), 15) / 15
+        top = math.log(1 + len(sentences))
+        kind = q.kind if q.kind in _KIND_FEATURES else "other"
+        return [
+            1.0,
+            covers[at],
+            exact / slots,
+            weak / slots,
+            absent_idf / top,
+            float(len(context.asked.slots) - len(q.slots)),
+            min(len(context.asked.slots), 6) / 6,
+            scores[at] / weights,
+            (scores[at] - others) / (scores[at] + others + 1e-9),
+            1.0 if reply.fact else 0.0,
+            1.0 if typed else 0.0 if wanted else 0.5,
+            distance,
+            names_absent / max(len(names), 1),
+            min(at, 10) / 10,
+            *(1.0 if kind == k else 0.0 for k in _KIND_FEATURES),
+        ]
 
     def _retrieve(self, q: _Question, tagged: _Tagged, resolved: list[dict[str, float]],
                   scores: list[float], covers: list[float]) -> Answer:
@@ -913,6 +1001,10 @@ class QATable:
                 continue  # "who discovered X": a sentence that never says "discovered" won't do
             if opposites and any(t in sentence.bag for t in opposites):
                 continue  # asked when pre-orders close, the sentence says when they open
+            if wanted is not None and any(not any(t in sentence.bag for t in alts)
+                   and any(o in sentence.bag for o in _ANTONYMS.get(slot.term, ()))
+                   for slot, alts in zip(q.slots, resolved, strict=True)):
+                continue  # asked how many finished, this sentence only counts who started
             score = scores[i] * (1 + 0.5 * covers[i])
             if wanted is not None:
                 # News puts the main facts first; a slight lead bias breaks near-ties that way.
@@ -1167,8 +1259,10 @@ class QATable:
                 best = (score, sentence, on_topic)
         if best is None or not best[2]:
             # asked what a named person said (about something): if they never say it, the
-            # article doesn't say, whatever other sentence names them
-            return self._not_found(q.raw) if best_fit >= 10.0 else None
+            # article doesn't say, whatever other sentence names them; the same for a speaker
+            # known by role ("the councillor") asked about a topic they never speak of
+            return self._not_found(q.raw) if best_fit >= 10.0 or (
+                best_fit >= 1.0 and topics) else None
         return self._found(q.raw, tagged.people[speaker].text, best[1].text)
 
     def _curated(self, q: _Question) -> CuratedQA | None:
@@ -1787,6 +1881,34 @@ def _person(text: str, tokens: list[re.Match[str]], words: list[str], start: int
 
 # ---------------------------------------------------------------------------------------------
 # The library index
+
+
+# ---------------------------------------------------------------------------------------------
+# The learned found/not-found decision
+
+_KIND_FEATURES = (WHO, WHEN, WHERE, HOWMUCH, WHY, QUOTE, WHAT, "other")
+FEATURES = (
+    "bias", "cover", "exact_share", "weak_share", "absent_idf", "skipped_words", "question_size",
+    "bm25", "bm25_margin", "has_fact", "typed_fact_present", "fact_distance", "names_absent",
+    "sentence_position", *(f"kind_{k}" for k in _KIND_FEATURES),
+)
+# Logistic regression weights for "this answer is right", one per FEATURES entry, fitted by
+# bench/qa_train.py on every labelled question except bench/qa_holdout/unseen_* (the dev set and
+# the tune/check/fresh hold-out articles, 325 questions on 23 articles), the threshold chosen by
+# leave-articles-out cross-validation. Round 4: on cross-validation the fitted decision did not
+# beat the hand rules (best: answerable 85.3% / declined 92.5% against 89.0% / 88.7%, a trade
+# rather than a gain; the hand rules leave only 22 wrong answers to learn from), so the weights
+# stay zero and the threshold 0, which turns the decision off. Refit with
+# `python bench/qa_train.py --write` when there is more labelled material; it writes only a
+# decision that beats the hand rules by 2 points (answerable % + declined %).
+WEIGHTS: tuple[float, ...] = (0.0,) * len(FEATURES)
+DECISION_THRESHOLD = 0.0
+
+
+def _confidence(features: list[float]) -> float:
+    """The fitted probability that the answer is right."""
+    z = sum(w * f for w, f in zip(WEIGHTS, features, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 class QAIndex:
