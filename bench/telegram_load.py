@@ -131,7 +131,8 @@ async def run(
         exactly_once = True
         for chat_id, pushes in pushed_at.items():
             replies = by_chat.get(chat_id, [])
-            kinds = ["📰" in m.parsed_text for m in fake.messages_to(chat_id)]
+            # A briefing opens with its headline mark; an answer only names its source at the end.
+            kinds = [m.parsed_text.startswith("📰") for m in fake.messages_to(chat_id)]
             if len(replies) != len(pushes) or kinds != expected_kind[chat_id]:
                 exactly_once = False
             latencies += [reply - push for push, reply in zip(pushes, replies, strict=False)]
