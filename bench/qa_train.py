@@ -12,9 +12,9 @@ The decision threshold is chosen on leave-articles-out cross-validation: each ar
 are scored by a model fitted on the other articles, and the threshold that maximises answerable
 right % + unanswerable declined % over those held-out scores is kept (ties: the lower threshold,
 so answers are not given up for nothing). Prints the cross-validated figures beside the hand rules
-alone. --write puts the weights (fitted on everything) and the threshold into src/briefbot/qa.py,
-only if they beat the hand rules alone by --margin points (default 2; one of ~50 unanswerable
-questions is 1.9).
+alone. --write puts the weights (fitted on everything) and the threshold into
+src/briefbot/qa/decision.py, only if they beat the hand rules alone by --margin points (default 2;
+one of ~50 unanswerable questions is 1.9).
 Pure Python: Newton's method with an L2 penalty on a handful of features.
 """
 
@@ -156,7 +156,7 @@ def best_threshold(rows: list[Row], probs: dict[int, float]) -> tuple[float, flo
 
 
 def write(weights: list[float], threshold: float) -> None:
-    path = REPO / "src" / "briefbot" / "qa.py"
+    path = REPO / "src" / "briefbot" / "qa" / "decision.py"
     text = path.read_text(encoding="utf-8")
     numbers = ", ".join(f"{w:.3f}" for w in weights)
     text = re.sub(r"WEIGHTS: tuple\[float, \.\.\.\] = \([^)]*\)(?: \* len\(FEATURES\))?",
@@ -168,7 +168,8 @@ def write(weights: list[float], threshold: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="store weights and threshold in qa.py")
+    parser.add_argument("--write", action="store_true",
+                        help="store weights and threshold in qa/decision.py")
     parser.add_argument("--l2", type=float, default=1.0, help="L2 penalty on the weights")
     parser.add_argument("--margin", type=float, default=2.0,
                         help="points (answerable %% + declined %%) it must beat the hand rules by")
@@ -206,7 +207,7 @@ def main() -> int:
                   "engine keeps WEIGHTS at zero and DECISION_THRESHOLD 0, which turns it off)")
         else:
             write(weights, threshold)
-            print("written to src/briefbot/qa.py")
+            print("written to src/briefbot/qa/decision.py")
     qa.WEIGHTS, qa.DECISION_THRESHOLD = saved
     return 0
 

@@ -1,0 +1,55 @@
+"""The Answer a user sees, and how its one line is composed from a fact and a quote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_ANSWER_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the bot says to a question about one article."""
+
+    question: str
+    found: bool
+    text: str  # one line: 'fact “quote”' (<= 300 chars); or "doesn't say. Try: …"
+    article_id: str | None
+    source: str | None = None  # the cited sentence, verbatim (emoji stripped), when found
+    fact: str | None = None  # the short fact ("Abu Dhabi", "2021"), when it adds to the quote
+    suggestions: tuple[str, ...] = ()  # questions this article can answer, when not found
+    quote: str | None = None  # the cited sentence exactly as in `text`, maybe shortened with …
+    headline: str | None = None  # the cited article's headline, shown as the answer's source
+
+
+def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | None, str]:
+    """(fact, quote, text): 'Fact. “Cited sentence”', the quote cut with … to fit 300 chars."""
+    if fact and source and len(fact) > 0.6 * len(source):
+        fact = None  # the fact would only repeat the quote
+    prefix = ""
+    if fact:
+        fact = fact if len(fact) <= 120 else fact[:119].rstrip() + "…"
+        prefix = fact if fact[-1] in ".!?…" else fact + "."
+        if source is None:
+            return fact, None, prefix
+        prefix += " "
+    if source is None:
+        return None, None, "The article doesn't say."
+    budget = MAX_ANSWER_CHARS - len(prefix) - 2
+    quote = source if len(source) <= budget else _shorten(source, fact, budget)
+    return fact, quote, f"{prefix}“{quote}”"
+
+
+def _shorten(text: str, focus: str | None, budget: int) -> str:
+    """`text` cut to `budget` characters at a word, with …, keeping `focus` in view."""
+    at = text.find(focus) if focus else -1
+    start = 0
+    if at > budget // 2:
+        start = max(0, min(at - budget // 3, len(text) - budget + 2))
+        start = text.find(" ", start) + 1 or start
+    end = start + budget - (2 if start else 0) - 2
+    piece = text[start:end]
+    if end < len(text):
+        piece = piece[: piece.rfind(" ")] if " " in piece else piece
+        piece = piece.rstrip(" ,;:") + " …"
+    return ("… " + piece) if start else piece

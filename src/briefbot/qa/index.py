@@ -1,0 +1,168 @@
+"""QAIndex: a QATable per article, kept in step with the library, and routing between them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from briefbot.articles import Article
+from briefbot.qa.answer import Answer
+from briefbot.qa.questions import MAX_QUESTION_CHARS, Question, parse_question
+from briefbot.qa.table import QATable
+from briefbot.qa.words import _SYNONYMS, _plausible_typo, _term
+
+
+class QAIndex:
+    """A QATable per article, reused while an article is unchanged, and routing between them."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, QATable] = {}
+        self._postings: dict[str, set[str]] = defaultdict(set)
+        self._vocabulary: set[str] = set()
+        self._by_initial: dict[str, list[str]] = {}
+        self._newest: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def table(self, article_id: str) -> QATable | None:
+        """The table for an article, if it is indexed."""
+        return self._tables.get(article_id)
+
+    def update(self, articles: Iterable[Article]) -> None:
+        """Match the index to exactly these articles: add new, re-index changed, drop gone."""
+        wanted = {article.id: article for article in articles}
+        # Indexing allocates millions of small objects and no cycles; the cyclic collector
+        # re-scanning them all made a 10,000-article load several times slower.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._sync(wanted)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _sync(self, wanted: dict[str, Article]) -> None:
+        """Drop gone or changed articles, add new ones, refresh the typo pool and the newest id."""
+        for article_id in list(self._tables):
+            held = self._tables[article_id]
+            fresh = wanted.get(article_id)
+            if fresh is None or _digest(fresh) != _digest(held.article):
+                self._drop(article_id)
+        for article_id, article in wanted.items():
+            if article_id not in self._tables:
+                self._add(QATable(article))
+        words: dict[str, list[str]] = defaultdict(list)
+        for word in self._vocabulary:
+            words[word[:1]].append(word)
+        self._by_initial = dict(words)
+        dated = [t.article for t in self._tables.values()]
+        dated.sort(key=lambda a: (a.date or dt.date.min, a.id))
+        self._newest = dated[-1].id if dated else None
+
+    def _add(self, table: QATable) -> None:
+        self._tables[table.article.id] = table
+        for term in table.terms:
+            self._postings[term].add(table.article.id)
+        self._vocabulary.update(table.vocabulary)
+
+    def _drop(self, article_id: str) -> None:
+        table = self._tables.pop(article_id)
+        for term in table.terms:
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.discard(article_id)
+                if not posting:
+                    del self._postings[term]
+        # The vocabulary only ever feeds typo repair, so a stale word costs nothing but a miss.
+
+    def ask(self, question: str, *, article_id: str | None = None,
+            last_briefed: str | None = None) -> Answer:
+        """Answer from the pinned article, the chat's last one if it fits, else the best match."""
+        question = question[:MAX_QUESTION_CHARS]
+        if article_id is not None:
+            table = self._tables.get(article_id)
+            if table is None:
+                return self._nothing(question)
+            return table.answer(question)
+        q = parse_question(question)
+        last = self._tables.get(last_briefed) if last_briefed else None
+        if last is not None:
+            fit = last._match(q)
+            if not q.slots or fit >= 0.5:
+                reply = last.answer(question)
+                if reply.found or not q.slots:
+                    return reply
+        candidates = self._route(q)
+        for _, table in candidates:
+            reply = table.answer(question)
+            if reply.found:
+                return reply
+        if last is not None and last._match(q) > 0:
+            return last.answer(question)
+        if candidates:
+            return candidates[0][1].answer(question)
+        return self._nothing(question)
+
+    def _route(self, q: Question, limit: int = 3) -> list[tuple[float, QATable]]:
+        """The few articles whose words best cover the question's, by an inverted index."""
+        total = len(self._tables)
+        if not total or not q.slots:
+            return []
+        scores: dict[str, float] = defaultdict(float)
+        slot_terms: list[list[str]] = []
+        for slot in q.slots:
+            terms = [slot.term] if slot.term in self._postings else []
+            if not terms and not slot.word[:1].isdigit() and 4 <= len(slot.word) <= 30:
+                pool = self._by_initial.get(slot.word[:1], [])
+                hit = process.extractOne(slot.word, pool, scorer=OSA.distance, score_cutoff=2)
+                if hit is not None and _plausible_typo(slot.word, hit[0]):
+                    terms.append(_term(hit[0]))
+            terms += [g for g in _SYNONYMS.get(slot.term, ()) if g in self._postings]
+            slot_terms.append(terms)
+        ordered = sorted(
+            (t for t in slot_terms if t),
+            key=lambda ts: sum(len(self._postings.get(t, ())) for t in ts),
+        )
+        for terms in ordered:
+            postings = [self._postings[t] for t in terms if t in self._postings]
+            size = sum(len(p) for p in postings)
+            if not size:
+                continue
+            idf = math.log(1 + total / size)
+            if scores and size > 500:
+                # A common word only re-ranks the articles rarer words already found.
+                for article_id in scores:
+                    if any(article_id in p for p in postings):
+                        scores[article_id] += idf
+                continue
+            for article_id in set().union(*postings):
+                scores[article_id] += idf
+        top = sorted(scores.items(), key=lambda item: -item[1])[:limit]
+        return [(score, self._tables[article_id]) for article_id, score in top]
+
+    def _nothing(self, question: str) -> Answer:
+        """No article fits: the newest article's suggestions, or that nothing is loaded yet."""
+        newest = self._tables.get(self._newest) if self._newest else None
+        if newest is not None:
+            reply = newest._not_found(question)
+            return Answer(question=question, found=False, text=reply.text, article_id=None,
+                          suggestions=reply.suggestions)
+        return Answer(question=question, found=False, article_id=None,
+                      text="There are no articles to answer from yet.")
+
+
+def _digest(article: Article) -> str:
+    """What identifies an article's content, to tell an edited article from an unchanged one."""
+    if article.digest:
+        return article.digest
+    content = "\n".join([article.title, article.author or "", str(article.date),
+                         *article.paragraphs, repr(article.qa)])
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
