@@ -154,3 +154,10 @@ def test_missing_content_folder_is_reported(tmp_path: Path) -> None:
     report = library.reload()
     assert library.articles == ()
     assert "does not exist" in str(report.problems[0])
+
+
+def test_a_readme_beside_the_articles_is_not_an_article(content_dir: Path, write: Write) -> None:
+    write("README.md", "# About this folder\n\nDrop articles here.\n")
+    library = Library(content_dir)
+    report = library.reload()
+    assert library.find("README") is None and report.problems == ()

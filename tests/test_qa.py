@@ -409,3 +409,16 @@ def test_learned_decision_candidate_gives_one_feature_per_weight(ferry: QATable)
     reply, features = ferry.candidate("how much did the boats cost?")
     assert reply.found and features is not None
     assert len(features) == len(FEATURES) == len(WEIGHTS)
+
+
+def test_a_question_that_fits_two_articles_equally_goes_to_the_newer_one() -> None:
+    """Routing must not depend on set order: on a tie the newest article wins, then the id."""
+    body = ("The Riverside bakery won the county bread prize on Saturday.",
+            "Head baker Tomas Rudd said the sourdough took three days to make.")
+    older = Article(id="bread-a", title="BAKERY WINS PRIZE", author="A", date=dt.date(2026, 1, 5), paragraphs=body)
+    newer = Article(id="bread-b", title="BAKERY WINS PRIZE", author="A", date=dt.date(2026, 2, 5), paragraphs=body)
+    for order in ([older, newer], [newer, older]):
+        index = QAIndex()
+        index.update(order)
+        answer = index.ask("who is the head baker?")
+        assert answer.found and answer.article_id == "bread-b"

@@ -47,6 +47,8 @@ class Article:
 
 MAX_ARTICLE_BYTES = 1_000_000
 ARTICLE_SUFFIXES = (".txt", ".md")
+# Notes an editor may keep beside the articles; never served as news.
+NOT_ARTICLES = frozenset({"readme", "license", "changelog"})
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -349,7 +351,8 @@ class Library:
         try:
             return sorted(
                 p for p in self.folder.iterdir()
-                if p.suffix in ARTICLE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+                if p.suffix in ARTICLE_SUFFIXES and p.is_file()
+                and not p.name.startswith(".") and p.stem.lower() not in NOT_ARTICLES
             )
         except FileNotFoundError:
             return []

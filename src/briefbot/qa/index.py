@@ -111,6 +111,10 @@ class QAIndex:
             return candidates[0][1].answer(question)
         return self._nothing(question)
 
+    def _rank(self, article_id: str, score: float) -> tuple[float, int, str]:
+        date = self._tables[article_id].article.date
+        return (-round(score, 9), -(date.toordinal() if date else 0), article_id)
+
     def _route(self, q: Question, limit: int = 3) -> list[tuple[float, QATable]]:
         """The few articles whose words best cover the question's, by an inverted index."""
         total = len(self._tables)
@@ -145,7 +149,9 @@ class QAIndex:
                 continue
             for article_id in set().union(*postings):
                 scores[article_id] += idf
-        top = sorted(scores.items(), key=lambda item: -item[1])[:limit]
+        # Ties (and sums that differ only by float rounding) go to the newest article, then by
+        # id, so the same question gets the same article whatever the set iteration order.
+        top = sorted(scores.items(), key=lambda item: self._rank(item[0], item[1]))[:limit]
         return [(score, self._tables[article_id]) for article_id, score in top]
 
     def _nothing(self, question: str) -> Answer:
