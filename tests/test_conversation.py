@@ -129,3 +129,11 @@ async def test_an_empty_library_says_there_is_nothing_yet(tmp_path: Path) -> Non
 
 def test_clean_text_drops_control_and_bidi_characters_but_keeps_emoji() -> None:
     assert clean_text("\u202ewho\x07 won? 🏆\n") == "who won? 🏆"
+
+
+async def test_who_wrote_this_before_any_briefing_is_about_the_newest_article(
+    conversation: Conversation,
+) -> None:
+    (reply,) = await conversation.handle(_say("who wrote this? ✍️", chat="fresh"))
+    assert isinstance(reply, Answer) and reply.found
+    assert "Tom Okafor" in reply.text

@@ -131,6 +131,10 @@ class App:
                 log.exception("content: rescan of %s failed", self.config.content_dir)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -145,7 +149,7 @@ async def chat(config: Config) -> int:
     console = ConsoleAdapter(app.handle)
     if sys.stdin.isatty():
         print(
-            f"briefbot console chat: {len(app.library.articles)} articles from "
+            f"briefbot console chat: {_count(len(app.library.articles), 'article')} from "
             f"{config.content_dir}. Try /latest, /help, or ask a question. Ctrl+D quits.",
             file=sys.stderr,
         )

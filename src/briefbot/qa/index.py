@@ -14,7 +14,13 @@ from rapidfuzz.distance import OSA
 
 from briefbot.articles import Article
 from briefbot.qa.answer import Answer
-from briefbot.qa.questions import MAX_QUESTION_CHARS, Question, parse_question
+from briefbot.qa.questions import (
+    AUTHOR,
+    MAX_QUESTION_CHARS,
+    PUBLISHED,
+    Question,
+    parse_question,
+)
 from briefbot.qa.table import QATable
 from briefbot.qa.words import _SYNONYMS, _plausible_typo, _term
 
@@ -109,6 +115,10 @@ class QAIndex:
             return last.answer(question)
         if candidates:
             return candidates[0][1].answer(question)
+        newest = self._tables.get(self._newest) if self._newest else None
+        if newest is not None and (not q.slots or q.kind in (AUTHOR, PUBLISHED)):
+            # "who wrote this?" with nothing to route on: "this" is the newest article.
+            return newest.answer(question)
         return self._nothing(question)
 
     def _rank(self, article_id: str, score: float) -> tuple[float, int, str]:
