@@ -137,3 +137,27 @@ async def test_who_wrote_this_before_any_briefing_is_about_the_newest_article(
     (reply,) = await conversation.handle(_say("who wrote this? ✍️", chat="fresh"))
     assert isinstance(reply, Answer) and reply.found
     assert "Tom Okafor" in reply.text
+
+
+@pytest.mark.parametrize("text", ["thanks!", "Thank you 🙏", "hello", "Hi there!", "ok", "lol", "?", "🤔"])
+async def test_small_talk_gets_a_short_reply_never_a_quoted_sentence(
+    conversation: Conversation, text: str
+) -> None:
+    (reply,) = await conversation.handle(_say(text))
+    assert isinstance(reply, Notice)
+
+
+@pytest.mark.parametrize("text", ["what happened?", "summary please", "what's this about?", "tell me more", "any news today?"])
+async def test_asking_for_the_gist_gets_the_briefing_of_the_chats_article(
+    conversation: Conversation, text: str
+) -> None:
+    await conversation.handle(_say("/brief harbour", chat="gist"))
+    (reply,) = await conversation.handle(_say(text, chat="gist"))
+    assert isinstance(reply, Briefing) and reply.article_id == "harbour"
+
+
+async def test_a_follow_up_question_goes_to_the_article_last_quoted(conversation: Conversation) -> None:
+    (first,) = await conversation.handle(_say("where were the ferries built?", chat="f"))
+    assert isinstance(first, Answer) and first.article_id == "harbour"
+    (second,) = await conversation.handle(_say("when was this published?", chat="f"))
+    assert isinstance(second, Answer) and "March 2, 2026" in second.text

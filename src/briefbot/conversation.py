@@ -110,6 +110,31 @@ def clean_text(text: str) -> str:
     return kept.strip()
 
 
+# Small talk is answered as such, never looked up in an article ("thanks" is not a question).
+_GREETINGS = frozenset(
+    "hi hello hey hiya yo howdy hallo hola greetings morning evening".split()
+) | {"good morning", "good afternoon", "good evening", "hi there", "hello there", "hey there"}
+_THANKS = frozenset("thanks thx ty cheers ta merci danke".split()) | {
+    "thank you", "thanks a lot", "many thanks", "thank you very much", "thanks so much"
+}
+_ACKNOWLEDGEMENTS = frozenset(
+    "ok okay k kk cool great nice lol wow sure fine bye goodbye yes no yep nope alright".split()
+) | {"got it", "see you", "good night", "ok thanks", "ok thank you", "all good", "sounds good"}
+# Asking for the gist rather than a fact: the briefing answers that best.
+_GIST = re.compile(
+    r"(?:please )?"
+    r"(?:(?:give me (?:a |the )?)?(?:summary|summarise|summarize|tl ?dr|gist|news|headlines?)"
+    r"|what(?: s| is)? (?:the )?(?:news|story|latest)(?: today)?"
+    r"|what happened(?: today)?|what(?: s| is) (?:this|it|that) about|tell me more"
+    r"|(?:any )?news(?: today)?)(?: please)?"
+)
+
+
+def _words_only(text: str) -> str:
+    """Lower-case words of a message, punctuation and emoji dropped: what small talk is keyed on."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
 def help_notice(intro: str | None = None) -> Notice:
     return Notice(
         title="briefbot",
@@ -155,7 +180,7 @@ class Conversation:
             return [help_notice("Send a command or a question.")]
         match = _COMMAND.match(text)
         if match is None:
-            return [self._ask(incoming, text)]
+            return [self._chat(incoming, text)]
         command = match.group(1).lower()
         args = (match.group(2) or "").strip()
         if command in ("start", "help"):
@@ -215,6 +240,24 @@ class Conversation:
             text += f" ({more} older ones not shown.)"
         return Notice(text, items=items, title=None, is_error=error)
 
+    def _chat(self, incoming: Incoming, text: str) -> Reply:
+        """Plain words: small talk gets a short reply, "what happened?" the briefing, else Q&A."""
+        said = _words_only(text)
+        if not said:
+            return help_notice("Ask me about the news in words, or send a command.")
+        if said in _GREETINGS:
+            return help_notice("Hello! I brief you on the news and answer questions about it.")
+        if said in _THANKS:
+            return Notice("You're welcome! Ask another question, or send /latest.")
+        if said in _ACKNOWLEDGEMENTS:
+            return Notice("\U0001f44d Send /latest for the newest briefing, or ask me about it.")
+        if _GIST.fullmatch(said):
+            last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
+            article = self.library.find(last) if last else self.library.latest()
+            if article is not None:
+                return self._briefing_for(incoming, article.id)
+        return self._ask(incoming, text)
+
     def _ask(self, incoming: Incoming, question: str) -> Answer:
         question = question[:MAX_QUESTION_CHARS]
         last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
@@ -223,4 +266,6 @@ class Conversation:
         if answer.found and article is not None:
             # Say which article the quote is from: the chat may have been briefed on another.
             answer = replace(answer, headline=headline_of(article))
+            # And follow-ups ("what did he say?") go to the article just quoted.
+            self.memory.remember_briefed(incoming.platform, incoming.chat_id, article.id)
         return answer

@@ -102,7 +102,7 @@ class QAIndex:
         last = self._tables.get(last_briefed) if last_briefed else None
         if last is not None:
             fit = last._match(q)
-            if not q.slots or fit >= 0.5:
+            if not q.slots or fit >= 0.5 or q.kind in (AUTHOR, PUBLISHED):
                 reply = last.answer(question)
                 if reply.found or not q.slots:
                     return reply
