@@ -188,3 +188,17 @@ def test_keyword_emoji_fit_the_topic() -> None:
         ),
     )
     assert [b.emoji for b in make_briefing(article).bullets] == ["💰", "📉", "🚀"]
+
+
+def test_bullets_without_their_own_emoji_do_not_repeat_one_emoji_down_the_list() -> None:
+    article = summit(paragraphs=(
+        "The rocket launch went ahead at dawn from the coastal pad.",
+        "Engineers said the launch used a new rocket engine for the first time.",
+        "The second launch of the rocket is planned for the spring, officials said.",
+        '"This launch proves the rocket works," said the mission director, Ana Ruiz.',
+    ), bullets=())
+    emoji = [bullet.emoji for bullet in make_briefing(article).bullets]
+    assert len(emoji) >= 3
+    assert len(set(emoji)) == len(emoji)
+    assert emoji[0] == "🚀"
+    assert "💬" in emoji  # the quoted sentence

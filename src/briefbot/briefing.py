@@ -20,6 +20,7 @@ MIN_BULLETS = 3
 MAX_BULLETS = 5
 DIGEST_BULLETS = 2
 DEFAULT_EMOJI = "📌"
+QUOTE_EMOJI = "💬"  # a bullet that quotes someone
 
 # Weights and threshold measured in research/qa.md §4 on the sample article.
 _TEXTRANK_WEIGHT = 0.45
@@ -68,10 +69,10 @@ def make_briefing(article: Article) -> Briefing:
     """The briefing for one article: editor bullets when given, otherwise picked sentences."""
     headline = headline_of(article)
     if article.bullets:
-        bullets = tuple(_bullet_from(text) for text in article.bullets if strip_emoji(text))
+        bullets = _bullets([text for text in article.bullets if strip_emoji(text)])
     else:
         picked = pick_sentences(article.sentences, _bullet_count(len(article.sentences)))
-        bullets = tuple(_bullet_from(sentence) for sentence in picked)
+        bullets = _bullets(picked)
     return Briefing(
         article_id=article.id,
         headline=headline,
@@ -368,7 +369,7 @@ _EMOJI_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("📈", ("rise", "rose", "raise", "increase", "grow", "growth", "higher", "surge", "hike")),
     ("✊", ("strike", "walkout", "union", "protest")),
     ("🚆", ("transit", "train", "rail", "metro", "subway", "bus ", "commuter")),
-    ("📞", ("call", "channel", "communicat", "phone", "hotline", "line")),
+    ("📞", ("channel", "communicat", "phone", "hotline", "line")),
     ("🎖️", ("military", "army", "troop", "general", "commander", "defence", "defense")),
     ("⚠️", ("risk", "warn", "danger", "threat")),
     ("🗣️", ("talks", "said", "says", "told", "announc", "statement", "emphasi", "interview")),
@@ -377,22 +378,31 @@ _EMOJI_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("🌍", ("world", "global", "international")),
 )
 _SYMBOL_EMOJI = {"$": "💰", "€": "💰", "£": "💰", "%": "📊"}
+_GENERIC_EMOJI = (DEFAULT_EMOJI, "🔹", "🔸", "▫️", "▪️")
 
 
-def pick_emoji(text: str) -> str:
-    """A fitting emoji for a sentence without one of its own, from its words; 📌 otherwise."""
+def pick_emoji(text: str, avoid: frozenset[str] = frozenset()) -> str:
+    """A fitting emoji for a sentence without one of its own, from its words; 📌 otherwise.
+
+    Emoji in `avoid` (already on an earlier bullet) are passed over for the next fitting one,
+    so a briefing about a launch is not a column of rockets.
+    """
     words = " " + " ".join(w.lower() for w in _TOKEN.findall(text)) + " "
-    for emoji, keywords in _EMOJI_KEYWORDS:
-        if any(" " + keyword in words for keyword in keywords):
+    fitting = [QUOTE_EMOJI] if any(mark in text for mark in "“\"") else []
+    fitting += [emoji for emoji, keywords in _EMOJI_KEYWORDS
+                if any(" " + keyword in words for keyword in keywords)]
+    fitting += [emoji for symbol, emoji in _SYMBOL_EMOJI.items() if symbol in text]
+    for emoji in [*fitting, *_GENERIC_EMOJI]:
+        if emoji not in avoid:
             return emoji
-    for symbol, emoji in _SYMBOL_EMOJI.items():
-        if symbol in text:
-            return emoji
-    return DEFAULT_EMOJI
+    return fitting[0] if fitting else DEFAULT_EMOJI
 
 
-def _bullet_from(sentence: str) -> Bullet:
-    text = shorten_sentence(sentence)
-    own = first_emoji(sentence)
-    return Bullet(emoji=own or pick_emoji(text), text=text)
+def _bullets(sentences: Sequence[str]) -> tuple[Bullet, ...]:
+    bullets: list[Bullet] = []
+    for sentence in sentences:
+        text = shorten_sentence(sentence)
+        used = frozenset(b.emoji for b in bullets)
+        bullets.append(Bullet(emoji=first_emoji(sentence) or pick_emoji(text, used), text=text))
+    return tuple(bullets)
 
