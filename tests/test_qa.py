@@ -422,3 +422,18 @@ def test_a_question_that_fits_two_articles_equally_goes_to_the_newer_one() -> No
         index.update(order)
         answer = index.ask("who is the head baker?")
         assert answer.found and answer.article_id == "bread-b"
+
+
+def test_routing_prefers_the_article_with_the_questions_own_word_over_a_synonym() -> None:
+    talks = Article(id="summit", title="LEADERS MEET", author="A", date=dt.date(2026, 1, 5), paragraphs=(
+        "Foreign ministers held talks in Oslo on Monday.",
+        "The talks were attended by Minister Ines Braga of Portugal and officials from Chile.",
+    ))
+    conference = Article(id="bank", title="BANK HOLDS RATES", author="B", date=dt.date(2026, 3, 5), paragraphs=(
+        "Governor Paul Aske told a press conference that rates would stay at 3 percent.",
+    ))
+    index = QAIndex()
+    index.update([talks, conference])
+    answer = index.ask("who was at the talks?")
+    assert answer.found and answer.article_id == "summit"
+    assert "Braga" in answer.text

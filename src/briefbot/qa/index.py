@@ -24,6 +24,8 @@ from briefbot.qa.questions import (
 from briefbot.qa.table import QATable
 from briefbot.qa.words import _SYNONYMS, _plausible_typo, _term
 
+SYNONYM_TRUST = 0.7  # a synonym's share of a question word's weight when routing
+
 
 class QAIndex:
     """A QATable per article, reused while an article is unchanged, and routing between them."""
@@ -131,34 +133,41 @@ class QAIndex:
         if not total or not q.slots:
             return []
         scores: dict[str, float] = defaultdict(float)
-        slot_terms: list[list[str]] = []
+        # Per question word: the article terms that stand for it, and how much each is trusted
+        # (the word itself or its typo fix fully, a synonym less, so "talks" ranks an article
+        # that says "talks" above one that only says "conference").
+        slot_terms: list[dict[str, float]] = []
         for slot in q.slots:
-            terms = [slot.term] if slot.term in self._postings else []
+            terms = {slot.term: 1.0} if slot.term in self._postings else {}
             if not terms and not slot.word[:1].isdigit() and 4 <= len(slot.word) <= 30:
                 pool = self._by_initial.get(slot.word[:1], [])
                 hit = process.extractOne(slot.word, pool, scorer=OSA.distance, score_cutoff=2)
                 if hit is not None and _plausible_typo(slot.word, hit[0]):
-                    terms.append(_term(hit[0]))
-            terms += [g for g in _SYNONYMS.get(slot.term, ()) if g in self._postings]
+                    terms[_term(hit[0])] = 1.0
+            for synonym in _SYNONYMS.get(slot.term, ()):
+                if synonym in self._postings:
+                    terms.setdefault(synonym, SYNONYM_TRUST)
             slot_terms.append(terms)
         ordered = sorted(
             (t for t in slot_terms if t),
             key=lambda ts: sum(len(self._postings.get(t, ())) for t in ts),
         )
         for terms in ordered:
-            postings = [self._postings[t] for t in terms if t in self._postings]
-            size = sum(len(p) for p in postings)
-            if not size:
+            trust: dict[str, float] = {}
+            for term, weight in terms.items():
+                for article_id in self._postings.get(term, ()):
+                    trust[article_id] = max(trust.get(article_id, 0.0), weight)
+            if not trust:
                 continue
-            idf = math.log(1 + total / size)
-            if scores and size > 500:
+            idf = math.log(1 + total / len(trust))
+            if scores and len(trust) > 500:
                 # A common word only re-ranks the articles rarer words already found.
                 for article_id in scores:
-                    if any(article_id in p for p in postings):
-                        scores[article_id] += idf
+                    if article_id in trust:
+                        scores[article_id] += idf * trust[article_id]
                 continue
-            for article_id in set().union(*postings):
-                scores[article_id] += idf
+            for article_id, weight in trust.items():
+                scores[article_id] += idf * weight
         # Ties (and sums that differ only by float rounding) go to the newest article, then by
         # id, so the same question gets the same article whatever the set iteration order.
         top = sorted(scores.items(), key=lambda item: self._rank(item[0], item[1]))[:limit]
