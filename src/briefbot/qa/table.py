@@ -80,6 +80,8 @@ from briefbot.qa.words import (
 )
 from briefbot.text import strip_emoji
 
+MAX_SUGGESTION_TRIES = 6
+
 
 class QATable:
     """Everything needed to answer questions about one article, built once at load time."""
@@ -120,6 +122,7 @@ class QATable:
         }
         self._tagged: Tagged | None = None
         self._suggestions: tuple[str, ...] | None = None
+        self._suggest = True
         self._tag()  # people, places, dates: found once here, so answers stay fast
 
     # ---- public API -------------------------------------------------------------------------
@@ -128,12 +131,19 @@ class QATable:
         """How well the question fits this article (for routing a question to an article)."""
         return self._match(parse_question(question))
 
-    def answer(self, question: str) -> Answer:
-        """Answer the question from this article, or say honestly that it doesn't say."""
+    def answer(self, question: str, *, suggest: bool = True) -> Answer:
+        """Answer the question from this article, or say honestly that it doesn't say.
+
+        `suggest=False` leaves the suggestions off a not-found answer: routing tries several
+        articles and only the answer it keeps needs them (they are costly the first time).
+        """
+        self._suggest = suggest
         try:
             return self._answer(parse_question(question))
         except RecursionError:  # pragma: no cover - defensive: never let a question crash a chat
             return self._not_found(question)
+        finally:
+            self._suggest = True
 
     @property
     def suggestions(self) -> tuple[str, ...]:
@@ -628,7 +638,7 @@ class QATable:
 
     def _not_found(self, question: str) -> Answer:
         """"The article doesn't say", with questions it can answer when they fit on the line."""
-        suggestions = self.suggestions
+        suggestions = self.suggestions if self._suggest else ()
         text = "The article doesn't say."
         if suggestions:
             tried = text + " Try: " + " · ".join(suggestions)
@@ -663,9 +673,13 @@ class QATable:
             candidates.append(("quote", f"What did {surname} say?"))
         chosen: list[str] = []
         kinds: set[str] = set()
+        tries = 0
         for kind, candidate in candidates:
             if kind in kinds or candidate in chosen:
                 continue
+            tries += 1
+            if tries > MAX_SUGGESTION_TRIES:  # each try is a full answer: keep "not found" quick
+                break
             reply = self.answer(candidate)
             if reply.found and reply.quote is not None:
                 chosen.append(candidate)
