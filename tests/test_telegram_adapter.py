@@ -593,3 +593,16 @@ async def test_briefbot_run_answers_then_exits_cleanly_on_sigterm(
     assert process.returncode == 0, stderr.decode()[-2000:]
     assert secret_part(fake.token) not in stderr.decode()
     assert "Set Bot API URL" in stderr.decode()  # the debug log really ran
+
+
+async def test_an_unreachable_bot_api_is_a_temporary_failure_naming_base_url() -> None:
+    """At boot the network may not be up yet: the app retries this, unlike a bad token."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "123456789:UnreachableUnreachableUnreach_1"
+    config = TelegramConfig(base_url=f"http://127.0.0.1:{port}/bot", token=Secret(token))
+    adapter = TelegramAdapter(config, Recorder())
+    with pytest.raises(TemporaryFailure, match=r"cannot reach the Telegram Bot API .*telegram.base_url"):
+        await adapter.start()
+    await adapter.stop()

@@ -17,6 +17,7 @@ from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Reply
 from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
+from briefbot.errors import ConfigError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.qa import QAIndex
 from briefbot.store import SqliteStore, sync_config_subscriptions
@@ -24,6 +25,8 @@ from briefbot.subscriptions import SubscriptionService
 
 log = logging.getLogger("briefbot.app")
 STOP_GRACE_SECONDS = 5.0
+START_RETRY_FIRST_SECONDS = 1.0
+START_RETRY_MAX_SECONDS = 60.0
 
 
 class App:
@@ -95,10 +98,13 @@ class App:
         started: list[Adapter] = []
         tasks: list[asyncio.Task[None]] = []
         try:
-            for adapter in adapters.values():
-                await adapter.start()
-                started.append(adapter)
-                log.info("%s: running", adapter.platform)
+            # Concurrently, so a platform that is down at boot does not hold up the others.
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for adapter in adapters.values():
+                        group.create_task(self._start(adapter, stop, started))
+            except* ConfigError as errors:
+                raise errors.exceptions[0] from None  # e.g. a rejected token: say it plainly
             tasks.append(self.delivery.start(stop))
             tasks.append(asyncio.create_task(self._watch_content(stop), name="content-watch"))
             await stop.wait()
@@ -106,7 +112,8 @@ class App:
             stop.set()
             # Let a delivery pass that is sending finish its message rather than cut it between
             # send and ledger write (which would send it again on the next start).
-            await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            if tasks:
+                await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -118,6 +125,27 @@ class App:
                 except Exception:
                     log.exception("%s: error while stopping", adapter.platform)
             self.store.close()
+
+    async def _start(self, adapter: Adapter, stop: asyncio.Event, started: list[Adapter]) -> None:
+        """Start one adapter, retrying with backoff while its platform cannot be reached.
+
+        A server often boots before its network is up; exiting would only have the service
+        manager restart the bot in a tight loop. Configuration errors (a rejected token) are
+        not retried: they need a person.
+        """
+        delay = START_RETRY_FIRST_SECONDS
+        while not stop.is_set():
+            try:
+                await adapter.start()
+            except TemporaryFailure as exc:
+                log.warning("%s: %s; trying again in %.0f s", adapter.platform, exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = min(delay * 2, START_RETRY_MAX_SECONDS)
+                continue
+            started.append(adapter)
+            log.info("%s: running", adapter.platform)
+            return
 
     async def _watch_content(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -38,4 +38,4 @@ class ChatMoved(DeliveryError):
 
 
 class TemporaryFailure(DeliveryError):
-    """The platform failed for now (5xx, timeout, long rate limit): try again on a later pass."""
+    """The platform failed for now (5xx, timeout, unreachable, long rate limit): try again later."""

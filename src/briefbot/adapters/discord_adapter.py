@@ -204,6 +204,13 @@ class DiscordAdapter:
                 f"Discord refused the token in {DISCORD_TOKEN_ENV}; copy it again from the "
                 "Developer Portal (Bot > Reset Token)"
             ) from None
+        except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
+            await client.close()
+            where = self.config.api_base_url or "https://discord.com/api"
+            raise TemporaryFailure(
+                f"cannot reach Discord at {where} ({type(exc).__name__}: {exc}); check the "
+                "network and discord.api_base_url"
+            ) from None
         except BaseException:
             await client.close()
             raise

@@ -152,7 +152,7 @@ class TelegramAdapter:
         except TelegramError as exc:
             await self._close_requests()
             where = self.config.base_url or "https://api.telegram.org"
-            raise ConfigError(
+            raise TemporaryFailure(
                 f"cannot reach the Telegram Bot API at {where} ({exc.message}); check the "
                 "network and telegram.base_url"
             ) from None

@@ -1,0 +1,81 @@
+"""The composition root: starting platforms that are down at boot, and stopping cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from briefbot import app as app_module
+from briefbot.app import App
+from briefbot.config import Config
+from briefbot.conversation import Reply
+from briefbot.errors import ConfigError, TemporaryFailure
+
+
+class FlakyAdapter:
+    """Unreachable for the first `failures` starts, then fine; records what happened."""
+
+    def __init__(self, platform: str, failures: int, error: Exception | None = None) -> None:
+        self.platform = platform
+        self.failures = failures
+        self.error = error or TemporaryFailure("cannot reach the platform (connection refused)")
+        self.starts = 0
+        self.running = False
+
+    async def start(self) -> None:
+        self.starts += 1
+        if self.starts <= self.failures:
+            raise self.error
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+
+    def render(self, reply: Reply) -> Sequence[object]:
+        return [reply]
+
+    async def send_part(self, chat_id: str, part: object) -> None:
+        return None
+
+
+@pytest.fixture
+def app(content_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.setattr(app_module, "START_RETRY_FIRST_SECONDS", 0.01)
+    config = Config(content_dir=content_dir, database=tmp_path / "db.sqlite3",
+                    catch_up_window=dt.timedelta(hours=2))
+    built = App(config)
+    built.load_content()
+    return built
+
+
+async def _serve_until(app: App, adapters: dict[str, FlakyAdapter], ready: FlakyAdapter) -> None:
+    stop = asyncio.Event()
+    serving = asyncio.create_task(app.serve(dict(adapters), stop))  # type: ignore[arg-type]
+    for _ in range(500):
+        if ready.running:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(serving, timeout=10)
+
+
+async def test_a_platform_unreachable_at_boot_is_retried_until_it_answers(app: App) -> None:
+    telegram = FlakyAdapter("telegram", failures=3)
+    discord = FlakyAdapter("discord", failures=0)
+    await _serve_until(app, {"telegram": telegram, "discord": discord}, ready=telegram)
+    assert telegram.starts == 4
+    assert discord.starts == 1
+    assert not telegram.running and not discord.running  # both stopped on the way out
+
+
+async def test_a_rejected_token_is_not_retried_and_stops_the_rest(app: App) -> None:
+    bad = FlakyAdapter("telegram", failures=99, error=ConfigError("TELEGRAM_BOT_TOKEN was rejected"))
+    good = FlakyAdapter("discord", failures=0)
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN was rejected"):
+        await app.serve({"telegram": bad, "discord": good}, asyncio.Event())  # type: ignore[dict-item]
+    assert bad.starts == 1
+    assert not good.running
