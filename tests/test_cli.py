@@ -108,3 +108,15 @@ def test_run_without_a_token_falls_back_to_the_console_chat(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert "console chat" in result.stderr
     assert "Russia" in result.stdout
+
+
+def test_an_unwritable_database_is_a_config_error_in_check_and_chat(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {blocker / 'db.sqlite3'}\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 2 and "database:" in check.stderr
+    chat = briefbot("--config", str(config), "chat", stdin="/latest\n")
+    assert chat.returncode == 2 and "database:" in chat.stderr
+    assert "Traceback" not in chat.stderr

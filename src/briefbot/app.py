@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -39,7 +40,13 @@ class App:
                 register_secret(token.reveal())
         self.library = Library(config.content_dir)
         self.qa = QAIndex()
-        self.store = SqliteStore.from_config(config)
+        try:
+            self.store = SqliteStore.from_config(config)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"database: cannot open {config.database} ({exc}); point it at a file in a "
+                "folder the bot may write to"
+            ) from None
         self.delivery: Delivery | None = None
         self.subscriptions = SubscriptionService(
             self.store, config.timezone, on_change=self._subscriptions_changed

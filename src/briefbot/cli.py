@@ -7,7 +7,9 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -146,8 +148,27 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _database_problem(path: Path) -> str | None:
+    """Why the database could not be created or written at `path`, if it could not."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    problem = f"database: {path} cannot be written; point it at a file in a writable folder"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else problem
+    try:  # a real write, since permission bits say little to root
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return problem
+    return None
+
+
 def _check(config: Config) -> int:
     where = config.source or "defaults (no config file)"
+    database = _database_problem(config.database)
+    if database is not None:
+        raise ConfigError(database)
     print(f"config: {where}: OK")
     library = Library(config.content_dir)
     report = library.reload()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -116,13 +117,20 @@ def check_timezone(value: object, key: str) -> str:
     return name
 
 
-def _duration(value: object, key: str) -> dt.timedelta:
+def _duration(value: object, key: str, *, longest: dt.timedelta) -> dt.timedelta:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.timedelta(seconds=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ConfigError(f"{key}: {value!r} is not a duration; write e.g. 2h, 90m or 30s")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{key}: {value!r} is not a duration; write e.g. 2h, 90m or 30s")
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    # Zero (or NaN) would make every briefing count as missed the moment it falls due.
+    if not math.isfinite(seconds) or not 0 < seconds <= longest.total_seconds():
+        raise ConfigError(
+            f"{key}: {value!r} must be more than 0 and at most {longest}; write e.g. 2h"
+        )
+    return dt.timedelta(seconds=seconds)
 
 
 def _mapping(value: object, key: str) -> Mapping[str, Any]:
@@ -252,13 +260,20 @@ def load_config(
     )
 
     reload_seconds = top.get("reload_seconds", 5.0)
-    if not isinstance(reload_seconds, (int, float)) or reload_seconds <= 0:
+    if (
+        not isinstance(reload_seconds, (int, float))
+        or isinstance(reload_seconds, bool)
+        or not math.isfinite(reload_seconds)
+        or reload_seconds <= 0
+    ):
         raise ConfigError(f"reload_seconds: {reload_seconds!r} must be a positive number")
     return Config(
         content_dir=(base / str(top.get("content_dir", "content"))).resolve(),
         database=(base / str(top.get("database", "data/briefbot.sqlite3"))).resolve(),
         timezone=zone,
-        catch_up_window=_duration(top.get("catch_up_window", "2h"), "catch_up_window"),
+        catch_up_window=_duration(
+            top.get("catch_up_window", "2h"), "catch_up_window", longest=dt.timedelta(hours=24)
+        ),
         reload_seconds=float(reload_seconds),
         telegram=telegram,
         discord=discord,
