@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -11,10 +12,13 @@ from pathlib import Path
 from typing import TextIO
 
 from briefbot.adapters.base import Handler
-from briefbot.conversation import Incoming, Reply
+from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.render import render_plain
 
 HISTORY_FILE = Path.home() / ".briefbot_history"
+APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
+                 is_error=True)
+log = logging.getLogger(__name__)
 
 
 class ConsoleAdapter:
@@ -74,15 +78,23 @@ class ConsoleAdapter:
             while (line := await lines.get()) is not None:
                 try:
                     if line.strip():
-                        incoming = Incoming(self.platform, self._chat_id, "console-user", line)
-                        for reply in await self._handler(incoming):
-                            for part in self.render(reply):
-                                await self.send_part(self._chat_id, part)
+                        await self._answer(line)
                 finally:
                     self._replied.set()
         finally:
             self._replied.set()
             self.finished.set()
+
+    async def _answer(self, line: str) -> None:
+        incoming = Incoming(self.platform, self._chat_id, "console-user", line)
+        try:
+            replies = await self._handler(incoming)
+        except Exception:  # one bad message must not end the chat
+            log.exception("console: answering %r failed", line[:80])
+            replies = [APOLOGY]
+        for reply in replies:
+            for part in self.render(reply):
+                await self.send_part(self._chat_id, part)
 
     def _read_lines(
         self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]
