@@ -161,3 +161,12 @@ def test_a_readme_beside_the_articles_is_not_an_article(content_dir: Path, write
     library = Library(content_dir)
     report = library.reload()
     assert library.find("README") is None and report.problems == ()
+
+
+def test_absurdly_nested_front_matter_is_reported_not_fatal(content_dir: Path, write: Write) -> None:
+    write("deep.md", "---\ntitle: Deep\ntags: " + "[" * 5000 + "]" * 5000 + "\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    (problem,) = _problems_for(library, "deep.md")
+    assert "nested too deeply" in problem
+    assert len(library.articles) == 2

@@ -185,6 +185,8 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
         raise ArticleFileError("the front matter is never closed; add a '---' line after it", 1)
     try:
         front = yaml.safe_load("\n".join(lines[1:end]))
+    except RecursionError:
+        raise ArticleFileError("the front matter is nested too deeply to read", 2) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -384,6 +386,11 @@ class Library:
                 self._entries[path] = (stamp, article, problems)
             except ArticleFileError as exc:
                 problem = ContentProblem(path, exc.message, exc.line)
+                self._entries[path] = (stamp, None, [problem])
+            except Exception as exc:  # a parser's own failure must not stop the other files
+                problem = ContentProblem(
+                    path, f"could not be read ({type(exc).__name__}); check its structure"
+                )
                 self._entries[path] = (stamp, None, [problem])
         for gone in set(self._entries) - seen:
             del self._entries[gone]
