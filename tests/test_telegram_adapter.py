@@ -533,6 +533,26 @@ async def test_webhook_mode_receives_updates_posted_by_telegram(
     assert fake.calls_to("getUpdates") == []
 
 
+# When binding fails, the webhook server's library drops its unbound socket without closing it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_webhook_port_in_use_is_a_clear_config_error_and_nothing_is_left_running(
+    fake: FakeTelegram, conversation: Conversation
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = TelegramConfig(
+            base_url=fake.base_url, base_file_url=fake.base_file_url, token=Secret(fake.token),
+            webhook=WebhookConfig(url="https://bot.example.org/telegram", listen="127.0.0.1",
+                                  port=port, path="telegram"),
+        )
+        adapter = TelegramAdapter(config, conversation.handle)
+        with pytest.raises(ConfigError, match=f"telegram.webhook: cannot listen on 127.0.0.1:{port}"):
+            await adapter.start()
+    assert adapter._app is None  # stopped and shut down, not left half-started
+
+
 async def test_handlers_added_later_and_below_root_see_no_token(
     fake: FakeTelegram, conversation: Conversation
 ) -> None:

@@ -110,8 +110,10 @@ class App:
                 async with asyncio.TaskGroup() as group:
                     for adapter in adapters.values():
                         group.create_task(self._start(adapter, stop, started))
-            except* ConfigError as errors:
-                raise errors.exceptions[0] from None  # e.g. a rejected token: say it plainly
+            except* Exception as errors:
+                # One platform's start error (a rejected token, a port in use), said plainly
+                # rather than wrapped in an exception group.
+                raise errors.exceptions[0] from None
             tasks.append(self.delivery.start(stop))
             tasks.append(asyncio.create_task(self._watch_content(stop), name="content-watch"))
             await stop.wait()

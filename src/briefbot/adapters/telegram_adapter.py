@@ -159,6 +159,14 @@ class TelegramAdapter:
         self._app = app
         if not self.receive:
             return
+        try:
+            await self._serve(app)
+        except BaseException:
+            await self.stop()  # never leave a half-started application behind
+            raise
+
+    async def _serve(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Handlers, the command menu, then long polling or the webhook server."""
         app.add_handler(PTBMessageHandler(filters.UpdateType.MESSAGE & filters.TEXT,
                                           self._on_message))
         app.add_error_handler(self._on_error)
@@ -173,14 +181,20 @@ class TelegramAdapter:
                 error_callback=self._on_polling_error,
             )
         else:
-            await app.updater.start_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                url_path=webhook.path,
-                webhook_url=webhook.url,
-                allowed_updates=[Update.MESSAGE],
-                secret_token=webhook.secret_token.reveal() if webhook.secret_token else None,
-            )
+            try:
+                await app.updater.start_webhook(
+                    listen=webhook.listen,
+                    port=webhook.port,
+                    url_path=webhook.path,
+                    webhook_url=webhook.url,
+                    allowed_updates=[Update.MESSAGE],
+                    secret_token=webhook.secret_token.reveal() if webhook.secret_token else None,
+                )
+            except OSError as exc:
+                raise ConfigError(
+                    f"telegram.webhook: cannot listen on {webhook.listen}:{webhook.port} "
+                    f"({exc.strerror}); pick a free port or address"
+                ) from None
         log.info("Telegram: serving as @%s (%s)", app.bot.username,
                  "webhook" if webhook else "long polling")
 
