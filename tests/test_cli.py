@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,25 @@ def test_an_unwritable_database_is_a_config_error_in_check_and_chat(tmp_path: Pa
     chat = briefbot("--config", str(config), "chat", stdin="/latest\n")
     assert chat.returncode == 2 and "database:" in chat.stderr
     assert "Traceback" not in chat.stderr
+
+
+def test_send_due_with_a_platform_down_exits_3_so_cron_runs_it_again(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n"
+        f"telegram:\n  base_url: http://127.0.0.1:{port}/bot\n"
+        '  channels: [{chat_id: "@news", time: "07:30", timezone: Europe/Berlin}]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    env["TELEGRAM_BOT_TOKEN"] = "123456789:AAHunreachableunreachableunreach"
+    result = subprocess.run(
+        [sys.executable, "-m", "briefbot", "--config", str(config), "send-due",
+         "--at", "2026-11-25T07:31:00+01:00"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "stay due" in result.stderr
+    assert "AAHunreachable" not in result.stdout + result.stderr

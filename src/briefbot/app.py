@@ -26,6 +26,7 @@ from briefbot.subscriptions import SubscriptionService
 
 log = logging.getLogger("briefbot.app")
 STOP_GRACE_SECONDS = 5.0
+EXIT_RETRY = 3  # send-due: something stayed due (platform down, temporary failures); run again
 START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 60.0
 
@@ -62,8 +63,8 @@ class App:
             log.warning("content: %s", problem)
         if report.changed_anything:
             log.info(
-                "content: %d articles (added %s, changed %s, removed %s)",
-                len(self.library.articles), list(report.added) or "none",
+                "content: %s (added %s, changed %s, removed %s)",
+                _count(len(self.library.articles), "article"), list(report.added) or "none",
                 list(report.changed) or "none", list(report.removed) or "none",
             )
             self.conversation.sync()
@@ -222,22 +223,29 @@ async def run(config: Config) -> int:
 
 
 async def send_due(config: Config, at: dt.datetime) -> int:
-    """One delivery pass at `at`, then exit (for cron or a Kubernetes CronJob)."""
+    """One delivery pass at `at`, then exit (for cron or a Kubernetes CronJob).
+
+    Returns 0 when everything due went out, EXIT_RETRY when a platform could not be reached
+    or some chats failed for now: they stay due, and the next run sends them.
+    """
     app = App(config)
     app.load_content()
     sync_config_subscriptions(app.store, config, at)
-    adapters = app.platform_adapters(receive=False)
-    started: list[Adapter] = []
+    started: dict[str, Adapter] = {}
+    unreachable = False
     try:
-        for adapter in adapters.values():
-            await adapter.start()
-            started.append(adapter)
-        report = await deliver_due(
-            app.store, app.library, adapters, at, config.catch_up_window
-        )
+        for platform, adapter in app.platform_adapters(receive=False).items():
+            try:
+                await adapter.start()
+            except TemporaryFailure as exc:
+                log.warning("%s: %s; its briefings stay due for the next run", platform, exc)
+                unreachable = True
+                continue
+            started[platform] = adapter
+        report = await deliver_due(app.store, app.library, started, at, config.catch_up_window)
     finally:
-        for adapter in reversed(started):
+        for adapter in reversed(started.values()):
             await adapter.stop()
         app.store.close()
     print(report)
-    return 0
+    return EXIT_RETRY if unreachable or report.failed else 0
