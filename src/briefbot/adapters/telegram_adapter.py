@@ -105,7 +105,7 @@ def install_token_redaction(token: str) -> None:
 
 
 class TelegramAdapter:
-    """Serves one bot: private chats, groups (commands, mentions, replies) and channel posts."""
+    """Serves one bot: private chats and groups (commands, mentions, replies); posts to channels."""
 
     platform = PLATFORM
 
