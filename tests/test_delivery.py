@@ -403,3 +403,110 @@ async def test_config_channel_first_synced_just_after_its_time_still_gets_today(
     report = await run_at(store, Shelf([story("first", MONDAY)]), adapter, now)
     assert report.delivered == 1
     assert len(adapter.outbox.to("@news")) == 2
+
+
+def test_shelf_orders_articles_exactly_like_the_library(tmp_path: Path) -> None:
+    """Same-date ties go by id ascending in the real Library; the test double must agree."""
+    from briefbot.articles import Library
+
+    content = tmp_path / "content"
+    content.mkdir()
+    for name, date in (("b-vote", "February 11, 2026"), ("a-park", "February 11, 2026"),
+                       ("c-old", "February 10, 2026")):
+        (content / f"{name}.txt").write_text(
+            f"Headline {name}\n- Dana Reporter\n- {date}\n\n"
+            f"The council voted on Tuesday to approve the {name} plan.\n",
+            encoding="utf-8",
+        )
+    library = Library(content)
+    library.reload()
+    shelf = Shelf(library.articles)
+    assert [a.id for a in shelf.articles] == [a.id for a in library.articles]
+
+
+async def test_article_added_later_on_the_day_of_the_last_briefing_is_sent_next_day(
+    tmp_path: Path, store: SqliteStore,
+) -> None:
+    """With the real Library: a second article dated the same day sorts after the one sent."""
+    from briefbot.articles import Library
+
+    content = tmp_path / "content"
+    content.mkdir()
+
+    def write(name: str) -> None:
+        (content / f"{name}.txt").write_text(
+            f"Council news about {name}\n- Dana Reporter\n- November 23, 2026\n\n"
+            f"The city council voted 7 to 2 on Tuesday to approve the {name} plan.\n"
+            "Mayor Lena Ortiz said the vote would speed up repairs across the city.\n",
+            encoding="utf-8",
+        )
+
+    write("morning-bridge")
+    library = Library(content)
+    library.reload()
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await Delivery(store, library, {"telegram": adapter}).run_pass(at_berlin(MONDAY, 7, 30))
+    write("vote-count")  # sorts after morning-bridge: same date, later id
+    library.reload()
+    report = await Delivery(store, library, {"telegram": adapter}).run_pass(
+        at_berlin(next_day(MONDAY), 7, 30))
+    assert report.delivered == 1
+    assert adapter.outbox.to("-100")[2:] == ["vote-count: Council news about vote-count",
+                                             "vote-count: 2 bullets"]
+
+
+async def test_same_day_article_is_new_even_when_it_sorts_after_the_last_one_sent(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("b-bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("c-vote", MONDAY), story("a-park", MONDAY))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert adapter.outbox.to("-100")[2:] == ["digest a-park: Council votes on a park",
+                                             "digest c-vote: Council votes on c vote"]
+
+
+async def test_same_day_article_is_new_after_the_last_one_sent_left_the_library(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.articles = ()
+    shelf.put(story("vote", MONDAY), story("older", next_day(MONDAY, -1)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert adapter.outbox.to("-100")[2:] == ["vote: Council votes on vote", "vote: 3 bullets"]
+
+
+class _BulletsFail(RecordingAdapter):
+    """The headline part goes through; the bullets part fails while `down` is set."""
+
+    down = True
+
+    async def send_part(self, chat_id: str, part: object) -> None:
+        if self.down and "bullets" in str(part):
+            from briefbot.errors import TemporaryFailure
+            raise TemporaryFailure("502 Bad Gateway")
+        await super().send_part(chat_id, part)
+
+
+async def test_half_sent_briefing_missed_after_the_window_is_not_sent_again(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("first", MONDAY)])
+    adapter = _BulletsFail()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    skipped = await run_at(store, shelf, adapter, at_berlin(MONDAY, 9, 45))
+    adapter.down = False
+    report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert skipped.skipped == 1
+    assert adapter.outbox.to("-100") == ["first: Council votes on first"]
+    assert (report.nothing_new, report.sent) == (1, 0)
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.last_article_id == "first"
+    assert store.last_briefed("telegram", "-100") == "first"

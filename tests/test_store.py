@@ -134,3 +134,32 @@ def test_unsubscribing_forgets_the_ledger(store: SqliteStore) -> None:
     assert store.unsubscribe("telegram", "-1")
     assert not store.unsubscribe("telegram", "-1")
     assert store.progress(sub.id, DAY).delivered_parts == frozenset()
+
+
+def test_upgraded_database_counts_ledger_articles_as_sent(tmp_path: Path) -> None:
+    """A database from before per-article membership keeps knowing what each chat was sent."""
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO subscriptions VALUES (1, 'telegram', '-1', '07:30', 'UTC', 'a', "
+               "'2026-11-01T00:00:00+00:00', 'chat', NULL, '2026-11-22', 'bridge', "
+               "'2026-11-22', '2026-11-22T07:30:00+00:00')")
+    db.execute("INSERT INTO ledger VALUES (1, '2026-11-22', 0, '[\"bridge\", \"park\"]', "
+               "'2026-11-22T07:30:00+00:00')")
+    db.commit()
+    db.close()
+    upgraded = SqliteStore(path)
+    assert upgraded.sent_article_ids(1) == {"bridge", "park"}
+    upgraded.close()
+
+
+def test_finishing_a_briefing_remembers_its_articles_and_forgets_older_ones(
+    store: SqliteStore,
+) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.finish_briefing(sub.id, DAY, newest_article_id="old", newest_article_date=DAY,
+                          sent_at=NOW, sent_articles=[("old", DAY)])
+    later = DAY + dt.timedelta(days=1)
+    store.finish_briefing(sub.id, later, newest_article_id="new", newest_article_date=later,
+                          sent_at=NOW, sent_articles=[("new", later), ("same-day", later)])
+    assert store.sent_article_ids(sub.id) == {"new", "same-day"}

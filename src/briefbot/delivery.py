@@ -17,7 +17,7 @@ from briefbot.briefing import make_briefing, make_digest
 from briefbot.conversation import Reply
 from briefbot.errors import ChatMoved, ChatUnavailable, TemporaryFailure
 from briefbot.schedule import Due, Missed, decide, next_due
-from briefbot.store import Store, Subscription
+from briefbot.store import SentArticle, Store, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +166,12 @@ class Delivery:
                 sub.platform, sub.chat_id, miss.local_date, miss.scheduled.isoformat(),
                 miss.late_by, self._catch_up,
             )
-            self._store.finish_briefing(sub.id, miss.local_date, newest_article_id=None,
-                                        newest_article_date=None, sent_at=None)
+            self._close_missed(sub, miss)
             tally.add("skipped")
         tally.add("due", len(due))
         if not due:
             return tally.report()
         articles = tuple(self._library.articles)
-        positions = {article.id: index for index, article in enumerate(articles)}
         queue: asyncio.Queue[tuple[Subscription, Due]] = asyncio.Queue()
         for item in due:
             queue.put_nowait(item)
@@ -181,7 +179,7 @@ class Delivery:
         async def worker() -> None:
             while not queue.empty():
                 sub, when = queue.get_nowait()
-                await self._deliver_guarded(sub, when, articles, positions, tally)
+                await self._deliver_guarded(sub, when, articles, tally)
 
         # A TaskGroup, so a crash in one worker cancels the rest instead of orphaning them.
         async with asyncio.TaskGroup() as group:
@@ -194,34 +192,47 @@ class Delivery:
         sub: Subscription,
         when: Due,
         articles: Sequence[Article],
-        positions: Mapping[str, int],
         tally: _Tally,
     ) -> None:
         try:
-            await self._deliver(sub, when, articles, positions, tally)
+            await self._deliver(sub, when, articles, tally)
         except Exception:
             # One chat's fault must not stop the others; it stays due for the next pass.
             log.exception("%s chat %s: the %s briefing failed; will retry on the next pass",
                           sub.platform, sub.chat_id, when.local_date)
             tally.add("failed")
 
+    def _close_missed(self, sub: Subscription, miss: Missed) -> None:
+        progress = self._store.progress(sub.id, miss.local_date)
+        if progress.article_ids is None:
+            self._store.finish_briefing(sub.id, miss.local_date, newest_article_id=None,
+                                        newest_article_date=None, sent_at=None)
+            return
+        # Part of it reached the chat: its articles count as sent, or tomorrow repeats them.
+        found = [self._library.find(i) for i in progress.article_ids]
+        newest = found[0]
+        self._finish(sub, miss.local_date, progress.article_ids[0],
+                     None if newest is None else newest.date, sub.chat_id,
+                     [(i, None if a is None else a.date) for i, a in zip(
+                         progress.article_ids, found, strict=True)],
+                     sent_at=progress.last_sent_at)
+
     def new_articles(
-        self, sub: Subscription, articles: Sequence[Article], positions: Mapping[str, int]
+        self, sub: Subscription, articles: Sequence[Article], sent: frozenset[str]
     ) -> list[Article]:
-        """The articles newer than the last one this subscription was sent, newest first."""
+        """The articles this subscription has not been sent, dated on or after the newest one it
+        was sent, newest first (capped); a new subscription starts with the newest article only.
+
+        Membership, not position: a same-date article added later can sort after the one sent.
+        Undated articles sort as oldest, so they are only ever a first briefing.
+        """
         if not articles:
             return []
-        if sub.last_article_id is None:
-            return [articles[0]]  # a new subscription starts with the newest article only
-        position = positions.get(sub.last_article_id)
-        if position is None:
-            # The last article left the library: fall back to its date.
-            last_date = sub.last_article_date
-            newer = [a for a in articles if a.date is not None and last_date is not None
-                     and a.date > last_date]
-            fresh = newer if last_date is not None else [articles[0]]
-        else:
-            fresh = list(articles[:position])
+        if sub.last_article_id is None and not sent:
+            return [articles[0]]
+        since = sub.last_article_date
+        fresh = [a for a in articles if a.id not in sent and a.date is not None
+                 and (since is None or a.date >= since)]
         return fresh[:MAX_DIGEST_ARTICLES]
 
     async def _deliver(
@@ -229,7 +240,6 @@ class Delivery:
         sub: Subscription,
         when: Due,
         articles: Sequence[Article],
-        positions: Mapping[str, int],
         tally: _Tally,
     ) -> None:
         store = self._store
@@ -240,10 +250,12 @@ class Delivery:
             if len(chosen) != len(progress.article_ids):
                 log.warning("%s chat %s: an article of the %s briefing was removed mid-way; "
                             "closing it as sent", sub.platform, sub.chat_id, when.local_date)
-                self._finish(sub, when, progress.article_ids[0], None, sub.chat_id)
+                self._finish(sub, when.local_date, progress.article_ids[0], None, sub.chat_id,
+                             [(i, a.date if (a := self._library.find(i)) else None)
+                              for i in progress.article_ids])
                 return
         else:
-            chosen = self.new_articles(sub, articles, positions)
+            chosen = self.new_articles(sub, articles, store.sent_article_ids(sub.id))
         if not chosen:
             store.finish_briefing(sub.id, when.local_date, newest_article_id=None,
                                   newest_article_date=None, sent_at=None)
@@ -288,13 +300,16 @@ class Delivery:
             store.record_part(sub.id, when.local_date, index, ids, claimant=self._claimant,
                               sent_at=self._clock())
             tally.add("sent")
-        self._finish(sub, when, ids[0], chosen[0].date, chat_id)
+        self._finish(sub, when.local_date, ids[0], chosen[0].date, chat_id,
+                     [(a.id, a.date) for a in chosen])
         tally.add("delivered")
 
-    def _finish(self, sub: Subscription, when: Due, newest_id: str, newest_date: dt.date | None,
-                chat_id: str) -> None:
-        self._store.finish_briefing(sub.id, when.local_date, newest_article_id=newest_id,
-                                    newest_article_date=newest_date, sent_at=self._clock())
+    def _finish(self, sub: Subscription, day: dt.date, newest_id: str,
+                newest_date: dt.date | None, chat_id: str, sent: Sequence[SentArticle],
+                *, sent_at: dt.datetime | None = None) -> None:
+        self._store.finish_briefing(sub.id, day, newest_article_id=newest_id,
+                                    newest_article_date=newest_date,
+                                    sent_at=sent_at or self._clock(), sent_articles=sent)
         # Follow-up questions in this chat now go to the article it was just briefed on.
         self._store.remember_briefed(sub.platform, chat_id, newest_id)
 

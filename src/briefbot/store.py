@@ -45,6 +45,11 @@ class BriefingProgress:
 
     article_ids: tuple[str, ...] | None  # pinned by the first part sent; None if none sent yet
     delivered_parts: frozenset[int]
+    last_sent_at: dt.datetime | None = None  # when the platform accepted the latest part
+
+
+# (article id, its date): what a finished briefing sent, so it is never "new" again.
+SentArticle = tuple[str, dt.date | None]
 
 
 class Store(Protocol):
@@ -81,6 +86,8 @@ class Store(Protocol):
 
     def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress: ...
 
+    def sent_article_ids(self, subscription_id: int) -> frozenset[str]: ...
+
     def claim_part(
         self,
         subscription_id: int,
@@ -116,6 +123,7 @@ class Store(Protocol):
         newest_article_id: str | None,
         newest_article_date: dt.date | None,
         sent_at: dt.datetime | None,
+        sent_articles: Sequence[SentArticle] = (),
     ) -> None: ...
 
     def last_briefed(self, platform: str, chat_id: str) -> str | None: ...
@@ -166,6 +174,24 @@ MIGRATIONS: tuple[str, ...] = (
         article_id TEXT NOT NULL,
         PRIMARY KEY (platform, chat_id)
     ) WITHOUT ROWID;
+    """,
+    # Which articles each subscription was sent: "new" is decided by membership, because
+    # same-date articles have no order that tells which arrived later. Rows older than the
+    # subscription's newest sent article are pruned. Backfilled from the ledger, dated by the
+    # briefing's day (an article is rarely dated after the day it was briefed).
+    """
+    CREATE TABLE sent_articles (
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+        article_id TEXT NOT NULL,
+        article_date TEXT,
+        PRIMARY KEY (subscription_id, article_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO sent_articles
+        SELECT ledger.subscription_id, sent.value, ledger.local_date
+        FROM ledger, json_each(ledger.article_ids) AS sent;
+    INSERT OR IGNORE INTO sent_articles
+        SELECT id, last_article_id, last_article_date FROM subscriptions
+        WHERE last_article_id IS NOT NULL;
     """,
 )
 
@@ -372,14 +398,24 @@ class SqliteStore:
 
     def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress:
         rows = self._db.execute(
-            "SELECT part, article_ids FROM ledger WHERE subscription_id = ? AND local_date = ?",
+            "SELECT part, article_ids, sent_at FROM ledger "
+            "WHERE subscription_id = ? AND local_date = ?",
             (subscription_id, local_date.isoformat()),
         ).fetchall()
         if not rows:
             return BriefingProgress(None, frozenset())
         return BriefingProgress(
-            tuple(json.loads(rows[0][1])), frozenset(int(part) for part, _ in rows)
+            tuple(json.loads(rows[0][1])),
+            frozenset(int(part) for part, _, _ in rows),
+            max(dt.datetime.fromisoformat(str(sent)) for _, _, sent in rows),
         )
+
+    def sent_article_ids(self, subscription_id: int) -> frozenset[str]:
+        """The articles this subscription was sent (at least those dated on or after its newest)."""
+        rows = self._db.execute(
+            "SELECT article_id FROM sent_articles WHERE subscription_id = ?", (subscription_id,)
+        )
+        return frozenset(str(article_id) for (article_id,) in rows)
 
     def claim_part(
         self,
@@ -461,24 +497,41 @@ class SqliteStore:
         newest_article_id: str | None,
         newest_article_date: dt.date | None,
         sent_at: dt.datetime | None,
+        sent_articles: Sequence[SentArticle] = (),
     ) -> None:
-        """Close the day: later passes will not send it again (sent, nothing new, or skipped)."""
+        """Close the day: later passes will not send it again (sent, nothing new, or skipped).
+
+        `sent_articles` (the briefing's articles) count as sent from now on; a date or send time
+        left None keeps the one already stored.
+        """
         with self._transaction() as db:
             db.execute(
                 "UPDATE subscriptions SET last_local_date = ? WHERE id = ? "
                 "AND (last_local_date IS NULL OR last_local_date < ?)",
                 (local_date.isoformat(), subscription_id, local_date.isoformat()),
             )
+            db.executemany(
+                "INSERT OR REPLACE INTO sent_articles VALUES (?, ?, ?)",
+                [(subscription_id, article_id, None if date is None else date.isoformat())
+                 for article_id, date in sent_articles],
+            )
             if newest_article_id is not None:
                 db.execute(
-                    "UPDATE subscriptions SET last_article_id = ?, last_article_date = ?, "
-                    "last_sent_at = ? WHERE id = ?",
+                    "UPDATE subscriptions SET last_article_id = ?, "
+                    "last_article_date = COALESCE(?, last_article_date), "
+                    "last_sent_at = COALESCE(?, last_sent_at) WHERE id = ?",
                     (
                         newest_article_id,
                         None if newest_article_date is None else newest_article_date.isoformat(),
                         None if sent_at is None else _stamp(sent_at),
                         subscription_id,
                     ),
+                )
+                # Only articles dated on or after the newest one sent can still be "new".
+                db.execute(
+                    "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < "
+                    "(SELECT last_article_date FROM subscriptions WHERE id = ?)",
+                    (subscription_id, subscription_id),
                 )
 
     # ChatMemory

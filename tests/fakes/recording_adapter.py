@@ -93,7 +93,8 @@ class RecordingAdapter:
 
 
 class Shelf:
-    """A Library stand-in: articles newest first, found by id."""
+    """A Library stand-in: articles newest first, found by id, ordered exactly as `Library` orders
+    them (dated by date descending, same-date ties by id ascending, undated last)."""
 
     def __init__(self, articles: Iterable[Article] = ()) -> None:
         self.articles: tuple[Article, ...] = ()
@@ -101,12 +102,17 @@ class Shelf:
 
     def put(self, *articles: Article) -> None:
         merged = {a.id: a for a in (*self.articles, *articles)}
-        self.articles = tuple(
-            sorted(merged.values(), key=lambda a: (a.date or dt.date.min, a.id), reverse=True)
-        )
+        self.articles = tuple(sorted(merged.values(), key=_library_order))
 
     def find(self, article_id: str) -> Article | None:
         return next((a for a in self.articles if a.id == article_id), None)
+
+
+def _library_order(article: Article) -> tuple[int, int, str]:
+    # Mirrors briefbot.articles._sort_key; test_delivery checks the two agree.
+    if article.date is None:
+        return (1, 0, article.id)
+    return (0, -article.date.toordinal(), article.id)
 
 
 def story(article_id: str, date: dt.date, headline: str | None = None) -> Article:
