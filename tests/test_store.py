@@ -66,14 +66,21 @@ def test_config_channels_are_upserted_and_removed_with_config(store: SqliteStore
     assert chats["@news"].source == "config"
 
 
-def test_unchanged_config_channel_keeps_its_pause(store: SqliteStore) -> None:
+def test_restart_resumes_a_paused_config_channel_and_keeps_its_history(
+    store: SqliteStore,
+) -> None:
+    """A channel cannot send /subscribe: the operator fixes the bot's rights and restarts it."""
     news = ChannelSchedule("@news", dt.time(7, 30), "Europe/Berlin")
     store.sync_config_channels("telegram", [news], NOW)
-    store.pause("telegram", "@news", "bot is not a member of the channel chat")
-    store.sync_config_channels("telegram", [news], NOW)
     sub = store.subscription("telegram", "@news")
-    assert sub is not None and sub.paused_reason == "bot is not a member of the channel chat"
-    assert store.subscriptions() == []
+    assert sub is not None
+    store.finish_briefing(sub.id, DAY, newest_article_id="bridge", newest_article_date=DAY,
+                          sent_at=NOW, sent_articles=[("bridge", DAY)])
+    store.pause("telegram", "@news", "bot is not a member of the channel chat")
+    store.sync_config_channels("telegram", [news], NOW + dt.timedelta(days=1))
+    [resumed] = store.subscriptions()
+    assert (resumed.chat_id, resumed.paused_reason) == ("@news", None)
+    assert resumed.last_article_id == "bridge"
 
 
 def test_a_live_claim_keeps_other_senders_off_the_part(store: SqliteStore) -> None:

@@ -164,3 +164,47 @@ async def test_migrated_chat_keeps_its_subscription(
     await service.chat_moved("telegram", "-100", "-1009")
     assert store.subscription("telegram", "-100") is None
     assert "Next briefing" in words(await service.status(message(chat_id="-1009")))
+
+
+async def test_paused_config_channel_status_says_a_restart_resumes_it(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    from briefbot.config import ChannelSchedule
+
+    store.sync_config_channels(
+        "telegram", [ChannelSchedule("@news", dt.time(7, 30), "Europe/Berlin")], NOW)
+    store.pause("telegram", "@news", "bot is not a member of the channel chat")
+    status = words(await service.status(message(chat_id="@news", kind="channel")))
+    assert "Paused: bot is not a member of the channel chat" in status
+    assert "/subscribe" not in status
+    assert "restart" in status
+
+
+async def test_unsubscribe_of_a_config_listed_chat_is_refused_and_keeps_its_history(
+    service: SubscriptionService, store: SqliteStore, changes: list[str]
+) -> None:
+    """Deleting it would only last until the restart re-creates it with no history."""
+    from briefbot.config import ChannelSchedule
+
+    store.sync_config_channels(
+        "telegram", [ChannelSchedule("-100", dt.time(7, 30), "Europe/Berlin")], NOW)
+    [reply] = await service.unsubscribe(message(admin=True))
+    assert isinstance(reply, Notice) and reply.is_error
+    assert "config.yaml" in reply.text
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.paused_reason is None
+    assert changes == []
+
+
+async def test_subscribe_in_a_config_listed_chat_points_to_config_and_changes_nothing(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    """Otherwise the chat would stop being config's, and an /unsubscribe could then wipe it."""
+    from briefbot.config import ChannelSchedule
+
+    store.sync_config_channels(
+        "telegram", [ChannelSchedule("-100", dt.time(7, 30), "Europe/Berlin")], NOW)
+    [reply] = await service.subscribe(message(admin=True), "09:00")
+    assert isinstance(reply, Notice) and reply.is_error and "config.yaml" in reply.text
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and (sub.source, sub.time) == ("config", dt.time(7, 30))

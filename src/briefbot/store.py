@@ -80,6 +80,13 @@ class Store(Protocol):
         self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
     ) -> None: ...
 
+    def _resume(self, platform: str, chat_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE subscriptions SET paused_reason = NULL WHERE platform = ? AND chat_id = ?",
+                (platform, chat_id),
+            )
+
     def pause(self, platform: str, chat_id: str, reason: str) -> None: ...
 
     def move_chat(self, platform: str, chat_id: str, new_chat_id: str) -> None: ...
@@ -336,14 +343,23 @@ class SqliteStore:
     def sync_config_channels(
         self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
     ) -> None:
-        """Make the config-listed subscriptions of `platform` exactly `channels`."""
+        """Make the config-listed subscriptions of `platform` exactly `channels`, and resume any
+        that were paused.
+
+        A channel cannot send /subscribe, so (re)starting is the operator's way to resume one
+        after fixing the bot's rights; one still broken is paused again by its next send.
+        """
         listed = {channel.chat_id for channel in channels}
         for channel in channels:
             current = self.subscription(platform, channel.chat_id)
             if current is not None and current.source == "config" and (
                 current.time == channel.time and current.timezone == channel.timezone
             ):
-                continue  # unchanged: keep any pause the platform reported
+                if current.paused_reason is not None:
+                    self._resume(platform, channel.chat_id)
+                    log.info("%s chat %s (config.yaml) resumed; it was paused: %s",
+                             platform, channel.chat_id, current.paused_reason)
+                continue  # unchanged: keep its history as it is
             self.subscribe(platform, channel.chat_id, channel.time, channel.timezone,
                            created_by="config", now=now, source="config")
         with self._transaction() as db:
@@ -361,6 +377,13 @@ class SqliteStore:
             )
         for chat_id in stale:
             log.info("%s chat %s is no longer in config.yaml: unsubscribed", platform, chat_id)
+
+    def _resume(self, platform: str, chat_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE subscriptions SET paused_reason = NULL WHERE platform = ? AND chat_id = ?",
+                (platform, chat_id),
+            )
 
     def pause(self, platform: str, chat_id: str, reason: str) -> None:
         with self._transaction() as db:

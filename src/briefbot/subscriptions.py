@@ -59,6 +59,8 @@ class SubscriptionService:
         if not await incoming.is_admin():
             return [_refusal()]
         before = self._store.subscription(incoming.platform, incoming.chat_id)
+        if before is not None and before.source == "config":
+            return [_set_in_config("change")]
         sub = self._store.subscribe(
             incoming.platform, incoming.chat_id, at, zone, created_by=incoming.user_id,
             now=self._clock(),
@@ -76,8 +78,12 @@ class SubscriptionService:
         return [Notice(text, items=(f"Next briefing: {self._next(sub)}",), title="Daily briefing")]
 
     async def unsubscribe(self, incoming: Incoming) -> Sequence[Reply]:
-        if self._store.subscription(incoming.platform, incoming.chat_id) is None:
+        current = self._store.subscription(incoming.platform, incoming.chat_id)
+        if current is None:
             return [Notice("This chat has no daily briefing. Start one with " + EXAMPLE + ".")]
+        if current.source == "config":
+            # Deleting it would last only until the next start re-creates it, history wiped.
+            return [_set_in_config("stop")]
         if not await incoming.is_admin():
             return [_refusal()]
         self._store.unsubscribe(incoming.platform, incoming.chat_id)
@@ -92,7 +98,11 @@ class SubscriptionService:
             return [Notice("This chat has no daily briefing. An admin can start one with "
                            + EXAMPLE + ".")]
         items = [f"Time: {format_local_time(sub.time)} ({sub.timezone})"]
-        if sub.paused_reason is not None:
+        if sub.paused_reason is not None and sub.source == "config":
+            items.append(f"Paused: {sub.paused_reason}. This chat's briefing is set in "
+                         "config.yaml: it resumes when the bot restarts, once the bot's rights "
+                         "here are fixed.")
+        elif sub.paused_reason is not None:
             items.append(f"Paused: {sub.paused_reason}. An admin's /subscribe resumes it.")
         else:
             items.append(f"Next briefing: {self._next(sub)}")
@@ -138,3 +148,10 @@ class SubscriptionService:
 def _refusal() -> Notice:
     return Notice("Sorry, only this chat's admins can change its daily briefing. "
                   "/status shows the current one.", is_error=True)
+
+
+def _set_in_config(verb: str) -> Notice:
+    # A command's change would last only until the next start re-applies config.yaml.
+    how = "change it there" if verb == "change" else "remove it there"
+    return Notice(f"This chat's daily briefing is set in config.yaml; {how} (and restart the "
+                  f"bot) to {verb} it.", is_error=True)
