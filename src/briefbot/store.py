@@ -80,13 +80,6 @@ class Store(Protocol):
         self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
     ) -> None: ...
 
-    def _resume(self, platform: str, chat_id: str) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE subscriptions SET paused_reason = NULL WHERE platform = ? AND chat_id = ?",
-                (platform, chat_id),
-            )
-
     def pause(self, platform: str, chat_id: str, reason: str) -> None: ...
 
     def move_chat(self, platform: str, chat_id: str, new_chat_id: str) -> None: ...
