@@ -11,6 +11,7 @@ from briefbot.schedule import (
     Due,
     Missed,
     decide,
+    next_briefing,
     next_due,
     occurrence,
     parse_instant,
@@ -169,3 +170,38 @@ def test_send_due_at_without_offset_is_read_in_default_zone() -> None:
     assert parse_instant("2026-11-26T07:30+00:00", BERLIN) == dt.datetime(
         2026, 11, 26, 7, 30, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    ("now", "last_local_date", "created_at", "expected"),
+    [
+        # Changed at 10:00 to 09:00: today's 09:00 was before the change, so tomorrow.
+        (local(BERLIN, 2026, 11, 26, 10, 0), None, local(BERLIN, 2026, 11, 26, 10, 0),
+         local(BERLIN, 2026, 11, 27, 9, 0)),
+        # Already handled today: tomorrow, though today's time is still ahead.
+        (local(BERLIN, 2026, 11, 26, 8, 0), dt.date(2026, 11, 26), LONG_AGO,
+         local(BERLIN, 2026, 11, 27, 9, 0)),
+        # Ahead today and owed: today.
+        (local(BERLIN, 2026, 11, 26, 8, 0), dt.date(2026, 11, 25), LONG_AGO,
+         local(BERLIN, 2026, 11, 26, 9, 0)),
+        # Missed by more than the window: not sent, so tomorrow.
+        (local(BERLIN, 2026, 11, 26, 12, 0), dt.date(2026, 11, 25), LONG_AGO,
+         local(BERLIN, 2026, 11, 27, 9, 0)),
+        # Late but within the window: it goes out now, at today's scheduled time.
+        (local(BERLIN, 2026, 11, 26, 10, 0), dt.date(2026, 11, 25), LONG_AGO,
+         local(BERLIN, 2026, 11, 26, 9, 0)),
+    ],
+)
+def test_next_briefing_is_what_decide_will_send(
+    now: dt.datetime, last_local_date: dt.date | None, created_at: dt.datetime,
+    expected: dt.datetime,
+) -> None:
+    rules = {"last_local_date": last_local_date, "created_at": created_at,
+             "catch_up": dt.timedelta(hours=2)}
+    when = next_briefing(dt.time(9, 0), BERLIN, now, **rules)  # type: ignore[arg-type]
+    assert when == expected
+    assert isinstance(decide(dt.time(9, 0), BERLIN, max(when, now), **rules), Due)  # type: ignore[arg-type]
+    if when > now:
+        just_before = when - dt.timedelta(minutes=1)
+        before = decide(dt.time(9, 0), BERLIN, just_before, **rules)  # type: ignore[arg-type]
+        assert not isinstance(before, Due)

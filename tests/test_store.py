@@ -157,6 +157,8 @@ def test_upgraded_database_counts_ledger_articles_as_sent(tmp_path: Path) -> Non
     db.close()
     upgraded = SqliteStore(path)
     assert upgraded.sent_article_ids(1) == {"bridge", "park"}
+    sub = upgraded.subscription("telegram", "-1")
+    assert sub is not None and sub.owed_from == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     upgraded.close()
 
 

@@ -208,3 +208,48 @@ async def test_subscribe_in_a_config_listed_chat_points_to_config_and_changes_no
     assert isinstance(reply, Notice) and reply.is_error and "config.yaml" in reply.text
     sub = store.subscription("telegram", "-100")
     assert sub is not None and (sub.source, sub.time) == ("config", dt.time(7, 30))
+
+
+def _due_now(store: SqliteStore, now: dt.datetime) -> list[str]:
+    """Which chats the delivery loop would brief at `now`."""
+    from briefbot.delivery import Delivery
+    from fakes.recording_adapter import RecordingAdapter, Shelf
+
+    due, _ = Delivery(store, Shelf(), {"telegram": RecordingAdapter()}).due_at(now)
+    return [sub.chat_id for sub, _ in due]
+
+
+async def test_changing_to_an_hour_already_passed_today_waits_for_tomorrow_as_the_reply_says(
+    store: SqliteStore,
+) -> None:
+    clock = [NOW - dt.timedelta(days=5)]
+    service = SubscriptionService(store, "Europe/Berlin", clock=lambda: clock[0])
+    await service.subscribe(message(admin=True), "18:00")
+    clock[0] = NOW  # 10:00 in Berlin; 09:00 has passed today
+    reply = words(await service.subscribe(message(admin=True), "09:00"))
+    assert "Next briefing: Tue 24 Nov 09:00 (Europe/Berlin)" in reply
+    assert _due_now(store, NOW) == []
+    assert _due_now(store, dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)) == ["-100"]
+
+
+async def test_changing_to_a_later_hour_today_still_briefs_today(store: SqliteStore) -> None:
+    clock = [NOW - dt.timedelta(days=5)]
+    service = SubscriptionService(store, "Europe/Berlin", clock=lambda: clock[0])
+    await service.subscribe(message(admin=True), "07:00 UTC")
+    clock[0] = NOW
+    reply = words(await service.subscribe(message(admin=True), "18:00"))
+    assert "Next briefing: Mon 23 Nov 18:00 (Europe/Berlin)" in reply
+    assert _due_now(store, dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC)) == ["-100"]
+
+
+async def test_resuming_after_todays_time_waits_for_tomorrow_as_the_reply_says(
+    store: SqliteStore,
+) -> None:
+    clock = [NOW - dt.timedelta(days=5)]
+    service = SubscriptionService(store, "Europe/Berlin", clock=lambda: clock[0])
+    await service.subscribe(message(admin=True), "09:00")
+    await service.chat_unavailable("telegram", "-100", "bot was kicked from the group chat")
+    clock[0] = NOW
+    reply = words(await service.subscribe(message(admin=True), "09:00"))
+    assert "Next briefing: Tue 24 Nov 09:00 (Europe/Berlin)" in reply
+    assert _due_now(store, NOW) == []

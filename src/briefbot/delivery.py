@@ -16,7 +16,7 @@ from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
 from briefbot.conversation import Reply
 from briefbot.errors import ChatMoved, ChatUnavailable, TemporaryFailure
-from briefbot.schedule import Due, Missed, decide, next_due
+from briefbot.schedule import Due, Missed, decide, next_due, owed_from
 from briefbot.store import SentArticle, Store, Subscription
 
 log = logging.getLogger(__name__)
@@ -127,14 +127,11 @@ class Delivery:
         for sub in self._store.subscriptions():
             if sub.platform not in self._adapters:
                 continue
-            created = sub.created_at
-            if sub.source == "config":
-                # The operator promised config channels before the bot first saw them, so a
-                # first `send-due` a little after the time still owes today's briefing.
-                created -= self._catch_up
             decision = decide(
                 sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
-                created_at=created, catch_up=self._catch_up,
+                created_at=owed_from(sub.owed_from, from_config=sub.source == "config",
+                                     catch_up=self._catch_up),
+                catch_up=self._catch_up,
             )
             if isinstance(decision, Due):
                 due.append((sub, decision))

@@ -116,7 +116,8 @@ def decide(
 
     `last_local_date` is the local date of the last briefing already handled (sent, empty or
     skipped); only the most recent scheduled time matters, so a long outage yields one `Missed`.
-    A time that had passed when the subscription was made is not owed.
+    A time that had passed when the subscription was made (or got its current time and zone:
+    pass `owed_from`) is not owed.
     """
     day = local_date(now, zone_name)
     scheduled = occurrence(day, at, zone_name)
@@ -131,6 +132,41 @@ def decide(
     if late_by < catch_up:
         return Due(day, scheduled, late=late_by >= dt.timedelta(minutes=1))
     return Missed(day, scheduled, late_by)
+
+
+def owed_from(set_at: dt.datetime, *, from_config: bool, catch_up: dt.timedelta) -> dt.datetime:
+    """The `created_at` to give `decide` for a subscription whose schedule was set at `set_at`."""
+    if from_config:
+        # The operator promised config channels before the bot first saw them, so a first
+        # `send-due` a little after the time still owes today's briefing.
+        return set_at - catch_up
+    return set_at
+
+
+def next_briefing(
+    at: dt.time,
+    zone_name: str,
+    now: dt.datetime,
+    *,
+    last_local_date: dt.date | None,
+    created_at: dt.datetime,
+    catch_up: dt.timedelta,
+) -> dt.datetime:
+    """When `decide` will next send a briefing: the scheduled time of one due now (it goes out
+    at once), else the first upcoming time that is owed. Same arguments as `decide`."""
+    def decision(instant: dt.datetime) -> Due | Missed | None:
+        return decide(at, zone_name, instant, last_local_date=last_local_date,
+                      created_at=created_at, catch_up=catch_up)
+
+    current = decision(now)
+    if isinstance(current, Due):
+        return current.scheduled
+    candidate = now
+    for _ in range(3):  # today's is handled or not owed, so tomorrow's is at the latest
+        candidate = next_due(at, zone_name, candidate)
+        if isinstance(decision(candidate), Due):
+            return candidate
+    return candidate
 
 
 def parse_instant(text: str, default_zone: str) -> dt.datetime:

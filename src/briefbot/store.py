@@ -37,6 +37,12 @@ class Subscription:
     last_article_id: str | None = None  # newest article the chat has been sent
     last_article_date: dt.date | None = None
     last_sent_at: dt.datetime | None = None
+    schedule_set_at: dt.datetime | None = None  # when the current time and zone took effect
+
+    @property
+    def owed_from(self) -> dt.datetime:
+        """Briefings scheduled before this instant are not owed (see `schedule.decide`)."""
+        return self.schedule_set_at or self.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +199,17 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT id, last_article_id, last_article_date FROM subscriptions
         WHERE last_article_id IS NOT NULL;
     """,
+    # A change of time or zone, or a resume, owes only the briefings scheduled after it, as
+    # the reply to /subscribe promises; created_at stays the subscription's birth.
+    """
+    ALTER TABLE subscriptions ADD COLUMN schedule_set_at TEXT;
+    UPDATE subscriptions SET schedule_set_at = created_at;
+    """,
 )
 
 _COLUMNS = (
     "id, platform, chat_id, time, timezone, created_by, created_at, source, paused_reason, "
-    "last_local_date, last_article_id, last_article_date, last_sent_at"
+    "last_local_date, last_article_id, last_article_date, last_sent_at, schedule_set_at"
 )
 _times: dict[str, dt.time] = {}
 
@@ -216,7 +228,7 @@ def _stamp(instant: dt.datetime) -> str:
 
 def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
     (id_, platform, chat_id, at, zone, created_by, created_at, source, paused, last_date,
-     last_article, last_article_date, last_sent) = row
+     last_article, last_article_date, last_sent, schedule_set) = row
     return Subscription(
         id=int(str(id_)),
         platform=str(platform),
@@ -233,6 +245,9 @@ def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
             None if last_article_date is None else dt.date.fromisoformat(str(last_article_date))
         ),
         last_sent_at=None if last_sent is None else dt.datetime.fromisoformat(str(last_sent)),
+        schedule_set_at=(
+            None if schedule_set is None else dt.datetime.fromisoformat(str(schedule_set))
+        ),
     )
 
 
@@ -308,19 +323,27 @@ class SqliteStore:
         now: dt.datetime,
         source: Source = "chat",
     ) -> Subscription:
-        """Create or change a chat's subscription; changing one also lifts a pause."""
+        """Create or change a chat's subscription; changing one also lifts a pause.
+
+        A new time or zone, or a resume, takes effect at `now`: a time already past today is
+        next owed tomorrow. Repeating the same /subscribe changes nothing.
+        """
         with self._transaction() as db:
             db.execute(
                 """
                 INSERT INTO subscriptions (platform, chat_id, time, timezone, created_by,
-                                           created_at, source)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                                           created_at, source, schedule_set_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, chat_id) DO UPDATE SET
+                    schedule_set_at = CASE
+                        WHEN time != excluded.time OR timezone != excluded.timezone
+                             OR paused_reason IS NOT NULL
+                        THEN excluded.schedule_set_at ELSE schedule_set_at END,
                     time = excluded.time, timezone = excluded.timezone,
                     source = excluded.source, paused_reason = NULL
                 """,
                 (platform, chat_id, at.strftime("%H:%M"), timezone, created_by, _stamp(now),
-                 source),
+                 source, _stamp(now)),
             )
         found = self.subscription(platform, chat_id)
         assert found is not None
@@ -574,8 +597,9 @@ class SqliteStore:
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO subscriptions (platform, chat_id, time, timezone, "
-                "created_by, created_at, source) VALUES (?, ?, ?, ?, 'import', ?, 'chat')",
-                ((p, c, t.strftime("%H:%M"), z, stamp) for p, c, t, z in rows),
+                "created_by, created_at, source, schedule_set_at) "
+                "VALUES (?, ?, ?, ?, 'import', ?, 'chat', ?)",
+                ((p, c, t.strftime("%H:%M"), z, stamp, stamp) for p, c, t, z in rows),
             )
 
 

@@ -8,7 +8,13 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from briefbot.conversation import Incoming, Notice, Reply
-from briefbot.schedule import format_local_time, next_due, parse_local_time, resolve_zone
+from briefbot.schedule import (
+    format_local_time,
+    next_briefing,
+    owed_from,
+    parse_local_time,
+    resolve_zone,
+)
 from briefbot.store import Store, Subscription
 
 log = logging.getLogger(__name__)
@@ -40,11 +46,13 @@ class SubscriptionService:
         on_change: Callable[[], None] = lambda: None,
         *,
         clock: Callable[[], dt.datetime] = _utc_now,
+        catch_up: dt.timedelta = dt.timedelta(hours=2),
     ) -> None:
         self._store = store
         self._default_zone = default_timezone
         self._on_change = on_change
         self._clock = clock
+        self._catch_up = catch_up  # the delivery loop's window (config `catch_up_window`)
 
     async def subscribe(self, incoming: Incoming, args: str) -> Sequence[Reply]:
         words = args.split()
@@ -127,15 +135,14 @@ class SubscriptionService:
         self._on_change()
 
     def _next(self, sub: Subscription) -> str:
-        now = self._clock()
-        # Already sent today? Then the next one is tomorrow's, even if today's time is later.
-        after = now
-        if sub.last_local_date is not None:
-            start = dt.datetime.combine(sub.last_local_date + dt.timedelta(days=1), dt.time(),
-                                        ZoneInfo(sub.timezone))
-            after = max(now, start.astimezone(dt.UTC) - dt.timedelta(microseconds=1))
-        return f"{format_local(next_due(sub.time, sub.timezone, after), sub.timezone)} " \
-               f"({sub.timezone})"
+        # The delivery loop's own rule (`decide`), so the reply never promises what it won't do.
+        when = next_briefing(
+            sub.time, sub.timezone, self._clock(), last_local_date=sub.last_local_date,
+            created_at=owed_from(sub.owed_from, from_config=sub.source == "config",
+                                 catch_up=self._catch_up),
+            catch_up=self._catch_up,
+        )
+        return f"{format_local(when, sub.timezone)} ({sub.timezone})"
 
     def _usage(self, problem: str) -> Notice:
         return Notice(
