@@ -510,3 +510,58 @@ async def test_half_sent_briefing_missed_after_the_window_is_not_sent_again(
     sub = store.subscription("telegram", "-100")
     assert sub is not None and sub.last_article_id == "first"
     assert store.last_briefed("telegram", "-100") == "first"
+
+
+async def test_stop_mid_broadcast_ends_the_pass_between_sends_and_loses_nothing(
+    store: SqliteStore,
+) -> None:
+    """SIGTERM during a big pass: in-flight sends finish and are recorded, no new ones start,
+    and the chats not yet briefed stay due for the next start."""
+    shelf = Shelf([story("first", MONDAY)])
+    chats = hundred_chats(store)
+    stop = asyncio.Event()
+
+    class StopsMidway(RecordingAdapter):
+        async def send_part(self, chat_id: str, part: object) -> None:
+            await super().send_part(chat_id, part)
+            if len(self.outbox.accepted) == 40:
+                stop.set()
+
+    adapter = StopsMidway(latency=0.001)
+    now = at_berlin(MONDAY, 7, 30)
+    report = await asyncio.wait_for(delivery(store, shelf, adapter, now).run_pass(now, stop),
+                                    timeout=10)
+    accepted = len(adapter.outbox.accepted)
+    assert 40 <= accepted < 60  # the sixteen sends in flight finish; nothing new starts
+    assert report.sent == accepted  # every accepted message is in the ledger
+    for sub in store.subscriptions():
+        recorded = store.progress(sub.id, MONDAY).delivered_parts
+        assert len(recorded) == len(adapter.outbox.to(sub.chat_id))
+    rest = await run_at(store, shelf, RecordingAdapter(adapter.outbox), now)
+    assert rest.due == len(chats) - report.delivered
+    assert rest.duplicates_avoided == 0  # no claim was left behind
+    assert_everyone_briefed_once(adapter.outbox, chats)
+
+
+async def test_stop_during_a_retry_wait_ends_the_pass_without_waiting_it_out(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("first", MONDAY)])
+    subscribe(store, "-100")
+    stop = asyncio.Event()
+
+    class DownThenStop(RecordingAdapter):
+        async def send_part(self, chat_id: str, part: object) -> None:
+            # SIGTERM arrives while delivery waits to retry the failed send.
+            asyncio.get_running_loop().call_later(0.01, stop.set)
+            from briefbot.errors import TemporaryFailure
+            raise TemporaryFailure("502 Bad Gateway")
+
+    now = at_berlin(MONDAY, 7, 30)
+    slow_retries = Delivery(store, shelf, {"telegram": DownThenStop()}, clock=lambda: now,
+                            retry_delays=(3600.0,))
+    report = await asyncio.wait_for(slow_retries.run_pass(now, stop), timeout=5)
+    assert (report.interrupted, report.sent) == (1, 0)
+    healthy = RecordingAdapter()
+    again = await run_at(store, shelf, healthy, now)
+    assert (again.delivered, again.duplicates_avoided) == (1, 0)  # its claim was released

@@ -61,6 +61,7 @@ class PassReport:
     paused: int = 0  # the chat refused the bot (blocked, kicked): subscription paused
     moved: int = 0  # the chat has a new id: subscription moved there
     duplicates_avoided: int = 0  # parts another sender had claimed or already sent
+    interrupted: int = 0  # left due (whole or in part) because the bot is stopping
 
     def __str__(self) -> str:
         fields = (f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
@@ -153,8 +154,13 @@ class Delivery:
 
     # Sending
 
-    async def run_pass(self, now: dt.datetime) -> PassReport:
-        """Send everything due at `now` (each chat at most once a local day), then return."""
+    async def run_pass(self, now: dt.datetime, stop: asyncio.Event | None = None) -> PassReport:
+        """Send everything due at `now` (each chat at most once a local day), then return.
+
+        Once `stop` is set no new message starts: sends in flight finish and are recorded, and
+        whatever is left stays due, so a shutdown's grace period only has to cover one send.
+        """
+        stopping = stop if stop is not None else asyncio.Event()
         tally = _Tally()
         due, missed = self.due_at(now)
         for sub, miss in missed:
@@ -174,14 +180,15 @@ class Delivery:
             queue.put_nowait(item)
 
         async def worker() -> None:
-            while not queue.empty():
+            while not queue.empty() and not stopping.is_set():
                 sub, when = queue.get_nowait()
-                await self._deliver_guarded(sub, when, articles, tally)
+                await self._deliver_guarded(sub, when, articles, tally, stopping)
 
         # A TaskGroup, so a crash in one worker cancels the rest instead of orphaning them.
         async with asyncio.TaskGroup() as group:
             for _ in range(min(self._concurrency, len(due))):
                 group.create_task(worker())
+        tally.add("interrupted", queue.qsize())  # never started: still due next time
         return tally.report()
 
     async def _deliver_guarded(
@@ -190,9 +197,10 @@ class Delivery:
         when: Due,
         articles: Sequence[Article],
         tally: _Tally,
+        stop: asyncio.Event,
     ) -> None:
         try:
-            await self._deliver(sub, when, articles, tally)
+            await self._deliver(sub, when, articles, tally, stop)
         except Exception:
             # One chat's fault must not stop the others; it stays due for the next pass.
             log.exception("%s chat %s: the %s briefing failed; will retry on the next pass",
@@ -238,6 +246,7 @@ class Delivery:
         when: Due,
         articles: Sequence[Article],
         tally: _Tally,
+        stop: asyncio.Event,
     ) -> None:
         store = self._store
         progress = store.progress(sub.id, when.local_date)
@@ -265,6 +274,10 @@ class Delivery:
         for index, part in enumerate(parts):
             if index in progress.delivered_parts:
                 continue
+            if stop.is_set():
+                # Stopping between parts: the rest of this briefing goes out on the next start.
+                tally.add("interrupted")
+                return
             claim = store.claim_part(sub.id, when.local_date, index, ids,
                                      claimant=self._claimant, now=self._clock(), lease=self._lease)
             if claim == "delivered":
@@ -274,12 +287,12 @@ class Delivery:
                 tally.add("duplicates_avoided")
                 return
             try:
-                chat_id = await self._send(adapter, sub, chat_id, part, tally)
+                chat_id = await self._send(adapter, sub, chat_id, part, tally, stop)
             except TemporaryFailure as exc:
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
                 log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
                             "it stays due", sub.platform, chat_id, index, when.local_date, exc)
-                tally.add("failed")
+                tally.add("interrupted" if stop.is_set() else "failed")
                 return
             except ChatUnavailable as exc:
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
@@ -311,7 +324,13 @@ class Delivery:
         self._store.remember_briefed(sub.platform, chat_id, newest_id)
 
     async def _send(
-        self, adapter: Adapter, sub: Subscription, chat_id: str, part: object, tally: _Tally
+        self,
+        adapter: Adapter,
+        sub: Subscription,
+        chat_id: str,
+        part: object,
+        tally: _Tally,
+        stop: asyncio.Event,
     ) -> str:
         """Send one part, retrying temporary failures and following a moved chat; -> chat id."""
         failures = 0
@@ -321,13 +340,14 @@ class Delivery:
                 await adapter.send_part(chat_id, part)
                 return chat_id
             except TemporaryFailure as exc:
-                if failures >= len(self._retry_delays):
+                if failures >= len(self._retry_delays) or stop.is_set():
                     raise
                 delay = self._retry_delays[failures]
                 failures += 1
                 log.info("%s chat %s: %s; retrying in %.1f s (%d of %d)", sub.platform, chat_id,
                          exc, delay, failures, len(self._retry_delays))
-                await self._sleep(delay)
+                if await self._sleep_unless_stopped(delay, stop):
+                    raise
             except ChatMoved as exc:
                 moves += 1
                 if moves > 2:
@@ -340,6 +360,18 @@ class Delivery:
                 if current is None or current.id != sub.id:
                     raise _Superseded from exc
                 chat_id = exc.new_chat_id
+
+    async def _sleep_unless_stopped(self, seconds: float, stop: asyncio.Event) -> bool:
+        """Sleep `seconds` (through the injected sleep); True if `stop` was set meanwhile."""
+        napping = asyncio.ensure_future(self._sleep(seconds))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((napping, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (napping, stopped):
+                waiter.cancel()
+            await asyncio.gather(napping, stopped, return_exceptions=True)
+        return stop.is_set()
 
     # The loop
 
@@ -354,7 +386,7 @@ class Delivery:
             now = self._clock()
             failed = True
             try:
-                report = await self.run_pass(now)
+                report = await self.run_pass(now, stop_event)
                 failed = report.failed > 0
                 if report.due or report.skipped:
                     log.info("delivery pass at %s: %s", now.isoformat(timespec="seconds"), report)
