@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from briefbot.delivery import Delivery, PassReport
+from briefbot.delivery import DEFAULT_LEASE, Delivery, PassReport
 from briefbot.store import SqliteStore
 from fakes.recording_adapter import Outbox, ProcessDied, RecordingAdapter, Shelf, story
 
@@ -252,7 +252,7 @@ async def test_crash_between_send_and_commit_resends_only_the_message_in_flight(
     assert 77 <= len(outbox.accepted) < 200
     # No graceful shutdown: the claims of the parts in flight stay until their lease lapses.
     restarted = SqliteStore(db_path)
-    later = due + dt.timedelta(minutes=6)
+    later = due + DEFAULT_LEASE + dt.timedelta(minutes=1)
     report = await delivery(restarted, shelf, RecordingAdapter(outbox), later).run_pass(later)
     closed_days = {s.last_local_date for s in restarted.subscriptions()}
     restarted.close()
@@ -565,3 +565,74 @@ async def test_stop_during_a_retry_wait_ends_the_pass_without_waiting_it_out(
     healthy = RecordingAdapter()
     again = await run_at(store, shelf, healthy, now)
     assert (again.delivered, again.duplicates_avoided) == (1, 0)  # its claim was released
+
+
+class _FailsFirst(RecordingAdapter):
+    """The platform fails the first `failures` sends with a temporary error, then accepts."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures_left = failures
+
+    async def send_part(self, chat_id: str, part: object) -> None:
+        if self.failures_left:
+            self.failures_left -= 1
+            from briefbot.errors import TemporaryFailure
+            raise TemporaryFailure("429 Too Many Requests: retry after 60")
+        await super().send_part(chat_id, part)
+
+
+def _retrying_delivery(store: SqliteStore, shelf: Shelf, adapter: RecordingAdapter,
+                       clock: list[dt.datetime], during_wait: Callable[[], None]) -> Delivery:
+    async def sleep(_: float) -> None:
+        clock[0] += dt.timedelta(minutes=4)  # a long flood wait
+        during_wait()
+
+    return Delivery(store, shelf, {"telegram": adapter}, clock=lambda: clock[0],
+                    retry_delays=(240.0, 240.0, 240.0), lease=dt.timedelta(minutes=5),
+                    sleep=sleep)
+
+
+async def test_a_sender_retrying_past_its_lease_keeps_the_part_to_itself(
+    store: SqliteStore,
+) -> None:
+    """Each retry renews the claim, so a second sender (an overlapping send-due) stays off."""
+    shelf = Shelf([story("first", MONDAY)])
+    subscribe(store, "-100")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None
+    clock = [at_berlin(MONDAY, 7, 30)]
+    others: list[str] = []
+
+    def other_sender_tries() -> None:
+        others.append(store.claim_part(sub.id, MONDAY, 0, ("first",), claimant="other",
+                                       now=clock[0], lease=dt.timedelta(minutes=5)))
+
+    adapter = _FailsFirst(failures=3)
+    report = await _retrying_delivery(store, shelf, adapter, clock, other_sender_tries).run_pass(
+        clock[0])
+    assert others == ["busy", "busy", "busy"]  # 4, 8 and 12 minutes after the claim
+    assert (report.delivered, report.sent) == (1, 2)
+
+
+async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("first", MONDAY)])
+    subscribe(store, "-100")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None
+    clock = [at_berlin(MONDAY, 7, 30)]
+    taken: list[str] = []
+
+    def other_sender_takes_over() -> None:
+        clock[0] += dt.timedelta(minutes=2)  # past the 5-minute lease
+        taken.append(store.claim_part(sub.id, MONDAY, 0, ("first",), claimant="other",
+                                      now=clock[0], lease=dt.timedelta(minutes=5)))
+
+    adapter = _FailsFirst(failures=1)
+    report = await _retrying_delivery(store, shelf, adapter, clock,
+                                      other_sender_takes_over).run_pass(clock[0])
+    assert taken == ["claimed"]
+    assert adapter.outbox.accepted == []  # the other sender sends it, not this one
+    assert (report.sent, report.duplicates_avoided) == (0, 1)

@@ -172,3 +172,13 @@ def test_finishing_a_briefing_remembers_its_articles_and_forgets_older_ones(
     store.finish_briefing(sub.id, later, newest_article_id="new", newest_article_date=later,
                           sent_at=NOW, sent_articles=[("new", later), ("same-day", later)])
     assert store.sent_article_ids(sub.id) == {"new", "same-day"}
+
+
+def test_a_claim_taken_over_after_its_lease_cannot_be_renewed(store: SqliteStore) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.claim_part(sub.id, DAY, 0, ["a"], claimant="first", now=NOW, lease=LEASE)
+    assert store.renew_claim(sub.id, DAY, 0, claimant="first", now=NOW + LEASE / 2, lease=LEASE)
+    later = NOW + 2 * LEASE
+    assert store.claim_part(sub.id, DAY, 0, ["a"], claimant="second", now=later,
+                            lease=LEASE) == "claimed"
+    assert not store.renew_claim(sub.id, DAY, 0, claimant="first", now=later, lease=LEASE)

@@ -83,6 +83,15 @@ class _Superseded(Exception):
     """The chat moved onto a chat that already has its own subscription: stop this one."""
 
 
+class _ClaimLost(Exception):
+    """Our lease lapsed during retries and another sender took the part: it sends it, not us."""
+
+
+# Longer than the worst case of one send (an adapter waits out several 60 s flood waits inside
+# it), and renewed before each of delivery's own retries; a crashed sender's parts wait this long.
+DEFAULT_LEASE = dt.timedelta(minutes=15)
+
+
 class Delivery:
     """Decides what is due, sends it through the platform adapters, and keeps the ledger."""
 
@@ -96,7 +105,7 @@ class Delivery:
         clock: Clock = utc_now,
         concurrency: int = 16,
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
-        lease: dt.timedelta = dt.timedelta(minutes=5),
+        lease: dt.timedelta = DEFAULT_LEASE,
         retry_interval: dt.timedelta = dt.timedelta(minutes=1),
         max_sleep: dt.timedelta = dt.timedelta(minutes=10),
         compose: Callable[[Sequence[Article]], Reply] = compose_briefing,
@@ -286,8 +295,12 @@ class Delivery:
                 # Another sender holds or has pinned this briefing; it will finish it in order.
                 tally.add("duplicates_avoided")
                 return
+            def renew(index: int = index) -> bool:
+                return store.renew_claim(sub.id, when.local_date, index, claimant=self._claimant,
+                                         now=self._clock(), lease=self._lease)
+
             try:
-                chat_id = await self._send(adapter, sub, chat_id, part, tally, stop)
+                chat_id = await self._send(adapter, sub, chat_id, part, tally, stop, renew)
             except TemporaryFailure as exc:
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
                 log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
@@ -302,6 +315,12 @@ class Delivery:
                 tally.add("paused")
                 return
             except _Superseded:
+                return
+            except _ClaimLost:
+                log.warning("%s chat %s: another sender took over part %d of the %s briefing "
+                            "while this one waited to retry; leaving it to them",
+                            sub.platform, chat_id, index, when.local_date)
+                tally.add("duplicates_avoided")
                 return
             except Exception:
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
@@ -331,6 +350,7 @@ class Delivery:
         part: object,
         tally: _Tally,
         stop: asyncio.Event,
+        renew: Callable[[], bool],
     ) -> str:
         """Send one part, retrying temporary failures and following a moved chat; -> chat id."""
         failures = 0
@@ -348,6 +368,8 @@ class Delivery:
                          exc, delay, failures, len(self._retry_delays))
                 if await self._sleep_unless_stopped(delay, stop):
                     raise
+                if not renew():
+                    raise _ClaimLost from exc
             except ChatMoved as exc:
                 moves += 1
                 if moves > 2:

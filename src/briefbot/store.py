@@ -106,6 +106,17 @@ class Store(Protocol):
         lease: dt.timedelta,
     ) -> ClaimResult: ...
 
+    def renew_claim(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        part: int,
+        *,
+        claimant: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> bool: ...
+
     def record_part(
         self,
         subscription_id: int,
@@ -495,6 +506,26 @@ class SqliteStore:
                 (*key, part, claimant, _stamp(now + lease)),
             )
         return "claimed"
+
+    def renew_claim(
+        self,
+        subscription_id: int,
+        local_date: dt.date,
+        part: int,
+        *,
+        claimant: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> bool:
+        """Extend `claimant`'s lease on a part; False if the claim is no longer its own (another
+        sender took it over after the lease lapsed, or sent it already)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE claims SET expires_at = ? "
+                "WHERE subscription_id = ? AND local_date = ? AND part = ? AND claimant = ?",
+                (_stamp(now + lease), subscription_id, local_date.isoformat(), part, claimant),
+            )
+        return cursor.rowcount > 0
 
     def record_part(
         self,
