@@ -50,7 +50,8 @@ class App:
             ) from None
         self.delivery: Delivery | None = None
         self.subscriptions = SubscriptionService(
-            self.store, config.timezone, on_change=self._subscriptions_changed
+            self.store, config.timezone, on_change=self._subscriptions_changed,
+            catch_up=config.catch_up_window,
         )
         self.conversation = Conversation(
             self.library, self.qa, memory=self.store, subscriptions=self.subscriptions
