@@ -253,3 +253,11 @@ async def test_resuming_after_todays_time_waits_for_tomorrow_as_the_reply_says(
     reply = words(await service.subscribe(message(admin=True), "09:00"))
     assert "Next briefing: Tue 24 Nov 09:00 (Europe/Berlin)" in reply
     assert _due_now(store, NOW) == []
+
+
+async def test_an_absurd_zone_name_gets_the_example_not_a_crash() -> None:
+    from briefbot.schedule import resolve_zone
+
+    assert resolve_zone("A" * 300) is None
+    assert resolve_zone("../../etc/passwd") is None
+    assert resolve_zone("america/argentina/buenos_aires") == "America/Argentina/Buenos_Aires"

@@ -32,14 +32,20 @@ def _zone_names_by_folded_case() -> dict[str, str]:
     return {name.casefold(): name for name in available_timezones()}
 
 
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}")
+_ZONE_NAME_MAX = 64
+
+
 def resolve_zone(name: str) -> str | None:
     """The canonical IANA name for `name` ('europe/berlin' -> 'Europe/Berlin'), or None."""
     name = name.strip()
-    if not name or name.startswith(("/", ".")) or ".." in name:
+    # Zone names are short paths of letters, digits and _+-; anything else (a 300-character
+    # word makes ZoneInfo raise OSError) is not a zone, whoever typed it.
+    if len(name) > _ZONE_NAME_MAX or not _ZONE_NAME.fullmatch(name):
         return None
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         # Readers type zones in any case; the tz database is case-sensitive on Linux.
         return _zone_names_by_folded_case().get(name.casefold())
     return name

@@ -60,10 +60,10 @@ class SubscriptionService:
             return [self._usage("Tell me the time for the daily briefing.")]
         at = parse_local_time(words[0])
         if at is None:
-            return [self._usage(f"“{words[0]}” is not a time of day; write it as HH:MM.")]
+            return [self._usage(f"“{_clip(words[0])}” is not a time of day; write it as HH:MM.")]
         zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
         if zone is None:
-            return [self._usage(f"“{words[1]}” is not a time zone I know; use Area/City.")]
+            return [self._usage(f"“{_clip(words[1])}” is not a time zone I know; use Area/City.")]
         if not await incoming.is_admin():
             return [_refusal()]
         before = self._store.subscription(incoming.platform, incoming.chat_id)
@@ -162,3 +162,8 @@ def _set_in_config(verb: str) -> Notice:
     how = "change it there" if verb == "change" else "remove it there"
     return Notice(f"This chat's daily briefing is set in config.yaml; {how} (and restart the "
                   f"bot) to {verb} it.", is_error=True)
+
+
+def _clip(word: str, limit: int = 40) -> str:
+    """What the person typed, short enough to echo back."""
+    return word if len(word) <= limit else word[: limit - 1] + "…"
