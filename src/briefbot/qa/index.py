@@ -37,6 +37,7 @@ class QAIndex:
         self._vocabulary: set[str] = set()
         self._by_initial: dict[str, list[str]] = {}
         self._newest: str | None = None
+        self._position: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._tables)
@@ -79,6 +80,9 @@ class QAIndex:
         dated = [t.article for t in self._tables.values()]
         dated.sort(key=lambda a: (a.date or dt.date.min, a.id))
         self._newest = dated[-1].id if dated else None
+        # Newest first, then by id: how routing breaks ties, precomputed so it costs a lookup.
+        self._position = {a.id: n for n, a in enumerate(
+            sorted(dated, key=lambda a: (-(a.date or dt.date.min).toordinal(), a.id)))}
 
     def _add(self, table: QATable) -> None:
         self._tables[table.article.id] = table
@@ -128,9 +132,8 @@ class QAIndex:
             return newest.answer(question)
         return self._nothing(question)
 
-    def _rank(self, article_id: str, score: float) -> tuple[float, int, str]:
-        date = self._tables[article_id].article.date
-        return (-round(score, 9), -(date.toordinal() if date else 0), article_id)
+    def _rank(self, article_id: str, score: float) -> tuple[float, int]:
+        return (-round(score, 9), self._position[article_id])
 
     def _route(self, q: Question, limit: int = 3) -> list[tuple[float, QATable]]:
         """The few articles whose words best cover the question's, by an inverted index."""
@@ -187,7 +190,7 @@ class QAIndex:
             # Only the best few (and anything tied with them) need the full, slower ordering.
             cutoff = heapq.nlargest(limit, scores.values())[-1] - 1e-9
             best = [(article_id, score) for article_id, score in best if score >= cutoff]
-        top = sorted(best, key=lambda item: self._rank(item[0], item[1]))[:limit]
+        top = heapq.nsmallest(limit, best, key=lambda item: self._rank(item[0], item[1]))
         return [(score, self._tables[article_id]) for article_id, score in top]
 
     def _nothing(self, question: str) -> Answer:
