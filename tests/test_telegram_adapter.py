@@ -225,6 +225,7 @@ async def test_group_talk_not_addressed_to_the_bot_gets_no_reply(
         fake.push_message("who built the ferries?", chat_id=-500, chat_type="group")
         fake.push_message("/latest@other_bot", chat_id=-500, chat_type="group")
         fake.push_message("@someone_else hi", chat_id=-500, chat_type="supergroup")
+        fake.push_message("/roll 2d6", chat_id=-500, chat_type="group")  # another bot's command
         fake.push_message("/latest", chat_id=-500, chat_type="group")
         replies = await fake.wait_for_messages(1, chat_id=-500)
     assert len(fake.messages_to(-500)) == 1

@@ -39,7 +39,9 @@ DEFER_AFTER_SECONDS = 1.5
 MAX_RATELIMIT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 60.0
 NO_PINGS = discord.AllowedMentions.none()
-MISSING_ACCESS_CODES = {50001, 50013}  # Missing Access, Missing Permissions
+MISSING_ACCESS_CODES = {50001, 50013}
+APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
+                 is_error=True)  # Missing Access, Missing Permissions
 
 
 def point_discord_py_at(api_base_url: str | None, gateway_url: str | None) -> Callable[[], None]:
@@ -390,7 +392,11 @@ class DiscordAdapter:
             chat_kind="private" if message.guild is None else "group",
             admin_check=None if message.guild is None else _async_value(_member_is_admin(message)),
         )
-        replies = await self.handler(incoming)
+        try:
+            replies = list(await self.handler(incoming))
+        except Exception:  # one bad message must not leave the person without an answer
+            log.exception("Discord: answering a message in channel %s failed", message.channel.id)
+            replies = [APOLOGY]
         try:
             # The first part answers the question as a reply, so the thread of talk stays clear.
             reference = message.to_reference(fail_if_not_exists=False)

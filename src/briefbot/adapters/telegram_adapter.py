@@ -62,6 +62,7 @@ COMMANDS = (
     ("status", "This chat's daily briefing"),
     ("help", "What I can do"),
 )
+OUR_COMMANDS = frozenset({name for name, _ in COMMANDS} | {"start"})
 # 5xx and timeouts: tries per message, and the first pause (doubling after each try).
 SEND_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.25
@@ -294,6 +295,9 @@ class TelegramAdapter:
             name, _, target = command.partition("@")
             if target and target.lower() != username.lower():
                 return None  # "/latest@OtherBot" is for another bot in the group
+            known = name.lstrip("/").lower() in OUR_COMMANDS
+            if not target and not known and message.chat.type != Chat.PRIVATE:
+                return None  # "/roll 2d6" in a group is for some other bot there
             return name + text[len(command):]
         if message.chat.type == Chat.PRIVATE:
             return text
