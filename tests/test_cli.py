@@ -143,3 +143,9 @@ def test_send_due_with_a_platform_down_exits_3_so_cron_runs_it_again(tmp_path: P
     assert result.returncode == 3, result.stderr
     assert "stay due" in result.stderr
     assert "AAHunreachable" not in result.stdout + result.stderr
+
+
+def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = briefbot("ask", "--content", str(tmp_path / "nowhere"), "--json", "who?")
+    assert result.returncode == 2
+    assert "no article folder" in result.stderr and result.stdout == ""

@@ -125,7 +125,12 @@ def _load_library(folder: Path) -> Library:
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
-    library = _load_library(args.content.resolve() if args.content else config.content_dir)
+    folder = args.content.resolve() if args.content else config.content_dir
+    if not folder.is_dir():
+        print(f"briefbot: no article folder at {folder}; pass --content DIR or set content_dir",
+              file=sys.stderr)
+        return EXIT_USAGE
+    library = _load_library(folder)
     if args.article and library.find(args.article) is None:
         known = ", ".join(a.id for a in library.articles[:10]) or "none"
         print(f"briefbot: no article {args.article!r} (known: {known})", file=sys.stderr)
