@@ -38,6 +38,7 @@ from telegram.request import HTTPXRequest
 
 from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
+from briefbot.conversation import COMMANDS as CORE_COMMANDS
 from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.errors import (
     ChatMoved,
@@ -52,16 +53,8 @@ from briefbot.render import render_telegram
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-COMMANDS = (
-    ("latest", "The newest briefing"),
-    ("list", "Recent articles"),
-    ("brief", "A briefing for one article: /brief <id>"),
-    ("ask", "Ask about the news: /ask <question>"),
-    ("subscribe", "Daily briefing here: /subscribe 07:30 Europe/Berlin"),
-    ("unsubscribe", "Stop the daily briefing here"),
-    ("status", "This chat's daily briefing"),
-    ("help", "What I can do"),
-)
+# The command menu is the conversation's own list, so the two cannot drift apart.
+COMMANDS = tuple((name, about[:1].upper() + about[1:]) for name, about in CORE_COMMANDS)
 OUR_COMMANDS = frozenset({name for name, _ in COMMANDS} | {"start"})
 # 5xx and timeouts: tries per message, and the first pause (doubling after each try).
 SEND_ATTEMPTS = 4
