@@ -1,11 +1,14 @@
 """Score the Q&A engine on an eval set: answerable right %, unanswerable declined %, the misses.
 
-Usage: python bench/qa_eval.py [EVAL_DIR] [--split PREFIX] [--scores-only] [--in-process]
+Usage: python bench/qa_eval.py [EVAL_DIR] [--split NAME|PREFIX] [--scores-only] [--in-process]
                               [--verbose]
+       python bench/qa_eval.py --split tune|check|untouched   (the frozen splits)
 EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
 it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
 project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check",
 or several: "fresh_05,fresh_06");
+--split tune, check or untouched reads the frozen splits of bench/qa_holdout/splits.yaml (the
+dev set included where the split names it); check and untouched always print scores only.
 --scores-only prints the figures without the misses (for a split that must stay unseen).
 By default each article's questions go through `briefbot ask --json` in one subprocess per
 article, as a user would run it; --in-process calls QAIndex directly (faster, no CLI needed).
@@ -26,6 +29,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+NAMED_SPLITS = ("tune", "check", "untouched")
 
 
 def _briefbot_command() -> list[str]:
@@ -70,12 +74,23 @@ def main() -> int:
     parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     args = parser.parse_args()
 
-    items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
     by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for item in items:
-        if not str(item["article"]).startswith(tuple(args.split.split(","))):
-            continue
-        by_article[str(item["article"])].append(item)
+    folder_of: dict[str, Path] = {}
+    if args.split in NAMED_SPLITS:
+        sys.path.insert(0, str(REPO / "bench"))
+        from qa_train import split_items
+
+        for path, item in split_items(args.split):
+            by_article[path.name].append(item)
+            folder_of[path.name] = path.parent
+        args.scores_only = args.scores_only or args.split != "tune"
+    else:
+        items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
+        for item in items:
+            if not str(item["article"]).startswith(tuple(args.split.split(","))):
+                continue
+            by_article[str(item["article"])].append(item)
+            folder_of[str(item["article"])] = args.eval_dir
 
     ask = _ask_in_process if args.in_process else _ask_subprocess
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -83,7 +98,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in by_article:  # the .txt format is the content format: copy, don't convert
-            shutil.copy(args.eval_dir / name, folder / name)
+            shutil.copy(folder_of[name] / name, folder / name)
         for name, questions in by_article.items():
             article_id = Path(name).stem
             rows = ask(folder, article_id, [str(q["q"]) for q in questions])

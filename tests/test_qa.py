@@ -402,15 +402,6 @@ def test_speaker_named_by_role_is_still_quoted_without_a_topic() -> None:
     assert reply.found and "great day" in reply.text
 
 
-def test_learned_decision_candidate_gives_one_feature_per_weight(ferry: QATable) -> None:
-    """bench/qa_train.py fits one weight per feature; a mismatch would break the decision."""
-    from briefbot.qa import FEATURES, WEIGHTS
-
-    reply, features = ferry.candidate("how much did the boats cost?")
-    assert reply.found and features is not None
-    assert len(features) == len(FEATURES) == len(WEIGHTS)
-
-
 def test_a_question_that_fits_two_articles_equally_goes_to_the_newer_one() -> None:
     """Routing must not depend on set order: on a tie the newest article wins, then the id."""
     body = ("The Riverside bakery won the county bread prize on Saturday.",

@@ -20,7 +20,7 @@ from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
 from briefbot.errors import ConfigError, TemporaryFailure
 from briefbot.logs import register_secret
-from briefbot.qa import QAIndex
+from briefbot.qa import QAIndex, embed
 from briefbot.store import SqliteStore, sync_config_subscriptions
 from briefbot.subscriptions import SubscriptionService
 
@@ -41,6 +41,8 @@ class App:
                 register_secret(token.reveal())
         self.library = Library(config.content_dir)
         self.qa = QAIndex()
+        # sentence vectors (when the embeddings extra is installed) are kept beside the database
+        embed.VECTOR_CACHE.folder = config.database.parent / "vectors"
         try:
             self.store = SqliteStore.from_config(config)
         except (OSError, sqlite3.Error) as exc:

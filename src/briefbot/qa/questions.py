@@ -11,6 +11,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from briefbot.qa.words import (
+    _CHAT_FILLER,
     _FRAME_VOCAB,
     _HOWMUCH_LIGHT,
     _LEMMA_BASES,
@@ -155,10 +156,13 @@ def parse_question(question: str) -> Question:
     text = re.sub(r"(?i)\b(who|what|where|when|how|why|it|that|there)'s\b", r"\1 is", text)
     text = re.sub(r"(?i)n't\b", " not", text)
     text = re.sub(r"(?i)'re\b", " are", text)
+    text = re.sub(r"(?i)\b(who|what|where|when|how|why)'d\b", r"\1 did", text)
     text = _IDIOMS.sub(" ", text)
     words: list[str] = []
     for raw in _TOKEN.findall(text):
         word = _norm(raw)
+        if word in _CHAT_FILLER and words:  # "lol", "rn": chat filler, never the topic
+            continue
         for piece in _QUESTION_FIXES.get(word, word).split():
             words.append(_fix_frame_word(piece))
     kind, many = _classify(words)

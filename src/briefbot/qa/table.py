@@ -7,14 +7,15 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from briefbot.articles import Article, CuratedQA
-from briefbot.qa import decision  # by module: a refit or experiment sets its globals
+from briefbot.qa import rank
 from briefbot.qa.answer import MAX_ANSWER_CHARS, Answer, _compose
-from briefbot.qa.decision import _KIND_FEATURES, Context
+from briefbot.qa.embed import VECTOR_CACHE, get_embedder, question_vector
 from briefbot.qa.extract import (
     _NAMING,
     _asks_name,
@@ -80,7 +81,19 @@ from briefbot.qa.words import (
 )
 from briefbot.text import strip_emoji
 
+if TYPE_CHECKING:
+    from briefbot.qa.embed import Vectors
+
 MAX_SUGGESTION_TRIES = 6
+# The fitted scorers, with and without embeddings; bench/qa_train.py sets USE_SCORER False to
+# see the rule stages alone.
+SCORERS = {False: rank.load_scorer(False), True: rank.load_scorer(True)}
+USE_SCORER = True
+
+
+def scorer() -> rank.Scorer | None:
+    """The scorer for this install: with embeddings when they load, else the lexical one."""
+    return SCORERS[get_embedder() is not None] if USE_SCORER else None
 
 
 class QATable:
@@ -121,6 +134,7 @@ class QATable:
             t: math.log(1 + (count - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq.items()
         }
         self._tagged: Tagged | None = None
+        self._vectors: Vectors | None = None  # sentence embeddings, made on the first question
         self._suggestions: tuple[str, ...] | None = None
         self._suggest = True
         self._tag()  # people, places, dates: found once here, so answers stay fast
@@ -131,7 +145,8 @@ class QATable:
         """How well the question fits this article (for routing a question to an article)."""
         return self._match(parse_question(question))
 
-    def answer(self, question: str, *, suggest: bool = True) -> Answer:
+    def answer(self, question: str, *, suggest: bool = True,
+               vector: Vectors | None = None) -> Answer:
         """Answer the question from this article, or say honestly that it doesn't say.
 
         `suggest=False` leaves the suggestions off a not-found answer: routing tries several
@@ -139,7 +154,7 @@ class QATable:
         """
         self._suggest = suggest
         try:
-            return self._answer(parse_question(question))
+            return self._answer(parse_question(question), vector)
         except RecursionError:  # pragma: no cover - defensive: never let a question crash a chat
             return self._not_found(question)
         finally:
@@ -250,67 +265,117 @@ class QATable:
 
     # ---- answering --------------------------------------------------------------------------
 
-    def _answer(self, q: Question) -> Answer:
-        reply, context = self._candidate(q)
-        if context is None or not reply.found or reply.source is None:
+    def _answer(self, q: Question, vector: Vectors | None = None) -> Answer:
+        """The rule stages' answer, re-ranked with the other candidates by the fitted scorer."""
+        reply, staged = self._candidate(q)
+        if not staged or not reply.found:
+            # An editor's entry, the byline or date; or a decline, which stands: on the tune and
+            # check splits the scorer overturned rule declines right about as often as wrong.
             return reply
-        if decision.DECISION_THRESHOLD > 0 and (
-                decision.confidence(self._features(context, reply)) < decision.DECISION_THRESHOLD):
+        fitted = scorer()
+        if fitted is None:
+            return reply
+        cands = self.candidate_features(q, reply, vector)
+        if not cands:
             return self._not_found(q.raw)
-        return reply
+        best, confidence = fitted.choose([c.features for c in cands])
+        if confidence < fitted.threshold:
+            return self._not_found(q.raw)
+        index = cands[best].index
+        if reply.found and reply.source == self._tag().sentences[index].text:
+            return reply
+        return self._from_sentence(q, index)
 
-    def candidate(self, question: str) -> tuple[Answer, list[float] | None]:
-        """The answer before the learned found/not-found decision, and the features it reads.
+    def candidate_features(self, q: Question, reply: Answer,
+                           vector: Vectors | None = None) -> list[rank.Candidate]:
+        """The candidate sentences for a parsed question and their features (rank.FEATURES).
 
-        For bench/qa_train.py, which fits that decision; a chat should call `answer`."""
-        reply, context = self._candidate(parse_question(question))
-        if context is None or not reply.found or reply.source is None:
-            return reply, None
-        return reply, self._features(context, reply)
+        `reply` is the rule stages' answer; `vector` the question's embedding (computed here
+        when None and embeddings are available). Also read by bench/qa_train.py."""
+        tagged = self._tag()
+        resolved = [self._resolve(slot) for slot in q.slots]
+        missing = sum(1 for alts in resolved if not alts) / len(resolved) if resolved else 0.0
+        scores, covers = self._scores(resolved)
+        for i, sentence in enumerate(tagged.sentences[1:], start=1):
+            if sentence.anaphoric:  # "These talks…" lends its words to the sentence before
+                scores[i - 1] += 0.5 * scores[i]
+                covers[i - 1] = max(covers[i - 1], min(1.0, covers[i - 1] + covers[i]))
+        rule_index = None
+        if reply.found and reply.source is not None:
+            rule_index = next((i for i, s in enumerate(tagged.sentences)
+                               if s.text == reply.source), None)
+        names = [set(alts) for alts in self._named(q, resolved, tagged) if alts]
+        return rank.candidates(q, tagged, scores, covers, self._cosines(q, vector), rule_index,
+                               missing, names)
 
-    def _candidate(self, q: Question) -> tuple[Answer, Context | None]:
-        """The engine's answer before the learned decision, with what the decision reads."""
+    def _cosines(self, q: Question, vector: Vectors | None) -> list[float] | None:
+        """Cosine of the question with every sentence, or None without embeddings."""
+        embedder = get_embedder()
+        if embedder is None:
+            return None
+        if self._vectors is None:
+            self._vectors = VECTOR_CACHE.vectors(embedder, self._texts)
+        if vector is None:
+            vector = question_vector(q.raw)
+            if vector is None:
+                return None
+        return [float(x) for x in self._vectors @ vector]
+
+    def _from_sentence(self, q: Question, index: int) -> Answer:
+        """An answer citing sentence `index`, with the typed fact in it the question asks for."""
+        sentence = self._tag().sentences[index]
+        fact: str | None = None
+        wanted = _WANTED.get(q.kind)
+        if wanted is not None:
+            resolved = [self._resolve(slot) for slot in q.slots]
+            picked = _pick_entity(q, sentence, resolved, wanted)
+            if picked is not None:
+                fact = picked[0].text
+        return self._found(q.raw, fact, sentence.text)
+
+    def _candidate(self, q: Question) -> tuple[Answer, bool]:
+        """The rule stages' answer, and whether it came through the lexical stages (False: an
+        editor's entry, the byline or date, or a question word the article lacks)."""
         if not _WORD_CHARS.search(" ".join(q.words)):
-            return self._not_found(q.raw), None
+            return self._not_found(q.raw), False
         curated = self._curated(q)
         if curated is not None:
-            return self._found(q.raw, curated.answer, None, None), None
+            return self._found(q.raw, curated.answer, None, None), False
         if q.kind == AUTHOR:
             if self.article.author:
                 byline = f"By {self.article.author}."
-                return self._found(q.raw, self.article.author, None, byline), None
-            return self._not_found(q.raw), None
+                return self._found(q.raw, self.article.author, None, byline), False
+            return self._not_found(q.raw), False
         if q.kind == PUBLISHED:
             if self.article.date:
                 day = _format_date(self.article.date)
-                return self._found(q.raw, day, None, f"Published {day}."), None
-            return self._not_found(q.raw), None
+                return self._found(q.raw, day, None, f"Published {day}."), False
+            return self._not_found(q.raw), False
         resolved = [self._resolve(slot) for slot in q.slots]
         if any(" " in s.word and not alts for s, alts in zip(q.slots, resolved, strict=True)):
             # "cut costs" as a phrase the article lacks: its words may still be there apart
             q = replace(q, slots=_split_phrases(q, resolved))
             resolved = [self._resolve(slot) for slot in q.slots]
-        asked = q
         missing = [slot for slot, alts in zip(q.slots, resolved, strict=True) if not alts]
         if missing:
             # A word the article never uses (nor any synonym): it doesn't say. One exception:
             # a verb, when the rest of the question pins down the sentence ("how much waste did
             # they *save*"); the answer must then meet stricter tests.
             if not _skippable(q, missing):
-                return self._not_found(q.raw), None
+                return self._not_found(q.raw), False
             kept = [i for i, alts in enumerate(resolved) if alts]
             q = replace(q, slots=tuple(q.slots[i] for i in kept), dropped=tuple(missing),
                         role_slots=tuple(s for s in q.role_slots if s not in missing))
             resolved = [resolved[i] for i in kept]
         tagged = self._tag()
         if not q.slots:
-            return self._lead_answer(q, tagged), Context(asked, q, resolved)
+            return self._lead_answer(q, tagged), True
         if q.role_slots:
-            return self._role_answer(q, tagged, resolved), Context(asked, q, resolved)
+            return self._role_answer(q, tagged, resolved), True
         if q.kind == WHO and q.words[:2] in (("who", "is"), ("who", "was"), ("who", "are")):
             described = self._describe(q, tagged)
             if described is not None:
-                return described, Context(asked, q, resolved)
+                return described, True
         scores, covers = self._scores(resolved)
         # A sentence opening "These talks…" lends its words to the sentence it refers back to.
         lent = list(scores)
@@ -322,69 +387,12 @@ class QATable:
         if q.kind == QUOTE:
             quoted = self._quote_answer(q, tagged, resolved, lent, lent_cover)
             if quoted is not None:
-                return quoted, Context(asked, q, resolved)
+                return quoted, True
         reply = self._retrieve(q, tagged, resolved, lent, lent_cover)
         if q.kind == TALLY and not reply.found:
             # no count of votes or goals near the words: the sentence that tells of it will do
             reply = self._retrieve(replace(q, kind=WHAT), tagged, resolved, lent, lent_cover)
-        return reply, Context(asked, q, resolved)
-
-    def _features(self, context: Context, reply: Answer) -> list[float]:
-        """General signs that an answer is right, for the learned decision (see FEATURES)."""
-        q, resolved = context.answered, context.resolved
-        sentences = self._tag().sentences
-        at = next((i for i, s in enumerate(sentences) if s.text == reply.source), 0)
-        sentence = sentences[at]
-        scores, covers = self._scores(resolved)
-        others = max((v for i, v in enumerate(scores) if i != at), default=0.0)
-        weights = sum(max((self._idf.get(t, 0.1) for t in alts), default=1.0)
-                      for alts in resolved) or 1.0
-        near = [sentence.bag]
-        if at > 0 and sentence.anaphoric:
-            near.append(sentences[at - 1].bag)
-        exact = weak = 0
-        absent_idf = 0.0
-        for alts in resolved:
-            here = [trust for t, trust in alts.items() if any(t in bag for bag in near)]
-            if not here:
-                absent_idf = max(absent_idf, max((self._idf.get(t, 0.1) for t in alts),
-                                                 default=0.0))
-            elif max(here) >= 1.0:
-                exact += 1
-            else:
-                weak += 1
-        slots = max(len(q.slots), 1)
-        tagged = self._tag()
-        names = [alts for slot, alts in zip(q.slots, resolved, strict=True)
-                 if slot.term in tagged.name_terms]
-        names_absent = sum(1 for alts in names if not _mentions(sentences, at, alts))
-        wanted = _WANTED.get(q.kind, ())
-        typed = [e for e in sentence.entities if e.kind in wanted and not _names_it(q, e)]
-        anchors = [p for p, w in enumerate(sentence.words)
-                   if any(t in alts for alts in resolved for t in _word_terms(w))]
-        fact_entity = next((e for e in sentence.entities if e.text == reply.fact), None)
-        distance = 0.5
-        if fact_entity is not None and anchors:
-            distance = min(min(abs(a - fact_entity.start) for a in anchors), 15) / 15
-        top = math.log(1 + len(sentences))
-        kind = q.kind if q.kind in _KIND_FEATURES else "other"
-        return [
-            1.0,
-            covers[at],
-            exact / slots,
-            weak / slots,
-            absent_idf / top,
-            float(len(context.asked.slots) - len(q.slots)),
-            min(len(context.asked.slots), 6) / 6,
-            scores[at] / weights,
-            (scores[at] - others) / (scores[at] + others + 1e-9),
-            1.0 if reply.fact else 0.0,
-            1.0 if typed else 0.0 if wanted else 0.5,
-            distance,
-            names_absent / max(len(names), 1),
-            min(at, 10) / 10,
-            *(1.0 if kind == k else 0.0 for k in _KIND_FEATURES),
-        ]
+        return reply, True
 
     def _retrieve(self, q: Question, tagged: Tagged, resolved: list[dict[str, float]],
                   scores: list[float], covers: list[float]) -> Answer:

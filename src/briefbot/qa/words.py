@@ -240,7 +240,19 @@ _QUESTION_FIXES = {
     "yrs": "years", "yr": "year", "mins": "minutes", "hrs": "hours", "pls": "please",
     "plz": "please", "thx": "thanks", "w/": "with", "b4": "before", "2day": "today",
     "tmrw": "tomorrow", "tho": "though", "coz": "because", "cos": "because",
+    "teh": "the", "hte": "the", "wut": "what", "wot": "what", "gonna": "going to",
+    "wanna": "want to", "gotta": "got to", "didnt": "did not", "doesnt": "does not",
+    "dont": "do not", "isnt": "is not", "wasnt": "was not", "arent": "are not", "cant": "can not",
+    "wont": "will not", "thru": "through", "2nd": "second", "1st": "first", "3rd": "third",
+    "ya": "you", "em": "them", "smth": "something", "sth": "something", "bday": "birthday",
 }  # fmt: skip
+
+# Chat filler that never names what a question is about ("lol", "rn", "tbh").
+_CHAT_FILLER = frozenset(
+    "lol lmao lmfao rofl omg omfg fr ngl tbh imo imho btw bruh bro fam pls plz please rn "
+    "nah yeah yea yep ok okay k kk hmm hm um uh like literally basically exactly actually "
+    "really even anyway anyways so just tho though ?? srsly seriously".split()
+)
 
 _WORD_CHARS = re.compile(r"[A-Za-z0-9\u00C0-\u024F]")
 
