@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from briefbot import articles
-from briefbot.articles import MAX_BODY_CHARS, ArticleFileError, Library, parse_article, parse_date
+from briefbot.articles import (
+    MAX_BODY_CHARS,
+    MAX_TITLE_CHARS,
+    ArticleFileError,
+    Library,
+    parse_article,
+    parse_date,
+)
 
 Write = Callable[[str, str | bytes], Path]
 
@@ -320,3 +327,15 @@ def test_a_huge_article_is_clipped_for_briefing_and_qa_with_a_warning(
     length = 140 * len(paragraph.strip())
     assert problem.startswith(f"long.txt: warning: the body is {length:,} characters")
     assert f"use only the first {MAX_BODY_CHARS:,}" in problem
+
+
+def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
+    content_dir: Path, write: Write,
+) -> None:
+    write("oneline.txt", "NO LINE BREAKS " * 400 + "\n- Ana\n- March 9, 2026\n\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("oneline")
+    assert article is not None and len(article.title) <= MAX_TITLE_CHARS
+    (problem,) = _problems_for(library, "oneline.txt")
+    assert problem.startswith("oneline.txt:1: warning: the headline is 6,000 characters")

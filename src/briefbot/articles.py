@@ -334,7 +334,9 @@ def _read_confined(path: Path, root: Path) -> bytes:
         raise ArticleFileError(f"is {kind}, not a regular file; it is not served")
     # O_NOFOLLOW: the last component may not have become a symlink since it was resolved.
     # O_NONBLOCK: opening a FIFO swapped in meanwhile must not wait for a writer.
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    # (Both POSIX; where missing, only the checks on the descriptor below apply.)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(target, flags)
     except FileNotFoundError:
