@@ -338,4 +338,4 @@ def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
     article = library.find("oneline")
     assert article is not None and len(article.title) <= MAX_TITLE_CHARS
     (problem,) = _problems_for(library, "oneline.txt")
-    assert problem.startswith("oneline.txt:1: warning: the headline is 6,000 characters")
+    assert problem.startswith("oneline.txt:1: warning: the headline is 5,999 characters")
