@@ -35,6 +35,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/telegram_load.py
 	$(BIN)/python bench/discord_load.py
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/redaction.py --skip-before
+	$(BIN)/python bench/article_cap.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

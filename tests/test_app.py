@@ -79,3 +79,16 @@ async def test_a_rejected_token_is_not_retried_and_stops_the_rest(app: App) -> N
         await app.serve({"telegram": bad, "discord": good}, asyncio.Event())  # type: ignore[dict-item]
     assert bad.starts == 1
     assert not good.running
+
+
+def test_a_clipped_article_is_warned_about_once_naming_the_file(
+    app: App, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = "The council met again on Tuesday to discuss the long harbour plan. " * 3000
+    (content_dir / "long.txt").write_text(f"A VERY LONG STORY\n- Ana\n- March 9, 2026\n\n{body}\n")
+    for _ in range(3):  # the watcher rescans every few seconds
+        app.load_content()
+    warnings = [r.getMessage() for r in caplog.records if "long.txt" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "long.txt: warning: the body is 200,999 characters" in warnings[0]
+    assert app.library.find("long") is not None

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from briefbot.articles import Library, parse_article, parse_date
+from briefbot import articles
+from briefbot.articles import (
+    MAX_BODY_CHARS,
+    MAX_TITLE_CHARS,
+    ArticleFileError,
+    Library,
+    parse_article,
+    parse_date,
+)
 
 Write = Callable[[str, str | bytes], Path]
 
@@ -170,3 +179,163 @@ def test_absurdly_nested_front_matter_is_reported_not_fatal(content_dir: Path, w
     (problem,) = _problems_for(library, "deep.md")
     assert "nested too deeply" in problem
     assert len(library.articles) == 2
+
+
+# --- Confinement: only regular files inside the (resolved) content folder are ever read. ---
+
+SECRET_ARTICLE = "SECRET OUTSIDE THE FOLDER\n- Ana\n- March 9, 2026\n\nThis must never be served.\n"
+
+
+def test_a_symlink_leading_out_of_the_folder_is_not_served(content_dir: Path) -> None:
+    outside = content_dir.parent / "secret.txt"
+    outside.write_text(SECRET_ARTICLE, encoding="utf-8")
+    (content_dir / "passwd.txt").symlink_to(outside)
+    library = Library(content_dir)
+    library.reload()
+    assert library.find("passwd") is None
+    (problem,) = _problems_for(library, "passwd.txt")
+    assert problem.startswith("passwd.txt: error: is a symlink to ")
+    assert "outside the content folder; it is not served" in problem
+    assert {a.id for a in library.articles} == {"harbour", "market"}
+
+
+def test_a_symlink_to_the_process_environment_is_not_served(content_dir: Path) -> None:
+    """/proc/self/environ reports size 0 and holds the bot token: it must never be read."""
+    (content_dir / "environ.txt").symlink_to("/proc/self/environ")
+    library = Library(content_dir)
+    library.reload()
+    assert library.find("environ") is None
+    (problem,) = _problems_for(library, "environ.txt")
+    assert "/proc/" in problem and "not served" in problem
+
+
+def test_a_symlink_that_stays_inside_the_folder_is_served_under_its_own_name(
+    content_dir: Path,
+) -> None:
+    """The decision: links inside the folder are followed (Kubernetes ConfigMap volumes are
+    made of them: `seed.txt -> ..data/seed.txt`); the id is the link's name."""
+    hidden = content_dir / "..data"
+    hidden.mkdir()
+    (hidden / "ferry.txt").write_text(SECRET_ARTICLE.replace("OUTSIDE", "INSIDE"), "utf-8")
+    (content_dir / "ferry.txt").symlink_to(Path("..data") / "ferry.txt")
+    (content_dir / "harbour-alias.txt").symlink_to("harbour.txt")
+    library = Library(content_dir)
+    library.reload()
+    ferry, alias = library.find("ferry"), library.find("harbour-alias")
+    assert ferry is not None and ferry.title.startswith("SECRET INSIDE")
+    assert alias is not None and alias.title == library.find("harbour").title  # type: ignore[union-attr]
+    assert library.problems == ()
+
+
+def test_a_symlinked_content_folder_is_resolved_once_and_still_confines(tmp_path: Path) -> None:
+    real = tmp_path / "releases" / "v2"
+    real.mkdir(parents=True)
+    (real / "news.txt").write_text(SECRET_ARTICLE.replace("OUTSIDE", "IN"), "utf-8")
+    (tmp_path / "releases" / "other.txt").write_text(SECRET_ARTICLE, "utf-8")
+    (real / "escape.txt").symlink_to(Path("..") / "other.txt")
+    (tmp_path / "content").symlink_to(real)
+    library = Library(tmp_path / "content")
+    library.reload()
+    assert [a.id for a in library.articles] == ["news"]
+    (problem,) = _problems_for(library, "escape.txt")
+    assert "outside the content folder" in problem
+
+
+def test_symlink_loops_and_dangling_links_are_reported_not_fatal(content_dir: Path) -> None:
+    (content_dir / "loop.txt").symlink_to("loop2.txt")
+    (content_dir / "loop2.txt").symlink_to("loop.txt")
+    (content_dir / "dangling.md").symlink_to("nowhere.md")
+    library = Library(content_dir)
+    library.reload()
+    assert "symlink loop" in _problems_for(library, "loop.txt")[0]
+    assert "symlink loop" in _problems_for(library, "loop2.txt")[0]
+    assert "does not exist" in _problems_for(library, "dangling.md")[0]
+    assert {a.id for a in library.articles} == {"harbour", "market"}
+
+
+def test_a_fifo_in_the_folder_is_reported_and_does_not_hang_the_scan(content_dir: Path) -> None:
+    os.mkfifo(content_dir / "pipe.txt")
+    library = Library(content_dir)
+    library.reload()
+    (problem,) = _problems_for(library, "pipe.txt")
+    assert problem == "pipe.txt: error: is a named pipe (FIFO), not a regular file; it is not served"
+    assert len(library.articles) == 2
+
+
+def _without_waiting_forever(read: Callable[[], object], fifo: Path) -> BaseException | None:
+    """Run `read` in a thread; if it blocks on `fifo`, open the pipe for writing to free it."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            read()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test, which asserts on it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    if worker.is_alive():  # blocked in open() or read() on the pipe: release it, then fail
+        with open(fifo, "wb"):
+            pass
+        worker.join()
+        pytest.fail("reading the article waited on a named pipe")
+    return outcome[0]
+
+
+def test_a_file_swapped_for_a_fifo_after_the_scan_is_refused_not_waited_on(
+    content_dir: Path,
+) -> None:
+    fifo = content_dir / "swapped.txt"
+    os.mkfifo(fifo)
+    error = _without_waiting_forever(lambda: parse_article(fifo), fifo)
+    assert isinstance(error, ArticleFileError) and "named pipe" in error.message
+
+
+def test_a_file_swapped_for_a_symlink_after_it_was_checked_is_not_followed(
+    content_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check and the open are separate steps; the open itself refuses what changed between."""
+    outside = content_dir.parent / "secret.txt"
+    outside.write_text(SECRET_ARTICLE, encoding="utf-8")
+    (content_dir / "swapped.txt").symlink_to(outside)
+    (content_dir.parent / "elsewhere").mkdir()
+    (content_dir.parent / "elsewhere" / "a.txt").write_text(SECRET_ARTICLE, encoding="utf-8")
+    (content_dir / "sub").symlink_to(content_dir.parent / "elsewhere")
+    # As if each path had still been a plain file inside the folder when it was checked.
+    monkeypatch.setattr(articles, "_confined_target", lambda path, root: path)
+    with pytest.raises(ArticleFileError, match="replaced by a symlink"):
+        parse_article(content_dir / "swapped.txt", content_dir)
+    with pytest.raises(ArticleFileError, match="outside the content folder"):
+        parse_article(content_dir / "sub" / "a.txt", content_dir)
+
+
+def test_a_huge_article_is_clipped_for_briefing_and_qa_with_a_warning(
+    content_dir: Path, write: Write,
+) -> None:
+    sentence = "The council met again on Tuesday to discuss the long harbour plan. "
+    paragraph = sentence * 100  # 6,700 characters a paragraph
+    body = "\n".join([paragraph] * 140)  # over 900,000 characters, under the 1 MB file cap
+    write("long.txt", "A VERY LONG STORY\n- Ana\n- March 9, 2026\n\n" + body + "\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("long")
+    assert article is not None
+    assert sum(len(p) for p in article.paragraphs) == MAX_BODY_CHARS
+    (problem,) = _problems_for(library, "long.txt")
+    length = 140 * len(paragraph.strip())
+    assert problem.startswith(f"long.txt: warning: the body is {length:,} characters")
+    assert f"use only the first {MAX_BODY_CHARS:,}" in problem
+
+
+def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
+    content_dir: Path, write: Write,
+) -> None:
+    write("oneline.txt", "NO LINE BREAKS " * 400 + "\n- Ana\n- March 9, 2026\n\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("oneline")
+    assert article is not None and len(article.title) <= MAX_TITLE_CHARS
+    (problem,) = _problems_for(library, "oneline.txt")
+    assert problem.startswith("oneline.txt:1: warning: the headline is 5,999 characters")

@@ -149,3 +149,26 @@ def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = briefbot("ask", "--content", str(tmp_path / "nowhere"), "--json", "who?")
     assert result.returncode == 2
     assert "no article folder" in result.stderr and result.stdout == ""
+
+
+def test_check_names_a_symlink_out_of_the_folder_and_no_command_serves_it(
+    content_dir: Path,
+) -> None:
+    outside = content_dir.parent / "secret.txt"
+    outside.write_text("SECRET\n- Ana\n- March 9, 2026\n\nThe vault code is 4711.\n")
+    (content_dir / "passwd.txt").symlink_to(outside)
+    os.mkfifo(content_dir / "pipe.md")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert f"content/passwd.txt: error: is a symlink to {outside.resolve()}, outside the " \
+        "content folder; it is not served" in check.stdout
+    assert "content/pipe.md: error: is a named pipe (FIFO)" in check.stdout
+    assert "2 articles loaded" in check.stdout
+
+    preview = briefbot("--config", str(config), "preview", "passwd")
+    assert preview.returncode == 1 and "no article 'passwd'" in preview.stderr
+    ask = briefbot("ask", "--content", str(content_dir), "--article", "passwd", "what is the code?")
+    assert ask.returncode == 2 and "4711" not in ask.stdout + ask.stderr

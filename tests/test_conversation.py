@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,38 @@ async def test_a_follow_up_question_goes_to_the_article_last_quoted(conversation
     assert isinstance(first, Answer) and first.article_id == "harbour"
     (second,) = await conversation.handle(_say("when was this published?", chat="f"))
     assert isinstance(second, Answer) and "March 2, 2026" in second.text
+
+
+class GatedIndex(QAIndex):
+    """The real index, except that one question waits until the test lets it through."""
+
+    def __init__(self, slow_question: str) -> None:
+        super().__init__()
+        self.slow_question = slow_question
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def ask(self, question: str, **where: str | None) -> Answer:
+        if question == self.slow_question:
+            self.entered.set()
+            self.gate.wait(timeout=30)  # a guard against a hang, not a timing
+        return super().ask(question, **where)
+
+
+async def test_a_slow_answer_in_one_chat_does_not_hold_up_another_chats_reply(
+    content_dir: Path,
+) -> None:
+    library = Library(content_dir)
+    library.reload()
+    qa = GatedIndex(slow_question="where were the ferries built?")
+    conversation = Conversation(library, qa)
+    slow = asyncio.create_task(conversation.handle(_say("where were the ferries built?", "c1")))
+    assert await asyncio.to_thread(qa.entered.wait, 30)  # chat c1's answer is under way
+
+    (fast,) = await conversation.handle(_say("When is the market open?", "c2"))
+    assert isinstance(fast, Answer) and "Saturdays" in fast.text
+    assert not slow.done()  # c2 got its reply while c1's answer was still being worked out
+
+    qa.gate.set()
+    (answer,) = await slow
+    assert isinstance(answer, Answer) and "Bergen" in answer.text

@@ -50,3 +50,28 @@ def test_unregistered_tokens_are_caught_by_shape() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", ("987654321:ZZZanotherFakeToken_0123456789",), None)
     handler.handle(record)
     assert "987654321:ZZZ" not in stream.getvalue()
+
+
+def test_a_100_kb_message_is_redacted_exactly() -> None:
+    """Long runs of letters and digits around tokens: every token goes, every other byte stays."""
+    discord = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz0123"
+    filler = "x" * 50_000
+    digits = "7" * 20_000
+    message = f"{filler} {TOKEN} {digits} token={discord} {filler[:30_000]}"
+    assert len(message) > 100_000
+    redacted = RedactingFilter([TOKEN]).redact(message)
+    assert redacted == f"{filler} [REDACTED] {digits} token=[REDACTED] {filler[:30_000]}"
+
+
+def test_a_token_shape_only_matches_from_the_start_of_a_run() -> None:
+    """What keeps redaction linear: no match attempt starts inside a run of token characters.
+
+    Unanchored, the engine retried from every letter of a long run and read to its end each time
+    (100 KB of "x" took 15 s, several times per update); `bench/redaction.py` prints the figures.
+    """
+    from briefbot.logs import _TOKEN_PATTERNS
+
+    telegram, discord = _TOKEN_PATTERNS
+    assert telegram.match("12345678:" + "A" * 25, 1) is None
+    assert discord.match("x" * 30 + ".abcde." + "y" * 25, 1) is None
+    assert discord.match("x" * 30 + ".abcde." + "y" * 25, 0) is not None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from briefbot.articles import Article, CuratedQA
-from briefbot.qa import MAX_ANSWER_CHARS, QAIndex, QATable
+from briefbot.qa import MAX_ANSWER_CHARS, Answer, QAIndex, QATable
+from briefbot.qa import index as index_module
+from briefbot.qa.questions import Question
 
 FERRY = Article(
     id="ferry-order",
@@ -428,3 +431,64 @@ def test_routing_prefers_the_article_with_the_questions_own_word_over_a_synonym(
     answer = index.ask("who was at the talks?")
     assert answer.found and answer.article_id == "summit"
     assert "Braga" in answer.text
+
+
+# --- Answers run in worker threads while the library reloads on the event loop. ---
+
+
+def _paused_in(worker: threading.Thread, entered: threading.Event, gate: threading.Event) -> None:
+    """Called from inside an answer: in `worker`, say so and wait until the test lets it go."""
+    if threading.current_thread() is worker:
+        entered.set()
+        gate.wait(timeout=30)  # a guard against a hang, not a timing
+
+
+def test_an_answer_in_flight_keeps_the_articles_it_started_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload swaps in a new index; it never changes the one an answer is reading."""
+    qa = QAIndex()
+    qa.update([FERRY, MUSEUM])
+    entered, gate = threading.Event(), threading.Event()
+    answers: list[Answer] = []
+    worker = threading.Thread(target=lambda: answers.append(qa.ask("where will the boats be bilt?")))
+    real = index_module._plausible_typo  # called while routing ("bilt" -> "built")
+
+    def paused(word: str, candidate: str) -> bool:
+        _paused_in(worker, entered, gate)
+        return real(word, candidate)
+
+    monkeypatch.setattr(index_module, "_plausible_typo", paused)
+    worker.start()
+    assert entered.wait(timeout=30)
+    qa.update([MUSEUM])  # the ferry article is deleted while the answer is being routed
+    gate.set()
+    worker.join()
+    (answer,) = answers
+    assert answer.found and answer.article_id == "ferry-order" and "Gdynia" in answer.text
+    assert qa.table("ferry-order") is None and qa.ask("where will the boats be built?").found is False
+
+
+def test_two_chats_asking_one_article_at_once_each_get_what_they_asked_for() -> None:
+    """Whether a refusal carries suggestions belongs to the call, not to the shared table."""
+    table = QATable(FERRY)
+    entered, gate = threading.Event(), threading.Event()
+    answers: list[Answer] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(table.answer("how many troops were there?", suggest=False))
+    )
+    real = table._answer
+
+    def paused(question: Question, vector: object = None) -> Answer:
+        _paused_in(worker, entered, gate)
+        return real(question, vector)  # type: ignore[arg-type]
+
+    table._answer = paused  # type: ignore[method-assign]
+    worker.start()
+    assert entered.wait(timeout=30)
+    other = table.answer("how many troops were there?")  # another chat, with suggestions
+    gate.set()
+    worker.join()
+    (quiet,) = answers
+    assert other.found is False and other.suggestions
+    assert quiet.found is False and quiet.suggestions == ()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from briefbot.adapters.base import Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
-from briefbot.articles import Library, ReloadReport
+from briefbot.articles import ContentProblem, Library, ReloadReport
 from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Reply
 from briefbot.delivery import Delivery
@@ -40,6 +40,7 @@ class App:
             if token is not None:
                 register_secret(token.reveal())
         self.library = Library(config.content_dir)
+        self._logged_problems: frozenset[ContentProblem] = frozenset()
         self.qa = QAIndex()
         # sentence vectors (when the embeddings extra is installed) are kept beside the database
         embed.VECTOR_CACHE.folder = config.database.parent / "vectors"
@@ -61,9 +62,13 @@ class App:
         self.adapters: dict[str, Adapter] = {}
 
     def load_content(self) -> ReloadReport:
+        """Rescan the content folder; log each problem once, when it first appears."""
         report = self.library.reload()
+        # The folder is rescanned every few seconds: a problem that stays is not news.
         for problem in report.problems:
-            log.warning("content: %s", problem)
+            if problem not in self._logged_problems:
+                log.warning("content: %s", problem)
+        self._logged_problems = frozenset(report.problems)
         if report.changed_anything:
             log.info(
                 "content: %s (added %s, changed %s, removed %s)",

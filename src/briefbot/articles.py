@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +49,16 @@ class Article:
 
 
 MAX_ARTICLE_BYTES = 1_000_000
+# Body text one article contributes to briefings and Q&A, in characters. The Q&A tables grow with
+# the text and an answer scans them: 40 files of 990 KB took the bot from 57 MB to 1.2 GB and
+# every answer to 6.6 s. 100,000 characters is about 15,000 words, several times the longest news
+# feature, so real articles are never clipped; a longer file is clipped with a warning.
+MAX_BODY_CHARS = 100_000
+# A headline is one line; a file whose first line is the whole text would drag it everywhere.
+MAX_TITLE_CHARS = 300
+# Pseudo-filesystems: their files report size 0 (so pass the size check) yet hold process
+# secrets (/proc/self/environ has the bot token). Never read from them, whatever links there.
+PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
 ARTICLE_SUFFIXES = (".txt", ".md")
 # Notes an editor may keep beside the articles; never served as news.
 NOT_ARTICLES = frozenset({"readme", "license", "changelog"})
@@ -251,19 +264,144 @@ def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
     return entries
 
 
-def parse_article(path: Path) -> tuple[Article, list[ContentProblem]]:
-    """Read one article file. Raises ArticleFileError when it cannot be used at all."""
+_KINDS = (
+    (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _is_pseudo(path: Path) -> bool:
+    return any(path.is_relative_to(top) for top in PSEUDO_FILESYSTEMS)
+
+
+def _opened_path(fd: int) -> Path | None:
+    """Where an open descriptor really points (Linux); None where the system cannot say."""
     try:
-        size = path.stat().st_size
-        if size > MAX_ARTICLE_BYTES:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
+
+
+def _confined_target(path: Path, root: Path) -> Path:
+    """`path` fully resolved, if it is a regular file inside `root`; else ArticleFileError.
+
+    A symlink is followed only while it stays inside `root` (a resolved folder): that is how
+    Kubernetes ConfigMap volumes and atomic deploys lay files out. One leading out of the folder
+    (`passwd.txt -> /etc/passwd`), into /proc or /sys, in a loop, or dangling is refused.
+    """
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        if path.is_symlink():
             raise ArticleFileError(
-                f"the file is {size:,} bytes, over the {MAX_ARTICLE_BYTES:,} limit; split it"
-            )
-        data = path.read_bytes()
+                f"is a symlink to {os.readlink(path)}, which does not exist; fix or delete the link"
+            ) from None
+        raise ArticleFileError("the file vanished while it was being read") from None
+    except RuntimeError:  # Python 3.11-3.12 report a symlink loop this way
+        raise ArticleFileError("is a symlink loop; delete the link") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ArticleFileError("is a symlink loop; delete the link") from None
+        raise ArticleFileError(f"cannot read the file ({exc.strerror})") from None
+    if _is_pseudo(target) or not target.is_relative_to(root):
+        raise ArticleFileError(
+            f"is a symlink to {target}, outside the content folder; it is not served. "
+            "Copy the file into the folder instead"
+        )
+    return target
+
+
+def _read_confined(path: Path, root: Path) -> bytes:
+    """The bytes of the regular file `path` inside `root`, at most MAX_ARTICLE_BYTES.
+
+    Checked again on the open descriptor, so a file swapped for a symlink, a FIFO or a device
+    between the folder scan and this read is refused rather than followed or waited on.
+    """
+    target = _confined_target(path, root)
+    try:
+        kind = _not_regular(os.stat(target).st_mode)
+    except OSError:
+        kind = None  # the open below says what is wrong
+    if kind is not None:
+        raise ArticleFileError(f"is {kind}, not a regular file; it is not served")
+    # O_NOFOLLOW: the last component may not have become a symlink since it was resolved.
+    # O_NONBLOCK: opening a FIFO swapped in meanwhile must not wait for a writer.
+    # (Both POSIX; where missing, only the checks on the descriptor below apply.)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags)
     except FileNotFoundError:
         raise ArticleFileError("the file vanished while it was being read") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ArticleFileError(
+                "was replaced by a symlink while it was being read; it is not served"
+            ) from None
         raise ArticleFileError(f"cannot read the file ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        kind = _not_regular(info.st_mode)
+        if kind is not None:
+            raise ArticleFileError(f"is {kind}, not a regular file; it is not served")
+        opened = _opened_path(fd)
+        if opened is not None and (_is_pseudo(opened) or not opened.is_relative_to(root)):
+            raise ArticleFileError(
+                f"resolves to {opened}, outside the content folder; it is not served"
+            )
+        if info.st_size > MAX_ARTICLE_BYTES:
+            raise ArticleFileError(
+                f"the file is {info.st_size:,} bytes, over the {MAX_ARTICLE_BYTES:,} limit; "
+                "split it"
+            )
+        # Never trust the size: read at most one byte past the cap, whatever the file claims.
+        chunks: list[bytes] = []
+        left = MAX_ARTICLE_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise ArticleFileError(f"cannot read the file ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _clip_body(paragraphs: list[str]) -> tuple[list[str], int]:
+    """The paragraphs cut to MAX_BODY_CHARS characters in all, and the length before the cut."""
+    total = sum(len(p) for p in paragraphs)
+    if total <= MAX_BODY_CHARS:
+        return paragraphs, total
+    kept: list[str] = []
+    room = MAX_BODY_CHARS
+    for paragraph in paragraphs:
+        if room <= 0:
+            break
+        kept.append(paragraph[:room])
+        room -= len(paragraph)
+    return kept, total
+
+
+def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[ContentProblem]]:
+    """Read one article file confined to `root` (default: the file's own folder), resolved.
+
+    Only a regular file whose resolved path lies inside `root` is read, at most
+    MAX_ARTICLE_BYTES of it; the body is clipped to MAX_BODY_CHARS characters (with a warning).
+    Raises ArticleFileError when the file cannot be used at all.
+    """
+    root = (root or path.parent).resolve()
+    data = _read_confined(path, root)
     if len(data) > MAX_ARTICLE_BYTES:
         raise ArticleFileError(f"the file is over the {MAX_ARTICLE_BYTES:,} byte limit; split it")
     text = _decode(path, data)
@@ -274,9 +412,22 @@ def parse_article(path: Path) -> tuple[Article, list[ContentProblem]]:
     problems = [_warning(path, w) for w in warnings]
     if not paragraphs:
         problems.append(ContentProblem(path, "the article has no body text", None, fatal=False))
+    paragraphs, length = _clip_body(paragraphs)
+    if length > MAX_BODY_CHARS:
+        problems.append(ContentProblem(
+            path, f"the body is {length:,} characters; briefings and answers use only the first "
+            f"{MAX_BODY_CHARS:,}. Split it into several articles", None, fatal=False,
+        ))
+    title = str(meta["title"])
+    if len(title) > MAX_TITLE_CHARS:
+        problems.append(ContentProblem(
+            path, f"the headline is {len(title):,} characters; it is cut to {MAX_TITLE_CHARS}. "
+            "Put the text after a blank line", 1, fatal=False,
+        ))
+        title = title[:MAX_TITLE_CHARS].rstrip()
     article = Article(
         id=path.stem,
-        title=str(meta["title"]),
+        title=title,
         author=_opt_str(meta.get("author")),
         date=meta.get("date") if isinstance(meta.get("date"), dt.date) else None,  # type: ignore[arg-type]
         paragraphs=tuple(paragraphs),
@@ -324,12 +475,54 @@ class ReloadReport:
         return bool(self.added or self.changed or self.removed)
 
 
+def _resolve_folder(folder: Path) -> tuple[Path, ContentProblem | None]:
+    """The content folder resolved (it may be a symlink), or why it cannot hold articles."""
+    try:
+        root = folder.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return folder, ContentProblem(
+            folder, "the content folder is a symlink loop; point content_dir at a folder"
+        )
+    if not root.is_dir():
+        return root, ContentProblem(
+            folder, "the content folder does not exist; create it or set content_dir"
+        )
+    if _is_pseudo(root):
+        return root, ContentProblem(
+            folder, f"the content folder is {root}, a system folder, not articles; "
+            "set content_dir to a folder of article files"
+        )
+    return root, None
+
+
+# What tells a changed entry from an unchanged one: the entry itself (a file swapped for a
+# symlink is a new inode) and, through a symlink, what it points at (0s when that is unreadable).
+Stamp = tuple[int, int, int, int, int]
+
+
+def _stamp(path: Path) -> Stamp | None:
+    """The entry's identity and version; None when it vanished since the folder was listed."""
+    try:
+        own = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return (0, 0, 0, 0, 0)
+    if not stat.S_ISLNK(own.st_mode):
+        return (own.st_ino, own.st_mtime_ns, own.st_size, 0, 0)
+    try:
+        seen = os.stat(path)
+    except OSError:  # dangling, a loop: parse_article says which
+        return (own.st_ino, own.st_mtime_ns, 0, 0, 0)
+    return (own.st_ino, own.st_mtime_ns, seen.st_ino, seen.st_mtime_ns, seen.st_size)
+
+
 class Library:
     """The articles of one folder, newest first; `reload()` picks up added/changed/removed files."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._entries: dict[Path, tuple[tuple[int, int], Article | None, list[ContentProblem]]] = {}
+        self._entries: dict[Path, tuple[Stamp, Article | None, list[ContentProblem]]] = {}
         self._articles: tuple[Article, ...] = ()
         self._by_id: dict[str, Article] = {}
         self._problems: tuple[ContentProblem, ...] = ()
@@ -349,40 +542,47 @@ class Library:
     def latest(self) -> Article | None:
         return self._articles[0] if self._articles else None
 
-    def _files(self) -> list[Path]:
+    def _files(self, root: Path) -> list[Path]:
+        """Every entry of `root` named like an article, whatever it is: files, links, pipes.
+
+        Nothing is opened or followed here; `parse_article` refuses what may not be served, so
+        `check` can name each entry it skipped and why.
+        """
         try:
-            return sorted(
-                p for p in self.folder.iterdir()
-                if p.suffix in ARTICLE_SUFFIXES and p.is_file()
-                and not p.name.startswith(".") and p.stem.lower() not in NOT_ARTICLES
-            )
+            with os.scandir(root) as entries:
+                names = [entry.name for entry in entries]
         except FileNotFoundError:
             return []
+        return sorted(
+            root / name for name in names
+            if Path(name).suffix in ARTICLE_SUFFIXES and not name.startswith(".")
+            and Path(name).stem.lower() not in NOT_ARTICLES
+        )
 
     def reload(self) -> ReloadReport:
-        """Rescan the folder; re-read only files whose size or modification time changed."""
+        """Rescan the folder; re-read only files whose size or modification time changed.
+
+        The folder is resolved once a scan (it may itself be a symlink); every file is read
+        confined to it, see `parse_article`.
+        """
         before = {p: (a.id, a.digest) for p, (_, a, _) in self._entries.items() if a}
-        if not self.folder.is_dir():
-            folder_problem = ContentProblem(
-                self.folder, "the content folder does not exist; create it or set content_dir"
-            )
+        root, folder_problem = _resolve_folder(self.folder)
+        if folder_problem is not None:
             self._entries.clear()
             self._publish([folder_problem])
             return ReloadReport(removed=tuple(i for i, _ in before.values()),
                                 problems=(folder_problem,))
         seen: set[Path] = set()
-        for path in self._files():
+        for path in self._files(root):
             seen.add(path)
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
+            stamp = _stamp(path)
+            if stamp is None:
                 continue
-            stamp = (stat.st_mtime_ns, stat.st_size)
             cached = self._entries.get(path)
             if cached is not None and cached[0] == stamp:
                 continue
             try:
-                article, problems = parse_article(path)
+                article, problems = parse_article(path, root)
                 self._entries[path] = (stamp, article, problems)
             except ArticleFileError as exc:
                 problem = ContentProblem(path, exc.message, exc.line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -180,7 +181,7 @@ class Conversation:
             return [help_notice("Send a command or a question.")]
         match = _COMMAND.match(text)
         if match is None:
-            return [self._chat(incoming, text)]
+            return [await self._chat(incoming, text)]
         command = match.group(1).lower()
         args = (match.group(2) or "").strip()
         if command in ("start", "help"):
@@ -194,7 +195,7 @@ class Conversation:
         if command == "ask":
             if not args:
                 return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
-            return [self._ask(incoming, args)]
+            return [await self._ask(incoming, args)]
         if command in ("subscribe", "unsubscribe", "status"):
             if self.subscriptions is None:
                 return [Notice("Daily briefings are not set up on this bot.", is_error=True)]
@@ -240,7 +241,7 @@ class Conversation:
             text += f" ({more} older ones not shown.)"
         return Notice(text, items=items, title=None, is_error=error)
 
-    def _chat(self, incoming: Incoming, text: str) -> Reply:
+    async def _chat(self, incoming: Incoming, text: str) -> Reply:
         """Plain words: small talk gets a short reply, "what happened?" the briefing, else Q&A."""
         said = _words_only(text)
         if not said:
@@ -256,12 +257,14 @@ class Conversation:
             article = self.library.find(last) if last else self.library.latest()
             if article is not None:
                 return self._briefing_for(incoming, article.id)
-        return self._ask(incoming, text)
+        return await self._ask(incoming, text)
 
-    def _ask(self, incoming: Incoming, question: str) -> Answer:
+    async def _ask(self, incoming: Incoming, question: str) -> Answer:
         question = question[:MAX_QUESTION_CHARS]
         last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
-        answer = self.qa.ask(question, last_briefed=last)
+        # In a worker thread: a slow answer (a long article, a hard question) must not hold up
+        # the event loop, and with it every other chat's reply. The index is safe to read there.
+        answer = await asyncio.to_thread(self.qa.ask, question, last_briefed=last)
         article = self.library.find(answer.article_id) if answer.article_id else None
         if answer.found and article is not None:
             # Say which article the quote is from: the chat may have been briefed on another.

@@ -9,9 +9,12 @@ from collections.abc import Iterable
 from typing import Any
 
 # Telegram tokens look like 123456789:AA...; Discord tokens are three dot-separated base64 parts.
+# Each pattern may only start where a run of its characters starts (the lookbehind): unanchored,
+# the engine retried from every letter of a long run and scanned to its end each time, so 100 KB
+# of "x" took 15 s and 100 KB of digits 57 s. Anchored, each run is scanned once: linear.
 _TOKEN_PATTERNS = (
-    re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}"),
-    re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}"),
+    re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{20,}"),
+    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}"),
 )
 REDACTED = "[REDACTED]"
 
@@ -32,6 +35,7 @@ class RedactingFilter(logging.Filter):
             self._secrets.add(secret)
 
     def redact(self, text: str) -> str:
+        """`text` with each registered secret and token-shaped run replaced, in linear time."""
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
         for pattern in _TOKEN_PATTERNS:

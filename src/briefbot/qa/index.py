@@ -8,7 +8,8 @@ import hashlib
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -28,23 +29,34 @@ from briefbot.qa.words import _SYNONYMS, _plausible_typo, _term
 SYNONYM_TRUST = 0.7  # a synonym's share of a question word's weight when routing
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """One consistent state of the index. `update` builds a new one and swaps it in whole, never
+    changing one in place, so an answer running in a worker thread reads a single version."""
+
+    tables: Mapping[str, QATable] = field(default_factory=dict)
+    postings: Mapping[str, frozenset[str]] = field(default_factory=dict)  # term -> article ids
+    vocabulary: frozenset[str] = frozenset()  # every article word ever indexed (typo repair)
+    by_initial: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    newest: str | None = None
+    position: Mapping[str, int] = field(default_factory=dict)  # newest-first rank, for ties
+
+
 class QAIndex:
-    """A QATable per article, reused while an article is unchanged, and routing between them."""
+    """A QATable per article, reused while an article is unchanged, and routing between them.
+
+    `ask` may run in any thread while `update` (one caller at a time) replaces the articles.
+    """
 
     def __init__(self) -> None:
-        self._tables: dict[str, QATable] = {}
-        self._postings: dict[str, set[str]] = defaultdict(set)
-        self._vocabulary: set[str] = set()
-        self._by_initial: dict[str, list[str]] = {}
-        self._newest: str | None = None
-        self._position: dict[str, int] = {}
+        self._snapshot = _Snapshot()
 
     def __len__(self) -> int:
-        return len(self._tables)
+        return len(self._snapshot.tables)
 
     def table(self, article_id: str) -> QATable | None:
         """The table for an article, if it is indexed."""
-        return self._tables.get(article_id)
+        return self._snapshot.tables.get(article_id)
 
     def update(self, articles: Iterable[Article]) -> None:
         """Match the index to exactly these articles: add new, re-index changed, drop gone."""
@@ -54,7 +66,7 @@ class QAIndex:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._sync(wanted)
+            self._snapshot = _synced(self._snapshot, wanted)
         finally:
             if collecting:
                 # Tables live until their article changes; freezing them keeps the next full
@@ -63,61 +75,25 @@ class QAIndex:
                 gc.freeze()
                 gc.enable()
 
-    def _sync(self, wanted: dict[str, Article]) -> None:
-        """Drop gone or changed articles, add new ones, refresh the typo pool and the newest id."""
-        for article_id in list(self._tables):
-            held = self._tables[article_id]
-            fresh = wanted.get(article_id)
-            if fresh is None or _digest(fresh) != _digest(held.article):
-                self._drop(article_id)
-        for article_id, article in wanted.items():
-            if article_id not in self._tables:
-                self._add(QATable(article))
-        words: dict[str, list[str]] = defaultdict(list)
-        for word in self._vocabulary:
-            words[word[:1]].append(word)
-        self._by_initial = dict(words)
-        dated = [t.article for t in self._tables.values()]
-        dated.sort(key=lambda a: (a.date or dt.date.min, a.id))
-        self._newest = dated[-1].id if dated else None
-        # Newest first, then by id: how routing breaks ties, precomputed so it costs a lookup.
-        self._position = {a.id: n for n, a in enumerate(
-            sorted(dated, key=lambda a: (-(a.date or dt.date.min).toordinal(), a.id)))}
-
-    def _add(self, table: QATable) -> None:
-        self._tables[table.article.id] = table
-        for term in table.terms:
-            self._postings[term].add(table.article.id)
-        self._vocabulary.update(table.vocabulary)
-
-    def _drop(self, article_id: str) -> None:
-        table = self._tables.pop(article_id)
-        for term in table.terms:
-            posting = self._postings.get(term)
-            if posting is not None:
-                posting.discard(article_id)
-                if not posting:
-                    del self._postings[term]
-        # The vocabulary only ever feeds typo repair, so a stale word costs nothing but a miss.
-
     def ask(self, question: str, *, article_id: str | None = None,
             last_briefed: str | None = None) -> Answer:
         """Answer from the pinned article, the chat's last one if it fits, else the best match."""
         question = question[:MAX_QUESTION_CHARS]
+        snap = self._snapshot  # one version for the whole answer, whatever `update` does
         if article_id is not None:
-            table = self._tables.get(article_id)
+            table = snap.tables.get(article_id)
             if table is None:
-                return self._nothing(question)
+                return _nothing(question, snap)
             return table.answer(question)
         q = parse_question(question)
-        last = self._tables.get(last_briefed) if last_briefed else None
+        last = snap.tables.get(last_briefed) if last_briefed else None
         if last is not None:
             fit = last._match(q)
             if not q.slots or fit >= 0.5 or q.kind in (AUTHOR, PUBLISHED):
                 reply = last.answer(question, suggest=not q.slots)
                 if reply.found or not q.slots:
                     return reply
-        candidates = self._route(q)
+        candidates = _route(q, snap)
         for _, table in candidates:
             reply = table.answer(question, suggest=False)
             if reply.found:
@@ -126,82 +102,133 @@ class QAIndex:
             return last.answer(question)
         if candidates:
             return candidates[0][1].answer(question)
-        newest = self._tables.get(self._newest) if self._newest else None
+        newest = snap.tables.get(snap.newest) if snap.newest else None
         if newest is not None and (not q.slots or q.kind in (AUTHOR, PUBLISHED)):
             # "who wrote this?" with nothing to route on: "this" is the newest article.
             return newest.answer(question)
-        return self._nothing(question)
+        return _nothing(question, snap)
 
-    def _rank(self, article_id: str, score: float) -> tuple[float, int]:
-        return (-round(score, 9), self._position[article_id])
 
-    def _route(self, q: Question, limit: int = 3) -> list[tuple[float, QATable]]:
-        """The few articles whose words best cover the question's, by an inverted index."""
-        total = len(self._tables)
-        if not total or not q.slots:
-            return []
-        scores: dict[str, float] = defaultdict(float)
-        # Per question word: the article terms that stand for it, and how much each is trusted
-        # (the word itself or its typo fix fully, a synonym less, so "talks" ranks an article
-        # that says "talks" above one that only says "conference").
-        slot_terms: list[dict[str, float]] = []
-        for slot in q.slots:
-            terms = {slot.term: 1.0} if slot.term in self._postings else {}
-            if not terms and not slot.word[:1].isdigit() and 4 <= len(slot.word) <= 30:
-                pool = self._by_initial.get(slot.word[:1], [])
-                hit = process.extractOne(slot.word, pool, scorer=OSA.distance, score_cutoff=2)
-                if hit is not None and _plausible_typo(slot.word, hit[0]):
-                    terms[_term(hit[0])] = 1.0
-            for synonym in _SYNONYMS.get(slot.term, ()):
-                if synonym in self._postings:
-                    terms.setdefault(synonym, SYNONYM_TRUST)
-            slot_terms.append(terms)
-        ordered = sorted(
-            (t for t in slot_terms if t),
-            key=lambda ts: sum(len(self._postings.get(t, ())) for t in ts),
+def _synced(old: _Snapshot, wanted: dict[str, Article]) -> _Snapshot:
+    """`old` matched to `wanted`: gone or changed articles dropped, new ones added.
+
+    Copy on write: the dicts are copied (references only) and a posting set is rebuilt only for
+    the terms of articles that came or went.
+    """
+    tables = dict(old.tables)
+    postings = dict(old.postings)
+    touched: dict[str, set[str]] = {}
+
+    def posting(term: str) -> set[str]:
+        if term not in touched:
+            touched[term] = set(postings.get(term, ()))
+        return touched[term]
+
+    for article_id, held in old.tables.items():
+        fresh = wanted.get(article_id)
+        if fresh is None or _digest(fresh) != _digest(held.article):
+            del tables[article_id]
+            for term in held.terms:
+                posting(term).discard(article_id)
+    # The vocabulary only ever feeds typo repair, so a gone article's word costs nothing but a
+    # miss; it is kept rather than recounted.
+    vocabulary = set(old.vocabulary)
+    for article_id, article in wanted.items():
+        if article_id not in tables:
+            table = QATable(article)
+            tables[article_id] = table
+            for term in table.terms:
+                posting(term).add(article_id)
+            vocabulary.update(table.vocabulary)
+    for term, ids in touched.items():
+        if ids:
+            postings[term] = frozenset(ids)
+        else:
+            postings.pop(term, None)
+    words: dict[str, list[str]] = defaultdict(list)
+    for word in vocabulary:
+        words[word[:1]].append(word)
+    dated = [t.article for t in tables.values()]
+    dated.sort(key=lambda a: (a.date or dt.date.min, a.id))
+    # Newest first, then by id: how routing breaks ties, precomputed so it costs a lookup.
+    position = {a.id: n for n, a in enumerate(
+        sorted(dated, key=lambda a: (-(a.date or dt.date.min).toordinal(), a.id)))}
+    return _Snapshot(
+        tables=tables, postings=postings, vocabulary=frozenset(vocabulary),
+        by_initial={initial: tuple(pool) for initial, pool in words.items()},
+        newest=dated[-1].id if dated else None, position=position,
+    )
+
+
+def _route(q: Question, snap: _Snapshot, limit: int = 3) -> list[tuple[float, QATable]]:
+    """The few articles whose words best cover the question's, by an inverted index."""
+    postings = snap.postings
+    total = len(snap.tables)
+    if not total or not q.slots:
+        return []
+    scores: dict[str, float] = defaultdict(float)
+    # Per question word: the article terms that stand for it, and how much each is trusted
+    # (the word itself or its typo fix fully, a synonym less, so "talks" ranks an article
+    # that says "talks" above one that only says "conference").
+    slot_terms: list[dict[str, float]] = []
+    for slot in q.slots:
+        terms = {slot.term: 1.0} if slot.term in postings else {}
+        if not terms and not slot.word[:1].isdigit() and 4 <= len(slot.word) <= 30:
+            pool = snap.by_initial.get(slot.word[:1], ())
+            hit = process.extractOne(slot.word, pool, scorer=OSA.distance, score_cutoff=2)
+            if hit is not None and _plausible_typo(slot.word, hit[0]):
+                terms[_term(hit[0])] = 1.0
+        for synonym in _SYNONYMS.get(slot.term, ()):
+            if synonym in postings:
+                terms.setdefault(synonym, SYNONYM_TRUST)
+        slot_terms.append(terms)
+    ordered = sorted(
+        (t for t in slot_terms if t),
+        key=lambda ts: sum(len(postings.get(t, ())) for t in ts),
+    )
+    for terms in ordered:
+        exact: set[str] = set().union(
+            *(postings[t] for t, w in terms.items() if w == 1.0 and t in postings)
         )
-        for terms in ordered:
-            exact: set[str] = set().union(
-                *(self._postings[t] for t, w in terms.items() if w == 1.0 and t in self._postings)
-            )
-            related: set[str] = set().union(
-                *(self._postings[t] for t, w in terms.items() if w < 1.0 and t in self._postings)
-            ) - exact
-            size = len(exact) + len(related)
-            if not size:
-                continue
-            idf = math.log(1 + total / size)
-            if scores and size > 500:
-                # A common word only re-ranks the articles rarer words already found.
-                for article_id in scores:
-                    if article_id in exact:
-                        scores[article_id] += idf
-                    elif article_id in related:
-                        scores[article_id] += idf * SYNONYM_TRUST
-                continue
-            for article_id in exact:
-                scores[article_id] += idf
-            for article_id in related:
-                scores[article_id] += idf * SYNONYM_TRUST
-        # Ties (and sums that differ only by float rounding) go to the newest article, then by
-        # id, so the same question gets the same article whatever the set iteration order.
-        best: Iterable[tuple[str, float]] = scores.items()
-        if len(scores) > limit:
-            # Only the best few (and anything tied with them) need the full, slower ordering.
-            cutoff = heapq.nlargest(limit, scores.values())[-1] - 1e-9
-            best = [(article_id, score) for article_id, score in best if score >= cutoff]
-        top = heapq.nsmallest(limit, best, key=lambda item: self._rank(item[0], item[1]))
-        return [(score, self._tables[article_id]) for article_id, score in top]
+        related: set[str] = set().union(
+            *(postings[t] for t, w in terms.items() if w < 1.0 and t in postings)
+        ) - exact
+        size = len(exact) + len(related)
+        if not size:
+            continue
+        idf = math.log(1 + total / size)
+        if scores and size > 500:
+            # A common word only re-ranks the articles rarer words already found.
+            for article_id in scores:
+                if article_id in exact:
+                    scores[article_id] += idf
+                elif article_id in related:
+                    scores[article_id] += idf * SYNONYM_TRUST
+            continue
+        for article_id in exact:
+            scores[article_id] += idf
+        for article_id in related:
+            scores[article_id] += idf * SYNONYM_TRUST
+    # Ties (and sums that differ only by float rounding) go to the newest article, then by
+    # id, so the same question gets the same article whatever the set iteration order.
+    best: Iterable[tuple[str, float]] = scores.items()
+    if len(scores) > limit:
+        # Only the best few (and anything tied with them) need the full, slower ordering.
+        cutoff = heapq.nlargest(limit, scores.values())[-1] - 1e-9
+        best = [(article_id, score) for article_id, score in best if score >= cutoff]
+    position = snap.position
+    top = heapq.nsmallest(limit, best, key=lambda item: (-round(item[1], 9), position[item[0]]))
+    return [(score, snap.tables[article_id]) for article_id, score in top]
 
-    def _nothing(self, question: str) -> Answer:
-        """No article fits: the newest article's suggestions, or that nothing is loaded yet."""
-        newest = self._tables.get(self._newest) if self._newest else None
-        if newest is not None:
-            reply = newest._not_found(question)
-            return Answer(question=question, found=False, text=reply.text, article_id=None,
-                          suggestions=reply.suggestions)
-        return Answer(question=question, found=False, article_id=None,
-                      text="There are no articles to answer from yet.")
+def _nothing(question: str, snap: _Snapshot) -> Answer:
+    """No article fits: the newest article's suggestions, or that nothing is loaded yet."""
+    newest = snap.tables.get(snap.newest) if snap.newest else None
+    if newest is not None:
+        reply = newest._not_found(question)
+        return Answer(question=question, found=False, text=reply.text, article_id=None,
+                      suggestions=reply.suggestions)
+    return Answer(question=question, found=False, article_id=None,
+                  text="There are no articles to answer from yet.")
 
 
 def _digest(article: Article) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
 from collections import Counter, defaultdict
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -96,6 +98,10 @@ def scorer() -> rank.Scorer | None:
     return SCORERS[get_embedder() is not None] if USE_SCORER else None
 
 
+# Whether a not-found answer carries suggestions; set per `answer` call (see there).
+_SUGGEST: ContextVar[bool] = ContextVar("briefbot_qa_suggest", default=True)
+
+
 class QATable:
     """Everything needed to answer questions about one article, built once at load time."""
 
@@ -136,7 +142,10 @@ class QATable:
         self._tagged: Tagged | None = None
         self._vectors: Vectors | None = None  # sentence embeddings, made on the first question
         self._suggestions: tuple[str, ...] | None = None
-        self._suggest = True
+        # Answers run in worker threads (several chats at once); the suggestions are the one
+        # thing made lazily, so they are made under a lock (re-entrant: making them answers).
+        self._suggestions_lock = threading.RLock()
+        self._making_suggestions = False
         self._tag()  # people, places, dates: found once here, so answers stay fast
 
     # ---- public API -------------------------------------------------------------------------
@@ -152,21 +161,29 @@ class QATable:
         `suggest=False` leaves the suggestions off a not-found answer: routing tries several
         articles and only the answer it keeps needs them (they are costly the first time).
         """
-        self._suggest = suggest
+        # Per call, not per table: two chats may be asking this article at the same time.
+        token = _SUGGEST.set(suggest)
         try:
             return self._answer(parse_question(question), vector)
         except RecursionError:  # pragma: no cover - defensive: never let a question crash a chat
             return self._not_found(question)
         finally:
-            self._suggest = True
+            _SUGGEST.reset(token)
 
     @property
     def suggestions(self) -> tuple[str, ...]:
         """Two or three questions this article can answer, checked by answering them."""
         if self._suggestions is None:
-            self._suggestions = ()  # guards against re-entry while the candidates are tried
-            self._suggestions = self._make_suggestions()
-        return self._suggestions
+            with self._suggestions_lock:
+                # Another thread may have made them while this one waited; this thread may be
+                # back here from inside _make_suggestions, which then gets none.
+                if self._suggestions is None and not self._making_suggestions:
+                    self._making_suggestions = True
+                    try:
+                        self._suggestions = self._make_suggestions()
+                    finally:
+                        self._making_suggestions = False
+        return self._suggestions or ()
 
     # ---- matching ---------------------------------------------------------------------------
 
@@ -646,7 +663,7 @@ class QATable:
 
     def _not_found(self, question: str) -> Answer:
         """"The article doesn't say", with questions it can answer when they fit on the line."""
-        suggestions = self.suggestions if self._suggest else ()
+        suggestions = self.suggestions if _SUGGEST.get() else ()
         text = "The article doesn't say."
         if suggestions:
             tried = text + " Try: " + " · ".join(suggestions)
