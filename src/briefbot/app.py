@@ -249,4 +249,9 @@ async def send_due(config: Config, at: dt.datetime) -> int:
             await adapter.stop()
         app.store.close()
     print(report)
-    return EXIT_RETRY if unreachable or report.failed else 0
+    if report.resume_at is not None:
+        print(f"briefbot: {_count(report.deferred, 'briefing')} rate-limited by the platform; "
+              f"run send-due again after {report.resume_at.isoformat(timespec='seconds')}",
+              file=sys.stderr)
+    left_due = report.failed or report.deferred or report.unrecorded or report.interrupted
+    return EXIT_RETRY if unreachable or left_due else 0

@@ -143,6 +143,10 @@ class Store(Protocol):
         sent_articles: Sequence[SentArticle] = (),
     ) -> None: ...
 
+    def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None: ...
+
+    def deferrals(self) -> dict[int, dt.datetime]: ...
+
     def last_briefed(self, platform: str, chat_id: str) -> str | None: ...
 
     def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None: ...
@@ -215,6 +219,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE subscriptions ADD COLUMN schedule_set_at TEXT;
     UPDATE subscriptions SET schedule_set_at = created_at;
+    """,
+    # A platform's "retry after N s" longer than a send may wait: the chat's briefing stays
+    # due but is not tried before `not_before`, by this process or any other.
+    """
+    CREATE TABLE deferrals (
+        subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions(id) ON DELETE CASCADE,
+        not_before TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
     """,
 )
 
@@ -575,6 +588,7 @@ class SqliteStore:
         left None keeps the one already stored.
         """
         with self._transaction() as db:
+            db.execute("DELETE FROM deferrals WHERE subscription_id = ?", (subscription_id,))
             db.execute(
                 "UPDATE subscriptions SET last_local_date = ? WHERE id = ? "
                 "AND (last_local_date IS NULL OR last_local_date < ?)",
@@ -603,6 +617,19 @@ class SqliteStore:
                     "(SELECT last_article_date FROM subscriptions WHERE id = ?)",
                     (subscription_id, subscription_id),
                 )
+
+    # Deferrals
+
+    def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None:
+        """Try this subscription's due briefing no earlier than `until` (a platform asked so)."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO deferrals VALUES (?, ?, ?)",
+                       (subscription_id, _stamp(until), reason))
+
+    def deferrals(self) -> dict[int, dt.datetime]:
+        """Subscription id -> the instant before which its briefing must not be tried."""
+        rows = self._db.execute("SELECT subscription_id, not_before FROM deferrals")
+        return {int(sub_id): dt.datetime.fromisoformat(str(at)) for sub_id, at in rows}
 
     # ChatMemory
 
