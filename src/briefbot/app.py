@@ -9,13 +9,15 @@ import logging
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 
 from briefbot.adapters.base import Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
 from briefbot.articles import Library, ReloadReport
+from briefbot.budget import Budget
 from briefbot.config import Config
-from briefbot.conversation import Conversation, Incoming, Reply
+from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
 from briefbot.errors import ConfigError, TemporaryFailure
@@ -57,6 +59,7 @@ class App:
             self.library, self.qa, memory=self.store, subscriptions=self.subscriptions
         )
         self.adapters: dict[str, Adapter] = {}
+        self.budget = Budget()
 
     def load_content(self) -> ReloadReport:
         report = self.library.reload()
@@ -74,6 +77,20 @@ class App:
         return report
 
     async def handle(self, incoming: Incoming) -> Sequence[Reply]:
+        """Every message from every platform comes through here: the budget, then the answer."""
+        if incoming.platform != "console":  # the person at the terminal is the operator
+            chat = f"{incoming.platform}:{incoming.chat_id}"
+            user = f"{incoming.platform}:{incoming.user_id}"
+            now = time.monotonic()
+            verdict = self.budget.admit(chat, user, now)
+            if verdict == "ignore":
+                return []
+            if verdict == "slow_down":
+                wait = self.budget.retry_in(chat, user, now)
+                log.info("%s chat %s: over its message budget; asked to slow down",
+                         incoming.platform, incoming.chat_id)
+                return [Notice(f"You're sending messages faster than I can answer. "
+                               f"I'll read new ones again in about {wait} s.")]
         return await self.conversation.handle(incoming)
 
     def _subscriptions_changed(self) -> None:
