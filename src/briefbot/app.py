@@ -20,7 +20,7 @@ from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
-from briefbot.errors import ConfigError, TemporaryFailure
+from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.qa import QAIndex
 from briefbot.store import SqliteStore, sync_config_subscriptions
@@ -43,8 +43,10 @@ class App:
                 register_secret(token.reveal())
         self.library = Library(config.content_dir)
         self.qa = QAIndex()
+        self.exit_code = 0
+        self._stop: asyncio.Event | None = None
         try:
-            self.store = SqliteStore.from_config(config)
+            self.store = SqliteStore.from_config(config, on_lost=self._storage_lost)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"database: cannot open {config.database} ({exc}); point it at a file in a "
@@ -93,6 +95,12 @@ class App:
                                f"I'll read new ones again in about {wait} s.")]
         return await self.conversation.handle(incoming)
 
+    def _storage_lost(self, error: StorageError) -> None:
+        """The database file went away under us: stop (exit 2) rather than write into a ghost."""
+        self.exit_code = 2
+        if self._stop is not None:
+            self._stop.set()
+
     def _subscriptions_changed(self) -> None:
         if self.delivery is not None:
             self.delivery.wake()
@@ -117,6 +125,7 @@ class App:
     async def serve(self, adapters: dict[str, Adapter], stop: asyncio.Event) -> None:
         """Start the adapters, the scheduler and the content watcher; run until `stop`."""
         self.adapters = adapters
+        self._stop = stop
         sync_config_subscriptions(self.store, self.config, dt.datetime.now(dt.UTC))
         self.delivery = Delivery(
             self.store, self.library, adapters, catch_up=self.config.catch_up_window
@@ -237,7 +246,9 @@ async def run(config: Config) -> int:
     log.info("briefbot: serving %s; stop with Ctrl+C or SIGTERM", ", ".join(adapters))
     await app.serve(adapters, stop)
     log.info("briefbot: stopped")
-    return 0
+    if app.store.lost is not None:
+        print(f"briefbot: {app.store.lost}", file=sys.stderr)
+    return app.exit_code
 
 
 async def send_due(config: Config, at: dt.datetime) -> int:
@@ -266,6 +277,9 @@ async def send_due(config: Config, at: dt.datetime) -> int:
             await adapter.stop()
         app.store.close()
     print(report)
+    if app.store.lost is not None:
+        print(f"briefbot: {app.store.lost}", file=sys.stderr)
+        return 2
     if report.resume_at is not None:
         print(f"briefbot: {_count(report.deferred, 'briefing')} rate-limited by the platform; "
               f"run send-due again after {report.resume_at.isoformat(timespec='seconds')}",

@@ -58,3 +58,8 @@ class OutcomeUnknown(TemporaryFailure):
 
     The adapter already sent it once more; sending again in this pass could only add copies.
     """
+
+
+class StorageError(BriefbotError):
+    """The database cannot be used safely (deleted or replaced while running, corrupt,
+    read-only); the message names the file and what to do. The CLI exits 2 on it."""

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 from briefbot.config import ChannelSchedule, Config
+from briefbot.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -278,20 +280,82 @@ def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
 class SqliteStore:
     """The `Store` on one local SQLite file (WAL, so `send-due` and `run` can share it)."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = 10_000,
+        on_lost: Callable[[StorageError], None] | None = None,
+    ) -> None:
+        """Open (or create) the database at `path`.
+
+        Raises StorageError when the file is damaged or it (or its -wal/-shm) cannot be written;
+        `on_lost` is called once if the file is later deleted or replaced under the process.
+        """
+        self._path = None if str(path) == ":memory:" else Path(path).resolve()
+        self._on_lost = on_lost
+        self.lost: StorageError | None = None
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            _check_writable(self._path)
         # Autocommit mode: every write below opens its own explicit transaction.
         self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            # Setting WAL mode has created the file: this is the one we must keep writing to.
+            self._identity = self._file_identity()
+            self._check_intact()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if self._path is None or isinstance(exc, sqlite3.OperationalError):
+                raise
+            raise _damaged(self._path, str(exc)) from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_intact(self) -> None:
+        """Fail now, naming the file and the fix, rather than with a traceback mid-broadcast."""
+        if self._path is None:
+            return
+        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _damaged(self._path, "; ".join(problems))
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            found = os.stat(self._path)
+        except FileNotFoundError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _check_same_file(self) -> None:
+        """Writes into a deleted (or replaced) file would vanish: refuse them, loudly."""
+        if self.lost is not None:
+            raise self.lost
+        if self._path is None or self._file_identity() == self._identity:
+            return
+        self.lost = StorageError(
+            f"database: {self._path} was deleted or replaced while briefbot was running; "
+            "briefbot stopped writing so that no subscription change is silently lost. Restore "
+            "the file (from a backup, or move the new one aside) and start briefbot again"
+        )
+        log.error("%s", self.lost)
+        if self._on_lost is not None:
+            self._on_lost(self.lost)
+        raise self.lost
 
     @classmethod
-    def from_config(cls, config: Config) -> SqliteStore:
-        return cls(config.database)
+    def from_config(
+        cls, config: Config, *, on_lost: Callable[[StorageError], None] | None = None
+    ) -> SqliteStore:
+        return cls(config.database, on_lost=on_lost)
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -310,6 +374,7 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_same_file()
         # IMMEDIATE takes the write lock up front, so two processes' claims serialise here.
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -659,6 +724,31 @@ class SqliteStore:
                 "VALUES (?, ?, ?, ?, 'import', ?, 'chat', ?)",
                 ((p, c, t.strftime("%H:%M"), z, stamp, stamp) for p, c, t, z in rows),
             )
+
+
+def _damaged(path: Path, detail: str) -> StorageError:
+    return StorageError(
+        f"database: {path} is damaged ({detail}). Stop briefbot and keep a copy of the file; "
+        f"then restore your latest backup, or recover what SQLite can with "
+        f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and put {path.name}.recovered "
+        "in its place"
+    )
+
+
+def _check_writable(path: Path) -> None:
+    """The database and its -wal and -shm files must be writable: SQLite maps the -shm file into
+    memory, and a read-only one kills the process with SIGBUS instead of raising an error."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            raise StorageError(
+                f"database: {candidate} is read-only; make it writable by the user briefbot runs "
+                f"as (chown or chmod), or, with briefbot stopped, remove the -wal/-shm file"
+            )
+    if not os.access(path.parent, os.W_OK):
+        raise StorageError(
+            f"database: the folder {path.parent} is read-only; SQLite needs to create its -wal "
+            "and -shm files there; point `database:` at a writable folder"
+        )
 
 
 def sync_config_subscriptions(store: Store, config: Config, now: dt.datetime) -> None:
