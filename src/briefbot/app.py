@@ -260,6 +260,9 @@ async def send_due(config: Config, at: dt.datetime) -> int:
     app = App(config)
     app.load_content()
     sync_config_subscriptions(app.store, config, at)
+    # SIGTERM/SIGINT: the messages in flight finish, no new one starts, every claim is released.
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
     started: dict[str, Adapter] = {}
     unreachable = False
     try:
@@ -271,7 +274,8 @@ async def send_due(config: Config, at: dt.datetime) -> int:
                 unreachable = True
                 continue
             started[platform] = adapter
-        report = await deliver_due(app.store, app.library, started, at, config.catch_up_window)
+        report = await deliver_due(app.store, app.library, started, at, config.catch_up_window,
+                                   stop=stop)
     finally:
         for adapter in reversed(started.values()):
             await adapter.stop()

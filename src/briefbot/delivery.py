@@ -136,6 +136,7 @@ class Delivery:
         sleep: Sleep = asyncio.sleep,
         max_wait: dt.timedelta = MAX_WAIT,
         renew_every: float | None = None,
+        stop_grace: float = 5.0,
     ) -> None:
         self._store = store
         self._library = library
@@ -150,6 +151,9 @@ class Delivery:
         self._compose = compose
         self._sleep = sleep
         self._max_wait = max_wait
+        # Real seconds a send may still take once stopping: past it (a rate-limit wait inside
+        # the adapter), it is cut off and its part left due, claim released.
+        self._stop_grace = stop_grace
         # Real seconds between lease renewals while a send is in flight.
         self._renew_every = (
             renew_every if renew_every is not None else lease.total_seconds() / 3
@@ -377,7 +381,7 @@ class Delivery:
                             sub.platform, chat_id, index, when.local_date)
                 tally.add("duplicates_avoided")
                 return
-            except Exception:
+            except (Exception, asyncio.CancelledError):
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
                 raise
             # Only now, after the platform accepted the message, does the ledger say "sent".
@@ -415,7 +419,7 @@ class Delivery:
         moves = 0
         while True:
             try:
-                await self._send_holding(adapter, chat_id, part, renew)
+                await self._send_holding(adapter, chat_id, part, renew, stop)
                 return chat_id
             except TemporaryFailure as exc:
                 if failures >= len(self._retry_delays) or stop.is_set():
@@ -448,7 +452,8 @@ class Delivery:
                 chat_id = exc.new_chat_id
 
     async def _send_holding(
-        self, adapter: Adapter, chat_id: str, part: object, renew: Callable[[], bool]
+        self, adapter: Adapter, chat_id: str, part: object, renew: Callable[[], bool],
+        stop: asyncio.Event,
     ) -> None:
         """`adapter.send_part`, renewing the claim while it runs (it may wait out rate limits).
 
@@ -459,7 +464,14 @@ class Delivery:
         # renewals run beside it and cancel it if the claim is gone.
         task = asyncio.current_task()
         assert task is not None
-        lost = False
+        lost = cut = False
+
+        async def cut_when_stopping() -> None:
+            nonlocal cut
+            await stop.wait()
+            await asyncio.sleep(self._stop_grace)
+            cut = True
+            task.cancel()
 
         async def keep() -> None:
             nonlocal lost
@@ -477,15 +489,20 @@ class Delivery:
                     task.cancel()
                     return
 
-        keeper = asyncio.create_task(keep())
+        helpers = (asyncio.create_task(keep()), asyncio.create_task(cut_when_stopping()))
         try:
             await adapter.send_part(chat_id, part)
         except asyncio.CancelledError:
             if lost and task.uncancel() == 0:
                 raise _ClaimLost from None
+            if cut and task.uncancel() == 0:
+                raise TemporaryFailure(
+                    f"still waiting {self._stop_grace:.0f} s after the stop signal"
+                ) from None
             raise
         finally:
-            keeper.cancel()
+            for helper in helpers:
+                helper.cancel()
 
     # The ledger, and what it could not hold
 
