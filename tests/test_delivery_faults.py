@@ -283,3 +283,29 @@ async def test_parts_sent_while_the_disk_is_full_are_never_sent_again(
     for chat in chats:
         assert len(adapter.outbox.to(chat)) == 2
     assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}
+
+
+# --- a config-listed group that became a supergroup ------------------------------------------
+
+
+async def test_a_config_group_that_migrated_is_briefed_once_a_day_at_its_new_id(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Four daily send-due runs, each syncing config.yaml (which still lists the old id)."""
+    from briefbot.config import ChannelSchedule
+
+    listed = [ChannelSchedule("-100", dt.time(7, 30), "Europe/Berlin")]
+    adapter = RecordingAdapter()
+    adapter.moved["-100"] = "-1001234"
+    shelf = Shelf([story("a", MONDAY)])
+    for day in range(4):
+        if day == 2:
+            shelf.put(story("b", MONDAY + dt.timedelta(days=2)))
+        now = DUE + dt.timedelta(days=day)
+        store.sync_config_channels("telegram", listed, now)
+        await Delivery(store, shelf, {"telegram": adapter}, clock=lambda now=now: now).run_pass(now)
+    assert adapter.outbox.to("-1001234") == ["a: Council votes on a", "a: 3 bullets",
+                                             "b: Council votes on b", "b: 3 bullets"]
+    assert [s.chat_id for s in store.subscriptions()] == ["-1001234"]
+    told = [r for r in caplog.records if "Replace -100 with -1001234 in config.yaml" in r.message]
+    assert len(told) == 1

@@ -444,8 +444,15 @@ class Delivery:
                     raise TemporaryFailure(f"chat {chat_id} keeps moving") from exc
                 self._store.move_chat(sub.platform, chat_id, exc.new_chat_id)
                 tally.add("moved")
-                log.info("%s chat %s moved to %s; subscription follows it",
-                         sub.platform, chat_id, exc.new_chat_id)
+                if sub.source == "config":
+                    # Said once, here: later starts map the old id to the new one by themselves.
+                    log.warning("%s chat %s, listed in config.yaml, moved to %s (a group that "
+                                "became a supergroup); its daily briefing follows it. Replace "
+                                "%s with %s in config.yaml", sub.platform, chat_id,
+                                exc.new_chat_id, chat_id, exc.new_chat_id)
+                else:
+                    log.info("%s chat %s moved to %s; subscription follows it",
+                             sub.platform, chat_id, exc.new_chat_id)
                 current = self._store.subscription(sub.platform, exc.new_chat_id)
                 if current is None or current.id != sub.id:
                     raise _Superseded from exc

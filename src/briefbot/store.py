@@ -223,13 +223,20 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE subscriptions SET schedule_set_at = created_at;
     """,
     # A platform's "retry after N s" longer than a send may wait: the chat's briefing stays
-    # due but is not tried before `not_before`, by this process or any other.
+    # due but is not tried before `not_before`, by this process or any other. And the moves of
+    # chats (Telegram group -> supergroup), so an old id still in config.yaml finds the new one.
     """
     CREATE TABLE deferrals (
         subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions(id) ON DELETE CASCADE,
         not_before TEXT NOT NULL,
         reason TEXT NOT NULL
     );
+    CREATE TABLE chat_moves (
+        platform TEXT NOT NULL,
+        old_chat_id TEXT NOT NULL,
+        new_chat_id TEXT NOT NULL,
+        PRIMARY KEY (platform, old_chat_id)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -454,18 +461,21 @@ class SqliteStore:
         A channel cannot send /subscribe, so (re)starting is the operator's way to resume one
         after fixing the bot's rights; one still broken is paused again by its next send.
         """
-        listed = {channel.chat_id for channel in channels}
+        moves = self._moves(platform)
+        # A listed chat that moved (a group that became a supergroup) is its new id.
+        listed = {_follow(moves, channel.chat_id) for channel in channels}
         for channel in channels:
-            current = self.subscription(platform, channel.chat_id)
+            chat_id = _follow(moves, channel.chat_id)
+            current = self.subscription(platform, chat_id)
             if current is not None and current.source == "config" and (
                 current.time == channel.time and current.timezone == channel.timezone
             ):
                 if current.paused_reason is not None:
-                    self._resume(platform, channel.chat_id)
+                    self._resume(platform, chat_id)
                     log.info("%s chat %s (config.yaml) resumed; it was paused: %s",
-                             platform, channel.chat_id, current.paused_reason)
+                             platform, chat_id, current.paused_reason)
                 continue  # unchanged: keep its history as it is
-            self.subscribe(platform, channel.chat_id, channel.time, channel.timezone,
+            self.subscribe(platform, chat_id, channel.time, channel.timezone,
                            created_by="config", now=now, source="config")
         with self._transaction() as db:
             stale = [
@@ -482,6 +492,11 @@ class SqliteStore:
             )
         for chat_id in stale:
             log.info("%s chat %s is no longer in config.yaml: unsubscribed", platform, chat_id)
+
+    def _moves(self, platform: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT old_chat_id, new_chat_id FROM chat_moves WHERE platform = ?", (platform,))
+        return {str(old): str(new) for old, new in rows}
 
     def _resume(self, platform: str, chat_id: str) -> None:
         with self._transaction() as db:
@@ -521,6 +536,8 @@ class SqliteStore:
                 "UPDATE OR REPLACE chat_memory SET chat_id = ? WHERE platform = ? AND chat_id = ?",
                 (new_chat_id, platform, chat_id),
             )
+            db.execute("INSERT OR REPLACE INTO chat_moves VALUES (?, ?, ?)",
+                       (platform, chat_id, new_chat_id))
 
     # The ledger and claims
 
@@ -724,6 +741,15 @@ class SqliteStore:
                 "VALUES (?, ?, ?, ?, 'import', ?, 'chat', ?)",
                 ((p, c, t.strftime("%H:%M"), z, stamp, stamp) for p, c, t, z in rows),
             )
+
+
+def _follow(moves: dict[str, str], chat_id: str) -> str:
+    """The id a chat has now, following recorded moves (a cycle stops where it repeats)."""
+    seen = {chat_id}
+    while chat_id in moves and moves[chat_id] not in seen:
+        chat_id = moves[chat_id]
+        seen.add(chat_id)
+    return chat_id
 
 
 def _damaged(path: Path, detail: str) -> StorageError:
