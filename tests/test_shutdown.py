@@ -86,3 +86,4 @@ async def test_send_due_on_sigterm_during_a_429_wait_exits_3_and_leaves_no_claim
             _out, err = await second.communicate()
         assert second.returncode == 0, err.decode()
         assert len(fake.messages_to(-1001)) == 1  # before: its claim blocked it for 15 minutes
+
