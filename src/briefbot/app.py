@@ -9,16 +9,18 @@ import logging
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 
 from briefbot.adapters.base import Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
 from briefbot.articles import ContentProblem, Library, ReloadReport
+from briefbot.budget import Budget
 from briefbot.config import Config
-from briefbot.conversation import Conversation, Incoming, Reply
+from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
-from briefbot.errors import ConfigError, TemporaryFailure
+from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.qa import QAIndex, embed
 from briefbot.store import SqliteStore, sync_config_subscriptions
@@ -44,8 +46,10 @@ class App:
         self.qa = QAIndex()
         # sentence vectors (when the embeddings extra is installed) are kept beside the database
         embed.VECTOR_CACHE.folder = config.database.parent / "vectors"
+        self.exit_code = 0
+        self._stop: asyncio.Event | None = None
         try:
-            self.store = SqliteStore.from_config(config)
+            self.store = SqliteStore.from_config(config, on_lost=self._storage_lost)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"database: cannot open {config.database} ({exc}); point it at a file in a "
@@ -60,6 +64,7 @@ class App:
             self.library, self.qa, memory=self.store, subscriptions=self.subscriptions
         )
         self.adapters: dict[str, Adapter] = {}
+        self.budget = Budget()
 
     def load_content(self) -> ReloadReport:
         """Rescan the content folder; log each problem once, when it first appears."""
@@ -81,7 +86,27 @@ class App:
         return report
 
     async def handle(self, incoming: Incoming) -> Sequence[Reply]:
+        """Every message from every platform comes through here: the budget, then the answer."""
+        if incoming.platform != "console":  # the person at the terminal is the operator
+            chat = f"{incoming.platform}:{incoming.chat_id}"
+            user = f"{incoming.platform}:{incoming.user_id}"
+            now = time.monotonic()
+            verdict = self.budget.admit(chat, user, now)
+            if verdict == "ignore":
+                return []
+            if verdict == "slow_down":
+                wait = self.budget.retry_in(chat, user, now)
+                log.info("%s chat %s: over its message budget; asked to slow down",
+                         incoming.platform, incoming.chat_id)
+                return [Notice(f"You're sending messages faster than I can answer. "
+                               f"I'll read new ones again in about {wait} s.")]
         return await self.conversation.handle(incoming)
+
+    def _storage_lost(self, error: StorageError) -> None:
+        """The database file went away under us: stop (exit 2) rather than write into a ghost."""
+        self.exit_code = 2
+        if self._stop is not None:
+            self._stop.set()
 
     def _subscriptions_changed(self) -> None:
         if self.delivery is not None:
@@ -107,6 +132,7 @@ class App:
     async def serve(self, adapters: dict[str, Adapter], stop: asyncio.Event) -> None:
         """Start the adapters, the scheduler and the content watcher; run until `stop`."""
         self.adapters = adapters
+        self._stop = stop
         sync_config_subscriptions(self.store, self.config, dt.datetime.now(dt.UTC))
         self.delivery = Delivery(
             self.store, self.library, adapters, catch_up=self.config.catch_up_window
@@ -227,7 +253,9 @@ async def run(config: Config) -> int:
     log.info("briefbot: serving %s; stop with Ctrl+C or SIGTERM", ", ".join(adapters))
     await app.serve(adapters, stop)
     log.info("briefbot: stopped")
-    return 0
+    if app.store.lost is not None:
+        print(f"briefbot: {app.store.lost}", file=sys.stderr)
+    return app.exit_code
 
 
 async def send_due(config: Config, at: dt.datetime) -> int:
@@ -239,6 +267,9 @@ async def send_due(config: Config, at: dt.datetime) -> int:
     app = App(config)
     app.load_content()
     sync_config_subscriptions(app.store, config, at)
+    # SIGTERM/SIGINT: the messages in flight finish, no new one starts, every claim is released.
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
     started: dict[str, Adapter] = {}
     unreachable = False
     try:
@@ -250,10 +281,19 @@ async def send_due(config: Config, at: dt.datetime) -> int:
                 unreachable = True
                 continue
             started[platform] = adapter
-        report = await deliver_due(app.store, app.library, started, at, config.catch_up_window)
+        report = await deliver_due(app.store, app.library, started, at, config.catch_up_window,
+                                   stop=stop)
     finally:
         for adapter in reversed(started.values()):
             await adapter.stop()
         app.store.close()
     print(report)
-    return EXIT_RETRY if unreachable or report.failed else 0
+    if app.store.lost is not None:
+        print(f"briefbot: {app.store.lost}", file=sys.stderr)
+        return 2
+    if report.resume_at is not None:
+        print(f"briefbot: {_count(report.deferred, 'briefing')} rate-limited by the platform; "
+              f"run send-due again after {report.resume_at.isoformat(timespec='seconds')}",
+              file=sys.stderr)
+    left_due = report.failed or report.deferred or report.unrecorded or report.interrupted
+    return EXIT_RETRY if unreachable or left_due else 0

@@ -17,7 +17,7 @@ from briefbot import __version__
 from briefbot.articles import Library
 from briefbot.briefing import make_briefing
 from briefbot.config import Config, load_config
-from briefbot.errors import BriefbotError, ConfigError
+from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import setup_logging
 from briefbot.qa import QAIndex
 from briefbot.render import render_discord, render_plain, render_telegram
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # In the console chat, routine INFO lines would land between the replies.
         setup_logging(getattr(args, "log_level", "warning" if console else "info"))
         return _dispatch(args, config)
-    except ConfigError as exc:
+    except (ConfigError, StorageError) as exc:
         print(f"briefbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BriefbotError as exc:

@@ -15,9 +15,15 @@ from briefbot.adapters.base import Adapter
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
 from briefbot.conversation import Reply
-from briefbot.errors import ChatMoved, ChatUnavailable, TemporaryFailure
+from briefbot.errors import (
+    ChatMoved,
+    ChatUnavailable,
+    OutcomeUnknown,
+    RateLimited,
+    TemporaryFailure,
+)
 from briefbot.schedule import Due, Missed, decide, next_due, owed_from
-from briefbot.store import SentArticle, Store, Subscription
+from briefbot.store import BriefingProgress, SentArticle, Store, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +68,32 @@ class PassReport:
     moved: int = 0  # the chat has a new id: subscription moved there
     duplicates_avoided: int = 0  # parts another sender had claimed or already sent
     interrupted: int = 0  # left due (whole or in part) because the bot is stopping
+    deferred: int = 0  # left due: the platform asked to wait longer than a send may wait
+    unrecorded: int = 0  # sent, but the ledger write failed: held in memory, never resent
+    resume_at: dt.datetime | None = None  # earliest time a deferred briefing may be tried
 
     def __str__(self) -> str:
-        fields = (f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
-        return " ".join(fields)
+        fields = (f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self)
+                  if f.name != "resume_at")
+        resume = "" if self.resume_at is None else (
+            f" resume_at={self.resume_at.isoformat(timespec='seconds')}")
+        return " ".join(fields) + resume
 
 
 class _Tally:
     def __init__(self) -> None:
-        self.counts = dict.fromkeys((f.name for f in dataclasses.fields(PassReport)), 0)
+        self.counts = dict.fromkeys((f.name for f in dataclasses.fields(PassReport)
+                                     if f.name != "resume_at"), 0)
+        self.resume_at: dt.datetime | None = None
 
     def add(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount
 
+    def resume(self, at: dt.datetime) -> None:
+        self.resume_at = at if self.resume_at is None else min(self.resume_at, at)
+
     def report(self) -> PassReport:
-        return PassReport(**self.counts)
+        return PassReport(**self.counts, resume_at=self.resume_at)
 
 
 class _Superseded(Exception):
@@ -87,9 +104,16 @@ class _ClaimLost(Exception):
     """Our lease lapsed during retries and another sender took the part: it sends it, not us."""
 
 
-# Longer than the worst case of one send (an adapter waits out several 60 s flood waits inside
-# it), and renewed before each of delivery's own retries; a crashed sender's parts wait this long.
+# Longer than the worst case of one send (an adapter waits out a few 30 s flood waits inside
+# it), renewed every third of itself while a send is in flight and before each of delivery's own
+# retries; a crashed sender's parts wait this long.
 DEFAULT_LEASE = dt.timedelta(minutes=15)
+# The longest "retry after" waited out in the process. A longer one leaves the chat due with a
+# not-before time: a send must never hold its claim, or a worker, for an hour.
+MAX_WAIT = dt.timedelta(seconds=30)
+
+# (subscription id, local date) -> part index -> (the briefing's article ids, when it was sent)
+_Unrecorded = dict[tuple[int, dt.date], dict[int, tuple[tuple[str, ...], dt.datetime]]]
 
 
 class Delivery:
@@ -110,6 +134,9 @@ class Delivery:
         max_sleep: dt.timedelta = dt.timedelta(minutes=10),
         compose: Callable[[Sequence[Article]], Reply] = compose_briefing,
         sleep: Sleep = asyncio.sleep,
+        max_wait: dt.timedelta = MAX_WAIT,
+        renew_every: float | None = None,
+        stop_grace: float = 5.0,
     ) -> None:
         self._store = store
         self._library = library
@@ -123,7 +150,18 @@ class Delivery:
         self._max_sleep = max_sleep
         self._compose = compose
         self._sleep = sleep
+        self._max_wait = max_wait
+        # Real seconds a send may still take once stopping: past it (a rate-limit wait inside
+        # the adapter), it is cut off and its part left due, claim released.
+        self._stop_grace = stop_grace
+        # Real seconds between lease renewals while a send is in flight.
+        self._renew_every = (
+            renew_every if renew_every is not None else lease.total_seconds() / 3
+        )
         self._claimant = uuid.uuid4().hex
+        # Parts the platform accepted whose ledger write failed: never sent again by this
+        # process, and written to the ledger as soon as storage works again.
+        self._unrecorded: _Unrecorded = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -152,8 +190,11 @@ class Delivery:
     def next_wake(self, now: dt.datetime, *, retry: bool = False) -> dt.datetime:
         """When the loop should look again: the next briefing time, sooner after a failure."""
         wake = now + self._max_sleep
-        if retry:
+        if retry or self._unrecorded:
             wake = min(wake, now + self._retry_interval)
+        for not_before in self._store.deferrals().values():
+            if not_before > now:
+                wake = min(wake, not_before)
         # Many subscriptions share a time and zone: work each pair out once.
         pairs = {(s.time, s.timezone) for s in self._store.subscriptions()
                  if s.platform in self._adapters}
@@ -171,6 +212,7 @@ class Delivery:
         """
         stopping = stop if stop is not None else asyncio.Event()
         tally = _Tally()
+        self.record_unrecorded()
         due, missed = self.due_at(now)
         for sub, miss in missed:
             log.warning(
@@ -181,6 +223,13 @@ class Delivery:
             self._close_missed(sub, miss)
             tally.add("skipped")
         tally.add("due", len(due))
+        held = self._store.deferrals() if due else {}
+        if held:
+            waiting = [(sub, when) for sub, when in due if held.get(sub.id, now) > now]
+            for sub, _ in waiting:
+                tally.add("deferred")
+                tally.resume(held[sub.id])
+            due = [(sub, when) for sub, when in due if held.get(sub.id, now) <= now]
         if not due:
             return tally.report()
         articles = tuple(self._library.articles)
@@ -258,7 +307,7 @@ class Delivery:
         stop: asyncio.Event,
     ) -> None:
         store = self._store
-        progress = store.progress(sub.id, when.local_date)
+        progress = self._progress(sub.id, when.local_date)
         if progress.article_ids is not None:
             # Some parts already went out: finish exactly that briefing, whatever is new since.
             chosen = [a for i in progress.article_ids if (a := self._library.find(i)) is not None]
@@ -301,6 +350,16 @@ class Delivery:
 
             try:
                 chat_id = await self._send(adapter, sub, chat_id, part, tally, stop, renew)
+            except RateLimited as exc:
+                if dt.timedelta(seconds=exc.retry_after) <= self._max_wait:
+                    store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
+                    log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
+                                "it stays due", sub.platform, chat_id, index, when.local_date,
+                                exc)
+                    tally.add("interrupted" if stop.is_set() else "failed")
+                    return
+                self._defer(sub, when, index, chat_id, exc, tally)
+                return
             except TemporaryFailure as exc:
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
                 log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
@@ -322,13 +381,16 @@ class Delivery:
                             sub.platform, chat_id, index, when.local_date)
                 tally.add("duplicates_avoided")
                 return
-            except Exception:
+            except (Exception, asyncio.CancelledError):
                 store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
                 raise
             # Only now, after the platform accepted the message, does the ledger say "sent".
-            store.record_part(sub.id, when.local_date, index, ids, claimant=self._claimant,
-                              sent_at=self._clock())
             tally.add("sent")
+            if not self._record(sub, when.local_date, index, ids, chat_id):
+                # Sent but not in the ledger: the rest waits until storage works again.
+                tally.add("unrecorded")
+                tally.add("failed")
+                return
         self._finish(sub, when.local_date, ids[0], chosen[0].date, chat_id,
                      [(a.id, a.date) for a in chosen])
         tally.add("delivered")
@@ -357,12 +419,18 @@ class Delivery:
         moves = 0
         while True:
             try:
-                await adapter.send_part(chat_id, part)
+                await self._send_holding(adapter, chat_id, part, renew, stop)
                 return chat_id
             except TemporaryFailure as exc:
                 if failures >= len(self._retry_delays) or stop.is_set():
                     raise
+                if isinstance(exc, OutcomeUnknown):
+                    raise  # it may have arrived: another try now could only add a copy
                 delay = self._retry_delays[failures]
+                if isinstance(exc, RateLimited):
+                    if dt.timedelta(seconds=exc.retry_after) > self._max_wait:
+                        raise
+                    delay = max(delay, exc.retry_after)
                 failures += 1
                 log.info("%s chat %s: %s; retrying in %.1f s (%d of %d)", sub.platform, chat_id,
                          exc, delay, failures, len(self._retry_delays))
@@ -376,12 +444,137 @@ class Delivery:
                     raise TemporaryFailure(f"chat {chat_id} keeps moving") from exc
                 self._store.move_chat(sub.platform, chat_id, exc.new_chat_id)
                 tally.add("moved")
-                log.info("%s chat %s moved to %s; subscription follows it",
-                         sub.platform, chat_id, exc.new_chat_id)
+                if sub.source == "config":
+                    # Said once, here: later starts map the old id to the new one by themselves.
+                    log.warning("%s chat %s, listed in config.yaml, moved to %s (a group that "
+                                "became a supergroup); its daily briefing follows it. Replace "
+                                "%s with %s in config.yaml", sub.platform, chat_id,
+                                exc.new_chat_id, chat_id, exc.new_chat_id)
+                else:
+                    log.info("%s chat %s moved to %s; subscription follows it",
+                             sub.platform, chat_id, exc.new_chat_id)
                 current = self._store.subscription(sub.platform, exc.new_chat_id)
                 if current is None or current.id != sub.id:
                     raise _Superseded from exc
                 chat_id = exc.new_chat_id
+
+    async def _send_holding(
+        self, adapter: Adapter, chat_id: str, part: object, renew: Callable[[], bool],
+        stop: asyncio.Event,
+    ) -> None:
+        """`adapter.send_part`, renewing the claim while it runs (it may wait out rate limits).
+
+        If the claim turns out to be someone else's (our lease lapsed and another sender took
+        it), the send is cancelled before it goes out and `_ClaimLost` is raised.
+        """
+        # The send runs in this task (so a crash or a stop cuts it exactly where it is); the
+        # renewals run beside it and cancel it if the claim is gone.
+        task = asyncio.current_task()
+        assert task is not None
+        lost = cut = False
+
+        async def cut_when_stopping() -> None:
+            nonlocal cut
+            await stop.wait()
+            await asyncio.sleep(self._stop_grace)
+            cut = True
+            task.cancel()
+
+        async def keep() -> None:
+            nonlocal lost
+            while True:
+                await asyncio.sleep(self._renew_every)
+                try:
+                    held = renew()
+                except Exception:
+                    # Storage trouble: the lease still runs; let the send go on.
+                    log.exception("chat %s: could not renew the claim on a send in flight",
+                                  chat_id)
+                    continue
+                if not held:
+                    lost = True
+                    task.cancel()
+                    return
+
+        helpers = (asyncio.create_task(keep()), asyncio.create_task(cut_when_stopping()))
+        try:
+            await adapter.send_part(chat_id, part)
+        except asyncio.CancelledError:
+            if lost and task.uncancel() == 0:
+                raise _ClaimLost from None
+            if cut and task.uncancel() == 0:
+                raise TemporaryFailure(
+                    f"still waiting {self._stop_grace:.0f} s after the stop signal"
+                ) from None
+            raise
+        finally:
+            for helper in helpers:
+                helper.cancel()
+
+    # The ledger, and what it could not hold
+
+    def _progress(self, subscription_id: int, day: dt.date) -> BriefingProgress:
+        """The ledger's progress, plus the parts this process sent but could not record."""
+        key = (subscription_id, day)
+        if key in self._unrecorded:
+            self._flush(key)
+        progress = self._store.progress(subscription_id, day)
+        remembered = self._unrecorded.get(key)
+        if not remembered:
+            return progress
+        ids = progress.article_ids or next(iter(remembered.values()))[0]
+        return BriefingProgress(ids, progress.delivered_parts | frozenset(remembered),
+                                progress.last_sent_at)
+
+    def _record(self, sub: Subscription, day: dt.date, index: int, ids: tuple[str, ...],
+                chat_id: str) -> bool:
+        """Write an accepted part to the ledger; False (and kept in memory) if that failed."""
+        sent_at = self._clock()
+        try:
+            self._store.record_part(sub.id, day, index, ids, claimant=self._claimant,
+                                    sent_at=sent_at)
+        except Exception as exc:
+            self._unrecorded.setdefault((sub.id, day), {})[index] = (ids, sent_at)
+            log.error("%s chat %s: part %d of the %s briefing was sent, but the ledger could not "
+                      "be written (%s); this process will not send it again and records it once "
+                      "storage works again", sub.platform, chat_id, index, day, exc)
+            return False
+        return True
+
+    def _flush(self, key: tuple[int, dt.date]) -> None:
+        parts = self._unrecorded.get(key, {})
+        for index, (ids, sent_at) in sorted(parts.items()):
+            try:
+                self._store.record_part(key[0], key[1], index, ids, claimant=self._claimant,
+                                        sent_at=sent_at)
+            except Exception:
+                return
+            del parts[index]
+            log.info("subscription %d: part %d of the %s briefing, sent earlier, is now in the "
+                     "ledger", key[0], index, key[1])
+        if not parts:
+            self._unrecorded.pop(key, None)
+
+    def record_unrecorded(self) -> int:
+        """Write the sent-but-unrecorded parts to the ledger if storage allows; -> how many remain.
+
+        They stay in memory only: a process that exits with some left has logged each of them.
+        """
+        for key in list(self._unrecorded):
+            self._flush(key)
+        return sum(len(parts) for parts in self._unrecorded.values())
+
+    def _defer(self, sub: Subscription, when: Due, index: int, chat_id: str,
+               exc: RateLimited, tally: _Tally) -> None:
+        """The platform asked for a long wait: leave the briefing due until then, unclaimed."""
+        until = self._clock() + dt.timedelta(seconds=exc.retry_after)
+        self._store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
+        self._store.defer(sub.id, until, str(exc))
+        log.warning("%s chat %s: %s; the %s briefing (part %d on) stays due and is tried again "
+                    "at %s", sub.platform, chat_id, exc, when.local_date, index,
+                    until.isoformat(timespec="seconds"))
+        tally.add("deferred")
+        tally.resume(until)
 
     async def _sleep_unless_stopped(self, seconds: float, stop: asyncio.Event) -> bool:
         """Sleep `seconds` (through the injected sleep); True if `stop` was set meanwhile."""
@@ -454,8 +647,26 @@ async def send_due(
     adapters: Mapping[str, Adapter],
     at: dt.datetime,
     catch_up: dt.timedelta,
+    *,
+    stop: asyncio.Event | None = None,
+    record_tries: Sequence[float] = (0.5, 2.0, 5.0),
 ) -> PassReport:
-    """`briefbot send-due`: deliver what is due at `at` once, then return what happened."""
-    report = await Delivery(store, library, adapters, catch_up=catch_up).run_pass(at)
+    """`briefbot send-due`: deliver what is due at `at` once, then return what happened.
+
+    Parts sent but not yet in the ledger (storage failed after the platform accepted them) are
+    written before returning if storage recovers within `record_tries` (seconds between tries);
+    any left are logged one by one, since they live only in this process's memory.
+    """
+    delivery = Delivery(store, library, adapters, catch_up=catch_up)
+    report = await delivery.run_pass(at, stop)
+    for pause in record_tries:
+        if not delivery.record_unrecorded():
+            break
+        await asyncio.sleep(pause)
+    for (sub_id, day), parts in delivery._unrecorded.items():
+        for index in sorted(parts):
+            log.error("subscription %d: part %d of the %s briefing was sent but is not in the "
+                      "ledger (storage still failing); a later run may send it again once its "
+                      "claim lapses", sub_id, index, day)
     log.info("send-due at %s: %s", at.isoformat(timespec="seconds"), report)
     return report

@@ -39,3 +39,27 @@ class ChatMoved(DeliveryError):
 
 class TemporaryFailure(DeliveryError):
     """The platform failed for now (5xx, timeout, unreachable, long rate limit): try again later."""
+
+
+class RateLimited(TemporaryFailure):
+    """The platform asked to wait `retry_after` seconds before the next message to this chat.
+
+    Adapters wait out short limits themselves; a longer one is raised at once, so the caller
+    can leave the chat due with a not-before time and serve the others meanwhile.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(TemporaryFailure):
+    """The send timed out after the request went out: the chat may have the message or not.
+
+    The adapter already sent it once more; sending again in this pass could only add copies.
+    """
+
+
+class StorageError(BriefbotError):
+    """The database cannot be used safely (deleted or replaced while running, corrupt,
+    read-only); the message names the file and what to do. The CLI exits 2 on it."""

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 from briefbot.config import ChannelSchedule, Config
+from briefbot.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,10 @@ class Store(Protocol):
         sent_articles: Sequence[SentArticle] = (),
     ) -> None: ...
 
+    def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None: ...
+
+    def deferrals(self) -> dict[int, dt.datetime]: ...
+
     def last_briefed(self, platform: str, chat_id: str) -> str | None: ...
 
     def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None: ...
@@ -216,6 +222,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE subscriptions ADD COLUMN schedule_set_at TEXT;
     UPDATE subscriptions SET schedule_set_at = created_at;
     """,
+    # A platform's "retry after N s" longer than a send may wait: the chat's briefing stays
+    # due but is not tried before `not_before`, by this process or any other. And the moves of
+    # chats (Telegram group -> supergroup), so an old id still in config.yaml finds the new one.
+    """
+    CREATE TABLE deferrals (
+        subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions(id) ON DELETE CASCADE,
+        not_before TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE chat_moves (
+        platform TEXT NOT NULL,
+        old_chat_id TEXT NOT NULL,
+        new_chat_id TEXT NOT NULL,
+        PRIMARY KEY (platform, old_chat_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 _COLUMNS = (
@@ -265,20 +287,82 @@ def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
 class SqliteStore:
     """The `Store` on one local SQLite file (WAL, so `send-due` and `run` can share it)."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = 10_000,
+        on_lost: Callable[[StorageError], None] | None = None,
+    ) -> None:
+        """Open (or create) the database at `path`.
+
+        Raises StorageError when the file is damaged or it (or its -wal/-shm) cannot be written;
+        `on_lost` is called once if the file is later deleted or replaced under the process.
+        """
+        self._path = None if str(path) == ":memory:" else Path(path).resolve()
+        self._on_lost = on_lost
+        self.lost: StorageError | None = None
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            _check_writable(self._path)
         # Autocommit mode: every write below opens its own explicit transaction.
         self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            # Setting WAL mode has created the file: this is the one we must keep writing to.
+            self._identity = self._file_identity()
+            self._check_intact()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if self._path is None or isinstance(exc, sqlite3.OperationalError):
+                raise
+            raise _damaged(self._path, str(exc)) from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_intact(self) -> None:
+        """Fail now, naming the file and the fix, rather than with a traceback mid-broadcast."""
+        if self._path is None:
+            return
+        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _damaged(self._path, "; ".join(problems))
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            found = os.stat(self._path)
+        except FileNotFoundError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _check_same_file(self) -> None:
+        """Writes into a deleted (or replaced) file would vanish: refuse them, loudly."""
+        if self.lost is not None:
+            raise self.lost
+        if self._path is None or self._file_identity() == self._identity:
+            return
+        self.lost = StorageError(
+            f"database: {self._path} was deleted or replaced while briefbot was running; "
+            "briefbot stopped writing so that no subscription change is silently lost. Restore "
+            "the file (from a backup, or move the new one aside) and start briefbot again"
+        )
+        log.error("%s", self.lost)
+        if self._on_lost is not None:
+            self._on_lost(self.lost)
+        raise self.lost
 
     @classmethod
-    def from_config(cls, config: Config) -> SqliteStore:
-        return cls(config.database)
+    def from_config(
+        cls, config: Config, *, on_lost: Callable[[StorageError], None] | None = None
+    ) -> SqliteStore:
+        return cls(config.database, on_lost=on_lost)
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -297,6 +381,7 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_same_file()
         # IMMEDIATE takes the write lock up front, so two processes' claims serialise here.
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -376,18 +461,21 @@ class SqliteStore:
         A channel cannot send /subscribe, so (re)starting is the operator's way to resume one
         after fixing the bot's rights; one still broken is paused again by its next send.
         """
-        listed = {channel.chat_id for channel in channels}
+        moves = self._moves(platform)
+        # A listed chat that moved (a group that became a supergroup) is its new id.
+        listed = {_follow(moves, channel.chat_id) for channel in channels}
         for channel in channels:
-            current = self.subscription(platform, channel.chat_id)
+            chat_id = _follow(moves, channel.chat_id)
+            current = self.subscription(platform, chat_id)
             if current is not None and current.source == "config" and (
                 current.time == channel.time and current.timezone == channel.timezone
             ):
                 if current.paused_reason is not None:
-                    self._resume(platform, channel.chat_id)
+                    self._resume(platform, chat_id)
                     log.info("%s chat %s (config.yaml) resumed; it was paused: %s",
-                             platform, channel.chat_id, current.paused_reason)
+                             platform, chat_id, current.paused_reason)
                 continue  # unchanged: keep its history as it is
-            self.subscribe(platform, channel.chat_id, channel.time, channel.timezone,
+            self.subscribe(platform, chat_id, channel.time, channel.timezone,
                            created_by="config", now=now, source="config")
         with self._transaction() as db:
             stale = [
@@ -404,6 +492,11 @@ class SqliteStore:
             )
         for chat_id in stale:
             log.info("%s chat %s is no longer in config.yaml: unsubscribed", platform, chat_id)
+
+    def _moves(self, platform: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT old_chat_id, new_chat_id FROM chat_moves WHERE platform = ?", (platform,))
+        return {str(old): str(new) for old, new in rows}
 
     def _resume(self, platform: str, chat_id: str) -> None:
         with self._transaction() as db:
@@ -443,6 +536,8 @@ class SqliteStore:
                 "UPDATE OR REPLACE chat_memory SET chat_id = ? WHERE platform = ? AND chat_id = ?",
                 (new_chat_id, platform, chat_id),
             )
+            db.execute("INSERT OR REPLACE INTO chat_moves VALUES (?, ?, ?)",
+                       (platform, chat_id, new_chat_id))
 
     # The ledger and claims
 
@@ -575,6 +670,7 @@ class SqliteStore:
         left None keeps the one already stored.
         """
         with self._transaction() as db:
+            db.execute("DELETE FROM deferrals WHERE subscription_id = ?", (subscription_id,))
             db.execute(
                 "UPDATE subscriptions SET last_local_date = ? WHERE id = ? "
                 "AND (last_local_date IS NULL OR last_local_date < ?)",
@@ -604,6 +700,19 @@ class SqliteStore:
                     (subscription_id, subscription_id),
                 )
 
+    # Deferrals
+
+    def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None:
+        """Try this subscription's due briefing no earlier than `until` (a platform asked so)."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO deferrals VALUES (?, ?, ?)",
+                       (subscription_id, _stamp(until), reason))
+
+    def deferrals(self) -> dict[int, dt.datetime]:
+        """Subscription id -> the instant before which its briefing must not be tried."""
+        rows = self._db.execute("SELECT subscription_id, not_before FROM deferrals")
+        return {int(sub_id): dt.datetime.fromisoformat(str(at)) for sub_id, at in rows}
+
     # ChatMemory
 
     def last_briefed(self, platform: str, chat_id: str) -> str | None:
@@ -632,6 +741,40 @@ class SqliteStore:
                 "VALUES (?, ?, ?, ?, 'import', ?, 'chat', ?)",
                 ((p, c, t.strftime("%H:%M"), z, stamp, stamp) for p, c, t, z in rows),
             )
+
+
+def _follow(moves: dict[str, str], chat_id: str) -> str:
+    """The id a chat has now, following recorded moves (a cycle stops where it repeats)."""
+    seen = {chat_id}
+    while chat_id in moves and moves[chat_id] not in seen:
+        chat_id = moves[chat_id]
+        seen.add(chat_id)
+    return chat_id
+
+
+def _damaged(path: Path, detail: str) -> StorageError:
+    return StorageError(
+        f"database: {path} is damaged ({detail}). Stop briefbot and keep a copy of the file; "
+        f"then restore your latest backup, or recover what SQLite can with "
+        f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and put {path.name}.recovered "
+        "in its place"
+    )
+
+
+def _check_writable(path: Path) -> None:
+    """The database and its -wal and -shm files must be writable: SQLite maps the -shm file into
+    memory, and a read-only one kills the process with SIGBUS instead of raising an error."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            raise StorageError(
+                f"database: {candidate} is read-only; make it writable by the user briefbot runs "
+                f"as (chown or chmod), or, with briefbot stopped, remove the -wal/-shm file"
+            )
+    if not os.access(path.parent, os.W_OK):
+        raise StorageError(
+            f"database: the folder {path.parent} is read-only; SQLite needs to create its -wal "
+            "and -shm files there; point `database:` at a writable folder"
+        )
 
 
 def sync_config_subscriptions(store: Store, config: Config, now: dt.datetime) -> None:

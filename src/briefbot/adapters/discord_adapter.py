@@ -22,7 +22,13 @@ with warnings.catch_warnings():
 from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
 from briefbot.conversation import Incoming, Notice, Reply
-from briefbot.errors import ChatUnavailable, ConfigError, DeliveryError, TemporaryFailure
+from briefbot.errors import (
+    ChatUnavailable,
+    ConfigError,
+    DeliveryError,
+    RateLimited,
+    TemporaryFailure,
+)
 from briefbot.logs import register_secret
 from briefbot.render import DiscordMessage, render_discord
 
@@ -439,8 +445,9 @@ class DiscordAdapter:
         except discord.NotFound:
             raise ChatUnavailable(chat_id, "no such channel, or the bot was removed") from None
         except discord.RateLimited as error:
-            raise TemporaryFailure(
-                f"Discord rate limit for {error.retry_after:.0f} s on channel {chat_id}"
+            raise RateLimited(
+                f"Discord rate limit for {error.retry_after:.0f} s on channel {chat_id}",
+                float(error.retry_after),
             ) from None
         except discord.HTTPException as error:
             if error.status >= 500:

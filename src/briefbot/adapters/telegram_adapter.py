@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import re
+import warnings
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+import httpx
 from telegram import (
     BotCommand,
     Chat,
@@ -45,6 +48,8 @@ from briefbot.errors import (
     ChatUnavailable,
     ConfigError,
     DeliveryError,
+    OutcomeUnknown,
+    RateLimited,
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
@@ -61,6 +66,13 @@ SEND_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.25
 # AIORateLimiter waits out this many 429s (retry_after each) before send_part gives up.
 RATE_LIMIT_RETRIES = 3
+# The longest 429 waited out inside a send. PTB's limiter holds *every* request while it waits,
+# so a `retry_after: 3600` would freeze all chats for an hour; longer waits are raised as
+# RateLimited at once and the caller leaves that chat due until the time Telegram gave.
+MAX_RETRY_AFTER_SECONDS = 30.0
+# A sendMessage whose answer did not arrive in time may still have been delivered: it is sent
+# once more at most (a reader may then see it twice), and counted.
+UNCERTAIN_RETRIES = 1
 # Telegram allows about 30 messages a second overall. Spacing sends at least 1/29.5 s apart (a
 # bucket of one) keeps every one-second window under 30, with ~17 ms to spare for jitter; PTB's
 # default burst-then-steady bucket of 30 overshoots such a window and earns a 429, which pauses
@@ -72,6 +84,9 @@ OVERALL_BURST = 1
 UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay in order
 POLL_TIMEOUT_SECONDS = 10
 HTTP_TIMEOUT_SECONDS = 10.0
+# Telegram can take tens of seconds to answer sendMessage under load; giving up sooner only
+# turns a slow success into a timeout, and a timeout into a message the reader gets twice.
+SEND_TIMEOUT_SECONDS = 60.0
 ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
@@ -95,6 +110,70 @@ def install_token_redaction(token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+# --- rate limiting ---------------------------------------------------------------------------
+
+
+class _LongRetryAfter(Exception):
+    """Carries a RetryAfter past AIORateLimiter's retry loop (which only catches RetryAfter)."""
+
+    def __init__(self, original: RetryAfter) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """The wait a 429 asked for, in seconds (PTB 22 warns when `retry_after` is read as int)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: int | dt.timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class CappedRateLimiter(AIORateLimiter):
+    """AIORateLimiter that waits out only short 429s; a longer one is raised to the caller at once.
+
+    Waits of at most `max_wait` seconds pause every request, as PTB does (a 429 may be
+    bot-wide); a longer one leaves the other chats free to be served.
+    """
+
+    def __init__(self, *, max_wait: float = MAX_RETRY_AFTER_SECONDS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_wait = max_wait
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        max_wait = self.max_wait
+
+        async def capped(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter as exc:
+                if retry_after_seconds(exc) > max_wait:
+                    raise _LongRetryAfter(exc) from None
+                raise
+
+        try:
+            return await super().process_request(capped, args, kwargs, endpoint, data,
+                                                 rate_limit_args)
+        except _LongRetryAfter as long_wait:
+            raise long_wait.original from None
+
+
+def _uncertain(error: TimedOut) -> bool:
+    """Whether a timed-out request may have reached Telegram (read/write timeout, not connect)."""
+    cause = error.__cause__
+    return not isinstance(cause, (httpx.ConnectTimeout, httpx.PoolTimeout)) and (
+        "Pool timeout" not in error.message
+    )
+
+
 # --- the adapter -----------------------------------------------------------------------------
 
 
@@ -111,12 +190,18 @@ class TelegramAdapter:
         *,
         receive: bool = True,
         backoff_seconds: float = FIRST_BACKOFF_SECONDS,
+        send_timeout: float = SEND_TIMEOUT_SECONDS,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
     ) -> None:
         self.config = config
         self.handler = handler
         self.events = events
         self.receive = receive
         self.backoff_seconds = backoff_seconds
+        self.send_timeout = send_timeout
+        self.max_retry_after = max_retry_after
+        # Sends retried after a timeout that may have delivered them: possible duplicates.
+        self.resent_after_timeout = 0
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._chat_waiters: Counter[str] = Counter()
@@ -207,7 +292,7 @@ class TelegramAdapter:
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
         self._requests = (
-            HTTPXRequest(connection_pool_size=64, read_timeout=HTTP_TIMEOUT_SECONDS,
+            HTTPXRequest(connection_pool_size=64, read_timeout=self.send_timeout,
                          write_timeout=HTTP_TIMEOUT_SECONDS),
             HTTPXRequest(read_timeout=HTTP_TIMEOUT_SECONDS),
         )
@@ -217,7 +302,8 @@ class TelegramAdapter:
             .request(self._requests[0])
             .get_updates_request(self._requests[1])
             .rate_limiter(
-                AIORateLimiter(
+                CappedRateLimiter(
+                    max_wait=self.max_retry_after,
                     overall_max_rate=OVERALL_BURST,
                     overall_time_period=OVERALL_BURST / OVERALL_RATE_PER_SECOND,
                     max_retries=RATE_LIMIT_RETRIES,
@@ -394,7 +480,10 @@ class TelegramAdapter:
             if reply_to is not None else None
         )
         delay = self.backoff_seconds
-        for attempt in range(1, SEND_ATTEMPTS + 1):
+        uncertain = 0
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await bot.send_message(
                     target, html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
@@ -406,25 +495,52 @@ class TelegramAdapter:
             except ChatMigrated as exc:
                 raise ChatMoved(chat_id, str(exc.new_chat_id)) from None
             except RetryAfter as exc:
-                raise TemporaryFailure(
+                wait = retry_after_seconds(exc)
+                if wait > self.max_retry_after:
+                    raise RateLimited(
+                        f"Telegram asked to wait {wait:.0f} s before the next message "
+                        f"(429 Too Many Requests)", wait,
+                    ) from None
+                raise RateLimited(
                     f"Telegram rate limit still in force after {RATE_LIMIT_RETRIES} waits "
-                    f"({exc.message})"
+                    f"({exc.message})", wait,
                 ) from None
             except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
                 if "chat not found" in exc.message.lower():
                     raise ChatUnavailable(chat_id, "chat not found") from None
                 raise DeliveryError(f"Telegram refused the message: {exc.message}") from None
-            except (TimedOut, NetworkError) as exc:
-                if attempt == SEND_ATTEMPTS:
-                    raise TemporaryFailure(
-                        f"Telegram failed {SEND_ATTEMPTS} times: {exc.message}"
-                    ) from None
-                log.info("Telegram chat %s: send failed (%s); retrying in %.2f s",
-                         chat_id, exc.message, delay)
-                await asyncio.sleep(delay)
+            except TimedOut as exc:
+                if _uncertain(exc):
+                    # The message may be in the chat already: once more at most, and counted.
+                    if uncertain >= UNCERTAIN_RETRIES:
+                        raise OutcomeUnknown(
+                            f"Telegram did not answer within {self.send_timeout:.0f} s, twice; "
+                            "the message may or may not have arrived"
+                        ) from None
+                    uncertain += 1
+                    self.resent_after_timeout += 1
+                    log.warning("Telegram chat %s: no answer to sendMessage within %.0f s; "
+                                "sending once more, so it may arrive twice", chat_id,
+                                self.send_timeout)
+                    continue
+                await self._backoff(chat_id, exc, attempt, delay)
+                delay *= 2
+            except NetworkError as exc:
+                await self._backoff(chat_id, exc, attempt, delay)
                 delay *= 2
             except TelegramError as exc:
                 raise DeliveryError(f"Telegram refused the message: {exc.message}") from None
+
+    async def _backoff(self, chat_id: str, error: TelegramError, attempt: int,
+                       delay: float) -> None:
+        """Wait before retrying a send that surely did not arrive (5xx, no connection)."""
+        if attempt >= SEND_ATTEMPTS:
+            raise TemporaryFailure(
+                f"Telegram failed {SEND_ATTEMPTS} times: {error.message}"
+            ) from None
+        log.info("Telegram chat %s: send failed (%s); retrying in %.2f s",
+                 chat_id, error.message, delay)
+        await asyncio.sleep(delay)
 
 
 def _leading_command(message: Message) -> str | None:
