@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from briefbot.adapters.base import Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
@@ -23,6 +24,9 @@ from briefbot.logs import register_secret
 from briefbot.qa import QAIndex
 from briefbot.store import SqliteStore, sync_config_subscriptions
 from briefbot.subscriptions import SubscriptionService
+
+if TYPE_CHECKING:
+    from briefbot.qa.reader import Reader
 
 log = logging.getLogger("briefbot.app")
 STOP_GRACE_SECONDS = 5.0
@@ -53,8 +57,16 @@ class App:
             self.store, config.timezone, on_change=self._subscriptions_changed,
             catch_up=config.catch_up_window,
         )
+        self.reader: Reader | None = None
+        if config.reader is not None:
+            from briefbot.qa.reader import Reader
+
+            self.reader = Reader(config.reader)
+            log.info("qa.reader: answers may come from %s (checked against the article)",
+                     config.reader.model)
         self.conversation = Conversation(
-            self.library, self.qa, memory=self.store, subscriptions=self.subscriptions
+            self.library, self.qa, memory=self.store, subscriptions=self.subscriptions,
+            reader=self.reader,
         )
         self.adapters: dict[str, Adapter] = {}
 
@@ -135,6 +147,8 @@ class App:
                     await adapter.stop()
                 except Exception:
                     log.exception("%s: error while stopping", adapter.platform)
+            if self.reader is not None:
+                await self.reader.aclose()
             self.store.close()
 
     async def _start(self, adapter: Adapter, stop: asyncio.Event, started: list[Adapter]) -> None:

@@ -8,11 +8,14 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from briefbot.articles import Library, is_valid_article_id
 from briefbot.briefing import Briefing, Digest, headline_of, make_briefing
 from briefbot.qa import Answer, QAIndex
+
+if TYPE_CHECKING:  # httpx, which the reader needs, loads only when a reader is configured
+    from briefbot.qa.reader import Reader
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ class Incoming:
     # Asked only when a command needs it (/subscribe in a group): adapters pass a call that asks
     # the platform (getChatMember, guild permissions). None means: admin only in a private chat.
     admin_check: Callable[[], Awaitable[bool]] | None = None
+    # Shows the person that an answer is coming (Telegram "typing…", Discord "thinking…"),
+    # awaited when the answer waits on something slow (the qa.reader endpoint). None: no sign.
+    working: Callable[[], Awaitable[None]] | None = None
 
     async def is_admin(self) -> bool:
         if self.admin_check is not None:
@@ -160,9 +166,11 @@ class Conversation:
         qa: QAIndex,
         memory: ChatMemory | None = None,
         subscriptions: SubscriptionCommands | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.library = library
         self.qa = qa
+        self.reader = reader  # qa.reader: asked about the article the offline engine picked
         self.memory: ChatMemory = memory or InMemoryChatMemory()
         self.subscriptions = subscriptions
         self._synced_version = -1
@@ -180,7 +188,7 @@ class Conversation:
             return [help_notice("Send a command or a question.")]
         match = _COMMAND.match(text)
         if match is None:
-            return [self._chat(incoming, text)]
+            return [await self._chat(incoming, text)]
         command = match.group(1).lower()
         args = (match.group(2) or "").strip()
         if command in ("start", "help"):
@@ -194,7 +202,7 @@ class Conversation:
         if command == "ask":
             if not args:
                 return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
-            return [self._ask(incoming, args)]
+            return [await self._ask(incoming, args)]
         if command in ("subscribe", "unsubscribe", "status"):
             if self.subscriptions is None:
                 return [Notice("Daily briefings are not set up on this bot.", is_error=True)]
@@ -240,7 +248,7 @@ class Conversation:
             text += f" ({more} older ones not shown.)"
         return Notice(text, items=items, title=None, is_error=error)
 
-    def _chat(self, incoming: Incoming, text: str) -> Reply:
+    async def _chat(self, incoming: Incoming, text: str) -> Reply:
         """Plain words: small talk gets a short reply, "what happened?" the briefing, else Q&A."""
         said = _words_only(text)
         if not said:
@@ -256,13 +264,15 @@ class Conversation:
             article = self.library.find(last) if last else self.library.latest()
             if article is not None:
                 return self._briefing_for(incoming, article.id)
-        return self._ask(incoming, text)
+        return await self._ask(incoming, text)
 
-    def _ask(self, incoming: Incoming, question: str) -> Answer:
+    async def _ask(self, incoming: Incoming, question: str) -> Answer:
         question = question[:MAX_QUESTION_CHARS]
         last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
         answer = self.qa.ask(question, last_briefed=last)
         article = self.library.find(answer.article_id) if answer.article_id else None
+        if self.reader is not None and article is not None:
+            answer = await self.reader.improve(answer, article, working=incoming.working)
         if answer.found and article is not None:
             # Say which article the quote is from: the chat may have been briefed on another.
             answer = replace(answer, headline=headline_of(article))
