@@ -31,8 +31,8 @@ MAX_CONCURRENT_REQUESTS = 4
 MAX_ARTICLE_CHARS = 6000
 # How alike (rapidfuzz, 0-100) the model's quote and an article sentence must be for the quote
 # to count as that sentence. Small models drop or change a word or two when copying; an invented
-# quote scores far lower. A clause copied from a longer sentence counts through partial_ratio,
-# when it is at least half the sentence (and QUOTE_MIN_CHARS long).
+# quote scores far lower. A clause copied from a longer sentence counts too (partial_ratio),
+# when it is at least QUOTE_MIN_CHARS long: shorter bits ("the council said") are too common.
 QUOTE_MATCH_MIN = 90
 QUOTE_MIN_CHARS = 30
 # Telegram's "typing…" lasts 5 s; it is renewed this often while the endpoint thinks.
@@ -121,8 +121,7 @@ class Reader:
                 content = await self._complete(offline.question, article, sentences, shown)
             reply = parse_reply(content)
             if reply is None:
-                log.debug("qa.reader: article %s: the article does not say (offline answer "
-                          "stands)", article.id)
+                self._fell_back(article, "the model says the article does not say")
                 return offline
             said, quote = reply
             index = ground(said, quote, sentences)
@@ -304,7 +303,7 @@ def ground(answer: str, quote: str, sentences: Sequence[str]) -> int:
     for i, sentence in enumerate(sentences):
         plain = _plain(sentence)
         score = fuzz.ratio(asked, plain)
-        if len(asked) >= max(QUOTE_MIN_CHARS, len(plain) / 2):
+        if len(asked) >= QUOTE_MIN_CHARS:
             score = max(score, fuzz.partial_ratio(asked, plain))
         if score > best_score:
             best, best_score = i, score
