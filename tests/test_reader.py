@@ -344,22 +344,37 @@ def test_a_long_article_is_clipped_keeping_the_sentences_the_question_needs() ->
 # --- the command line -------------------------------------------------------------------------
 
 
-async def briefbot(*args: str) -> tuple[int, str, str]:
+async def briefbot(*args: str, stdin: str = "") -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
     env["BRIEFBOT_READER_API_KEY"] = KEY
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "briefbot", *args, env=env,
+        sys.executable, "-m", "briefbot", *args, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
     return process.returncode or 0, out.decode(), err.decode()
+
+
+def reader_config(content_dir: Path, url: str) -> Path:
+    config = content_dir.parent / "config.yaml"
+    config.write_text(f"content_dir: content\ndatabase: data.sqlite3\nqa:\n  reader:\n"
+                      f"    url: {url}\n    model: {MODEL}\n    timeout: 5\n", encoding="utf-8")
+    return config
+
+
+async def test_the_console_chat_answers_through_the_configured_reader(
+    content_dir: Path, endpoint: FakeReader
+) -> None:
+    config = reader_config(content_dir, endpoint.url)
+    code, out, err = await briefbot("--config", str(config), "chat", stdin=TRIP + "\n")
+    assert code == 0, err
+    assert "40 minutes" in out and "cutting the crossing to 40 minutes" in out
+    assert len(endpoint.requests) == 1
 
 
 async def test_ask_json_uses_the_configured_reader_and_says_so(
     content_dir: Path, endpoint: FakeReader
 ) -> None:
-    config = content_dir.parent / "config.yaml"
-    config.write_text(f"content_dir: content\nqa:\n  reader:\n    url: {endpoint.url}\n"
-                      f"    model: {MODEL}\n    timeout: 5\n", encoding="utf-8")
+    config = reader_config(content_dir, endpoint.url)
     code, out, err = await briefbot("--config", str(config), "--log-level", "debug", "ask",
                                     "--json", TRIP, "how many troops were there?")
     assert code == 0, err
