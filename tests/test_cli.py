@@ -27,8 +27,9 @@ def test_ask_json_prints_one_object_a_line(content_dir: Path) -> None:
                       "where were the ferries built?", "how many troops were there?")
     assert result.returncode == 0, result.stderr
     first, second = (json.loads(line) for line in result.stdout.splitlines())
-    assert set(first) == {"question", "found", "answer", "source", "article"}
+    assert set(first) == {"question", "found", "answer", "source", "article", "engine"}
     assert first["found"] is True and "Bergen" in first["answer"] and first["article"] == "harbour"
+    assert first["engine"] == "offline"  # no qa.reader configured
     assert second["found"] is False
 
 

@@ -84,3 +84,65 @@ def test_tokens_come_from_the_environment_and_never_show_in_reprs(tmp_path: Path
     assert config.discord.token is None  # blank means unset
     for text in (repr(config), str(config), repr(config.telegram), repr(config.telegram.token)):
         assert TOKEN not in text
+
+
+READER_KEY = "sk-reader-config-test-0123456789"
+
+
+def test_qa_reader_is_read_with_its_key_from_the_environment(tmp_path: Path) -> None:
+    path = _config(tmp_path, """
+qa:
+  reader:
+    url: http://127.0.0.1:11434/v1/
+    model: qwen2.5:7b-instruct
+""")
+    config = load_config(path, environ={"BRIEFBOT_READER_API_KEY": READER_KEY})
+    reader = config.reader
+    assert reader is not None
+    assert (reader.url, reader.model, reader.timeout) == (
+        "http://127.0.0.1:11434/v1", "qwen2.5:7b-instruct", 8.0)
+    assert reader.api_key is not None and reader.api_key.reveal() == READER_KEY
+    for text in (repr(config), str(config), repr(reader)):
+        assert READER_KEY not in text
+
+
+def test_no_qa_section_means_no_reader(tmp_path: Path) -> None:
+    assert load_config(_config(tmp_path, "{}\n"), environ={}).reader is None
+    assert load_config(_config(tmp_path, "qa:\n  reader: null\n"), environ={}).reader is None
+
+
+def test_a_full_endpoint_url_is_taken_as_its_base(tmp_path: Path) -> None:
+    path = _config(tmp_path, "qa: {reader: {url: 'https://llm.example.org/v1/chat/completions', "
+                             "model: m, timeout: 60}}\n")
+    reader = load_config(path, environ={}).reader
+    assert reader is not None and reader.url == "https://llm.example.org/v1"
+
+
+@pytest.mark.parametrize(
+    "reader, message",
+    [
+        ("{url: 'ftp://host/v1', model: m}", r"qa.reader.url: 'ftp://host/v1' is not an http\(s\) URL"),
+        ("{url: 'localhost:11434', model: m}", r"qa.reader.url: .* is not an http\(s\) URL; write the endpoint's base URL"),
+        ("{url: 'http://[::1/v1', model: m}", r"qa.reader.url: .* is not an http\(s\) URL"),
+        ("{model: m}", r"qa.reader.url: None is not an http\(s\) URL"),
+        ("{url: 'http://user:pw@host/v1', model: m}", "qa.reader.url: write only the base URL.*BRIEFBOT_READER_API_KEY"),
+        ("{url: 'http://host/v1?key=abc', model: m}", "qa.reader.url: write only the base URL"),
+        ("{url: 'http://host/v1'}", "qa.reader.model: missing; name the model"),
+        ("{url: 'http://host/v1', model: '  '}", "qa.reader.model: missing"),
+        ("{url: 'http://host/v1', model: m, timeout: 0}", "qa.reader.timeout: 0 must be a number of seconds, more than 0 and at most 60"),
+        ("{url: 'http://host/v1', model: m, timeout: 61}", "qa.reader.timeout: 61 must be"),
+        ("{url: 'http://host/v1', model: m, timeout: .nan}", "qa.reader.timeout: nan must be"),
+        ("{url: 'http://host/v1', model: m, timeout: true}", "qa.reader.timeout: True must be"),
+        ("{url: 'http://host/v1', model: m, timeout: 8s}", "qa.reader.timeout: '8s' must be"),
+        ("{url: 'http://host/v1', model: m, temperature: 0}", "qa.reader.temperature: unknown setting"),
+        ("[http://host/v1]", "qa.reader: expected a mapping"),
+    ],
+)
+def test_a_bad_qa_reader_names_the_key_and_the_fix(tmp_path: Path, reader: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_config(tmp_path, f"qa:\n  reader: {reader}\n"), environ={})
+
+
+def test_an_unknown_qa_setting_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"qa\.readr: unknown setting; the known ones are reader"):
+        load_config(_config(tmp_path, "qa:\n  readr: {}\n"), environ={})

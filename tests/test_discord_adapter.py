@@ -19,10 +19,11 @@ from briefbot.adapters import discord_adapter
 from briefbot.adapters.discord_adapter import DiscordAdapter
 from briefbot.articles import Library
 from briefbot.briefing import Digest, make_briefing
-from briefbot.config import DiscordConfig, Secret
+from briefbot.config import DiscordConfig, ReaderConfig, Secret
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.errors import ChatUnavailable, TemporaryFailure
-from briefbot.qa import Answer
+from briefbot.qa import Answer, QAIndex
+from briefbot.qa.reader import Reader
 from fakes.fake_discord import (
     ANNOUNCEMENTS_ID,
     BOT_ROLE_ID,
@@ -33,6 +34,7 @@ from fakes.fake_discord import (
     TOKEN,
     FakeDiscord,
 )
+from fakes.fake_reader import MODEL, FakeReader, says
 
 discord = discord_adapter.discord  # imported there without its audioop warning
 
@@ -233,6 +235,39 @@ async def test_a_slow_answer_shows_thinking_then_follows_up(
     [sent] = await fake.wait_for_messages(1)
     assert sent.via == "followup"
     assert sent.embeds[0]["title"].startswith("Leaders meet in Abu Dhabi")
+
+
+CHAIR = "The talks were chaired by Dr. Amina Hassan, the summit's president."
+
+
+@pytest.fixture
+async def reading_core(core: Core) -> AsyncIterator[Core]:
+    """The core with a qa.reader that answers "who led the talks?" from the article."""
+    async with FakeReader(lambda request: says("Amina Hassan, the summit president", CHAIR)) as endpoint:
+        reader = Reader(ReaderConfig(url=endpoint.url, model=MODEL))
+        core.conversation = Conversation(core.library, QAIndex(), reader=reader)
+        yield core
+        await reader.aclose()
+
+
+async def test_a_slash_question_for_the_reader_shows_thinking_at_once(
+    fake: FakeDiscord, bot: object, reading_core: Core
+) -> None:
+    """The reader may take seconds: defer first (not after DEFER_AFTER_SECONDS), then answer."""
+    await fake.dispatch_slash("ask", {"question": "who led the talks?"})
+    [sent] = await fake.wait_for_messages(1)
+    assert fake.calls("POST", "/callback")
+    assert sent.via == "followup"
+    assert sent.content.startswith("**Amina Hassan, the summit president**\n\n> The talks were")
+
+
+async def test_a_mention_question_for_the_reader_shows_typing(
+    fake: FakeDiscord, bot: object, reading_core: Core
+) -> None:
+    await fake.dispatch_message("who led the talks?", mentions_bot=True)
+    [sent] = await fake.wait_for_messages(1)
+    assert [status for _, _, status in fake.calls("POST", f"/channels/{GENERAL_ID}/typing")] == [204]
+    assert sent.content.startswith("**Amina Hassan, the summit president**")
 
 
 async def test_members_with_manage_server_count_as_admins(

@@ -18,11 +18,13 @@ import pytest
 from briefbot.adapters.telegram_adapter import COMMANDS, POLL_TIMEOUT_SECONDS, TelegramAdapter
 from briefbot.articles import Library
 from briefbot.briefing import Briefing, Bullet, Digest
-from briefbot.config import Secret, TelegramConfig, WebhookConfig
+from briefbot.config import ReaderConfig, Secret, TelegramConfig, WebhookConfig
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.errors import ChatMoved, ChatUnavailable, ConfigError, TemporaryFailure
 from briefbot.qa import QAIndex
+from briefbot.qa.reader import Reader
 from briefbot.render import render_telegram
+from fakes.fake_reader import MODEL, FakeReader, says
 from fakes.fake_telegram import FakeTelegram
 from fakes.telegram_html import parse_html
 
@@ -190,6 +192,27 @@ async def test_question_is_answered_with_the_cited_sentence(
         [reply] = await fake.wait_for_messages(1, chat_id=1001)
     assert "Nordvik Yards" in reply.parsed_text
     assert "The ferries were built by Nordvik Yards in Bergen" in reply.parsed_text
+
+
+async def test_while_the_reader_thinks_the_chat_shows_typing(
+    fake: FakeTelegram, content_dir: Path
+) -> None:
+    """A qa.reader answer takes seconds: "typing…" first, then the answer it backs."""
+    crossing = "The Harbour City council opened a new ferry line to the Kestrel Islands"
+    library = Library(content_dir)
+    library.reload()
+    async with FakeReader(lambda request: says("40 minutes", crossing)) as endpoint:
+        reader = Reader(ReaderConfig(url=endpoint.url, model=MODEL))
+        conversation = Conversation(library, QAIndex(), reader=reader)
+        async with running(fake, conversation):
+            fake.push_message("how long is the trip to the islands now?", chat_id=1001)
+            [reply] = await fake.wait_for_messages(1, chat_id=1001)
+        await reader.aclose()
+    assert reply.parsed_text.startswith("40 minutes\n")
+    assert crossing in reply.parsed_text
+    [typing] = fake.calls_to("sendChatAction")
+    assert typing.params["action"] == "typing" and str(typing.params["chat_id"]) == "1001"
+    assert typing.at <= fake.calls_to("sendMessage")[0].at
 
 
 async def test_messages_from_one_chat_are_answered_in_order(fake: FakeTelegram) -> None:

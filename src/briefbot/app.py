@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from briefbot.adapters.base import Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
@@ -25,6 +26,9 @@ from briefbot.logs import register_secret
 from briefbot.qa import QAIndex, embed
 from briefbot.store import SqliteStore, sync_config_subscriptions
 from briefbot.subscriptions import SubscriptionService
+
+if TYPE_CHECKING:
+    from briefbot.qa.reader import Reader
 
 log = logging.getLogger("briefbot.app")
 STOP_GRACE_SECONDS = 5.0
@@ -60,8 +64,16 @@ class App:
             self.store, config.timezone, on_change=self._subscriptions_changed,
             catch_up=config.catch_up_window,
         )
+        self.reader: Reader | None = None
+        if config.reader is not None:
+            from briefbot.qa.reader import Reader
+
+            self.reader = Reader(config.reader)
+            log.info("qa.reader: answers may come from %s (checked against the article)",
+                     config.reader.model)
         self.conversation = Conversation(
-            self.library, self.qa, memory=self.store, subscriptions=self.subscriptions
+            self.library, self.qa, memory=self.store, subscriptions=self.subscriptions,
+            reader=self.reader,
         )
         self.adapters: dict[str, Adapter] = {}
         self.budget = Budget()
@@ -168,6 +180,8 @@ class App:
                     await adapter.stop()
                 except Exception:
                     log.exception("%s: error while stopping", adapter.platform)
+            if self.reader is not None:
+                await self.reader.aclose()
             self.store.close()
 
     async def _start(self, adapter: Adapter, stop: asyncio.Event, started: list[Adapter]) -> None:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from briefbot import __version__
-from briefbot.articles import Library
+from briefbot.articles import Article, Library
 from briefbot.briefing import make_briefing
-from briefbot.config import Config, load_config
+from briefbot.config import READER_KEY_ENV, Config, ReaderConfig, load_config
 from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import setup_logging
-from briefbot.qa import QAIndex
+from briefbot.qa import Answer, QAIndex
 from briefbot.render import render_discord, render_plain, render_telegram
 from briefbot.schedule import parse_instant
 
@@ -137,8 +137,10 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
         return EXIT_USAGE
     qa = QAIndex()
     qa.update(library.articles)
-    for question in args.questions:
-        answer = qa.ask(question, article_id=args.article)
+    answers = [qa.ask(question, article_id=args.article) for question in args.questions]
+    if config.reader is not None:
+        answers = asyncio.run(_read(config.reader, library, answers))
+    for question, answer in zip(args.questions, answers, strict=True):
         if args.json:
             print(json.dumps({
                 "question": question,
@@ -146,11 +148,28 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
                 "answer": answer.text,
                 "source": answer.source,
                 "article": answer.article_id,
+                "engine": answer.origin,
             }, ensure_ascii=False))
         else:
             print(f"Q: {question}\nA: {answer.text}\n")
     sys.stdout.flush()
     return EXIT_OK
+
+
+async def _read(config: ReaderConfig, library: Library, answers: list[Answer]) -> list[Answer]:
+    """The offline answers, each replaced by the reader's where it is grounded (qa.reader)."""
+    from briefbot.qa.reader import Reader
+
+    reader = Reader(config)
+
+    async def improve(answer: Answer) -> Answer:
+        article: Article | None = library.find(answer.article_id) if answer.article_id else None
+        return answer if article is None else await reader.improve(answer, article)
+
+    try:
+        return list(await asyncio.gather(*(improve(answer) for answer in answers)))
+    finally:
+        await reader.aclose()
 
 
 def _database_problem(path: Path) -> str | None:
@@ -175,6 +194,11 @@ def _check(config: Config) -> int:
     if database is not None:
         raise ConfigError(database)
     print(f"config: {where}: OK")
+    if config.reader is not None:
+        key = "set" if config.reader.api_key is not None else "not set"
+        print(f"qa.reader: {config.reader.model} at {config.reader.url}, timeout "
+              f"{config.reader.timeout:g} s, {READER_KEY_ENV} {key}; answers are checked "
+              "against the article")
     library = Library(config.content_dir)
     report = library.reload()
     for problem in report.problems:

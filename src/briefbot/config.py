@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -18,6 +19,9 @@ from briefbot.errors import ConfigError
 
 TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 DISCORD_TOKEN_ENV = "DISCORD_BOT_TOKEN"
+READER_KEY_ENV = "BRIEFBOT_READER_API_KEY"
+READER_TIMEOUT_SECONDS = 8.0  # qa.reader.timeout when not given
+READER_TIMEOUT_MAX_SECONDS = 60.0  # longer than any person waits for a chat answer
 
 
 class Secret:
@@ -80,6 +84,17 @@ class DiscordConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ReaderConfig:
+    """qa.reader: an OpenAI-compatible chat endpoint the operator runs, asked before the
+    offline answer is shown (its answers are checked against the article)."""
+
+    url: str  # base URL without a trailing slash; requests go to {url}/chat/completions
+    model: str
+    timeout: float = READER_TIMEOUT_SECONDS  # seconds for one answer, queueing included
+    api_key: Secret | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     content_dir: Path
     database: Path
@@ -88,6 +103,7 @@ class Config:
     reload_seconds: float = 5.0  # how often the content folder is rescanned while running
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    reader: ReaderConfig | None = None  # qa.reader; None: offline answers only
     source: Path | None = None  # the file this came from, if any
 
 
@@ -183,6 +199,53 @@ def _channels(
     return tuple(channels)
 
 
+def _reader(value: object, environ: Mapping[str, str]) -> ReaderConfig | None:
+    """qa.reader, validated: an http(s) base URL, a model name, a timeout in (0, 60] seconds."""
+    if value is None:
+        return None
+    section = _mapping(value, "qa.reader")
+    _check_keys(section, {"url", "model", "timeout"}, "qa.reader.")
+    url = section.get("url")
+    try:
+        parts = urlsplit(url.strip()) if isinstance(url, str) else None
+        usable = parts is not None and parts.scheme in ("http", "https") and bool(
+            parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # a bad port or an unclosed [IPv6 bracket
+        usable = False
+    if not usable or parts is None:
+        raise ConfigError(
+            f"qa.reader.url: {url!r} is not an http(s) URL; write the endpoint's base URL, "
+            "e.g. http://127.0.0.1:11434/v1"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(
+            "qa.reader.url: write only the base URL, without a user name, password, ?query or "
+            f"#fragment; an API key goes in the environment as {READER_KEY_ENV}"
+        )
+    base = parts.geturl().rstrip("/")
+    # A pasted full endpoint ("…/v1/chat/completions") means the same base URL.
+    base = base.removesuffix("/chat/completions")
+    model = section.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(
+            "qa.reader.model: missing; name the model the endpoint serves, "
+            "e.g. qwen2.5:7b-instruct"
+        )
+    timeout = section.get("timeout", READER_TIMEOUT_SECONDS)
+    if (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not math.isfinite(timeout)
+        or not 0 < timeout <= READER_TIMEOUT_MAX_SECONDS
+    ):
+        raise ConfigError(
+            f"qa.reader.timeout: {timeout!r} must be a number of seconds, more than 0 and at "
+            f"most {READER_TIMEOUT_MAX_SECONDS:.0f}; e.g. 8"
+        )
+    return ReaderConfig(url=base, model=model.strip(), timeout=float(timeout),
+                        api_key=_env_secret(environ, READER_KEY_ENV))
+
+
 def _env_secret(environ: Mapping[str, str], name: str) -> Secret | None:
     value = environ.get(name, "").strip()
     return Secret(value) if value else None
@@ -211,7 +274,7 @@ def load_config(
     _check_keys(
         top,
         {"content_dir", "database", "timezone", "catch_up_window", "reload_seconds", "telegram",
-         "discord", "log_level"},
+         "discord", "log_level", "qa"},
         "",
     )
     zone = check_timezone(top.get("timezone", "UTC"), "timezone")
@@ -259,6 +322,10 @@ def load_config(
         token=_env_secret(environ, DISCORD_TOKEN_ENV),
     )
 
+    qa = _mapping(top.get("qa"), "qa")
+    _check_keys(qa, {"reader"}, "qa.")
+    reader = _reader(qa.get("reader"), environ)
+
     reload_seconds = top.get("reload_seconds", 5.0)
     if (
         not isinstance(reload_seconds, (int, float))
@@ -277,5 +344,6 @@ def load_config(
         reload_seconds=float(reload_seconds),
         telegram=telegram,
         discord=discord,
+        reader=reader,
         source=path if path is not None and path.exists() else None,
     )

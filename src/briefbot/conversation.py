@@ -9,11 +9,14 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from briefbot.articles import Library, is_valid_article_id
 from briefbot.briefing import Briefing, Digest, headline_of, make_briefing
 from briefbot.qa import Answer, QAIndex
+
+if TYPE_CHECKING:  # httpx, which the reader needs, loads only when a reader is configured
+    from briefbot.qa.reader import Reader
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,9 @@ class Incoming:
     # Asked only when a command needs it (/subscribe in a group): adapters pass a call that asks
     # the platform (getChatMember, guild permissions). None means: admin only in a private chat.
     admin_check: Callable[[], Awaitable[bool]] | None = None
+    # Shows the person that an answer is coming (Telegram "typing…", Discord "thinking…"),
+    # awaited when the answer waits on something slow (the qa.reader endpoint). None: no sign.
+    working: Callable[[], Awaitable[None]] | None = None
 
     async def is_admin(self) -> bool:
         if self.admin_check is not None:
@@ -161,9 +167,11 @@ class Conversation:
         qa: QAIndex,
         memory: ChatMemory | None = None,
         subscriptions: SubscriptionCommands | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.library = library
         self.qa = qa
+        self.reader = reader  # qa.reader: asked about the article the offline engine picked
         self.memory: ChatMemory = memory or InMemoryChatMemory()
         self.subscriptions = subscriptions
         self._synced_version = -1
@@ -266,6 +274,8 @@ class Conversation:
         # the event loop, and with it every other chat's reply. The index is safe to read there.
         answer = await asyncio.to_thread(self.qa.ask, question, last_briefed=last)
         article = self.library.find(answer.article_id) if answer.article_id else None
+        if self.reader is not None and article is not None:
+            answer = await self.reader.improve(answer, article, working=incoming.working)
         if answer.found and article is not None:
             # Say which article the quote is from: the chat may have been briefed on another.
             answer = replace(answer, headline=headline_of(article))

@@ -54,6 +54,7 @@ ROUTES = {  # name -> (method, path pattern) for inject(route=...)
     "application": ("GET", "/oauth2/applications/@me"),
     "commands": ("PUT", "commands"),
     "messages": ("POST", "/channels/{channel_id}/messages"),
+    "typing": ("POST", "/channels/{channel_id}/typing"),
     "channel": ("GET", "/channels/{channel_id}"),
     "callback": ("POST", "/interactions/{id}/{token}/callback"),
     "followup": ("POST", "/webhooks/{app}/{token}"),
@@ -540,6 +541,14 @@ class FakeDiscord:
             return _json(200, {"id": str(channel_id), "type": 1, "recipients": [_user(user)],
                                "last_message_id": None, "flags": 0})
         return _error(404, 10003, "Unknown Channel")
+
+    async def _route_typing(self, params: dict[str, str], body: dict[str, Any],
+                            request: web.Request) -> web.Response:
+        """"briefbot is typing…" in a channel: 204, as Discord answers it."""
+        channel_id = int(params["channel_id"])
+        if channel_id not in (GENERAL_ID, ANNOUNCEMENTS_ID, *DM_CHANNELS.values()):
+            return _error(404, 10003, "Unknown Channel")
+        return web.Response(status=204)
 
     async def _route_messages(self, params: dict[str, str], body: dict[str, Any],
                               request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import warnings
@@ -327,6 +328,15 @@ class DiscordAdapter:
     async def on_slash(self, interaction: discord.Interaction[_Client], text: str) -> None:
         """Answer at once when the core is quick, else show "thinking..." and follow up."""
         in_server = interaction.guild_id is not None
+        deferral: asyncio.Task[Any] | None = None
+
+        async def defer() -> None:
+            # Once, whoever asks first: the core when it starts slow work, or the clock below.
+            nonlocal deferral
+            task = deferral or asyncio.ensure_future(interaction.response.defer(thinking=True))
+            deferral = task
+            await asyncio.shield(task)
+
         incoming = Incoming(
             platform=PLATFORM,
             chat_id=str(interaction.channel_id),
@@ -334,16 +344,22 @@ class DiscordAdapter:
             text=text,
             chat_kind="group" if in_server else "private",
             admin_check=_async_value(_is_admin(interaction.permissions)) if in_server else None,
+            working=defer,
         )
         work = asyncio.ensure_future(self.handler(incoming))
         try:
             done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
-            deferred = not done
-            if deferred:
-                await interaction.response.defer(thinking=True)
+            if not done:
+                await defer()
             replies = await work
+            if deferral is not None:
+                # The first part must follow the "thinking…", not race it. A deferral that
+                # failed leaves the interaction open: the answer is then sent as the response.
+                with contextlib.suppress(discord.HTTPException):
+                    await deferral
         finally:
             work.cancel()  # only matters when deferring failed: the answer could not be shown
+        deferred = deferral is not None and interaction.response.is_done()
         try:
             first = not deferred
             for reply in replies:
@@ -397,6 +413,7 @@ class DiscordAdapter:
             text=text,
             chat_kind="private" if message.guild is None else "group",
             admin_check=None if message.guild is None else _async_value(_member_is_admin(message)),
+            working=_typing(message.channel),
         )
         try:
             replies = list(await self.handler(incoming))
@@ -474,6 +491,15 @@ def _member_is_admin(message: discord.Message) -> bool:
     ):
         return _is_admin(channel.permissions_for(author))
     return False
+
+
+def _typing(channel: discord.abc.Messageable) -> Callable[[], Awaitable[None]]:
+    """Shows "briefbot is typing…" in the channel (for 10 s, or until the bot's next message)."""
+
+    async def typing() -> None:
+        await channel.typing()
+
+    return typing
 
 
 def _async_value(value: bool) -> Callable[[], Awaitable[bool]]:

@@ -23,7 +23,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -356,6 +356,7 @@ class TelegramAdapter:
             text=text,
             chat_kind="private" if message.chat.type == Chat.PRIVATE else "group",
             admin_check=None if message.chat.type == Chat.PRIVATE else self._admin_check(message),
+            working=self._typing(message.chat.id),
         )
         async with self._turn(chat_id):
             try:
@@ -412,6 +413,14 @@ class TelegramAdapter:
             return member.status in ADMIN_STATUSES
 
         return check
+
+    def _typing(self, chat_id: int) -> Callable[[], Awaitable[None]]:
+        """Shows "typing…" in the chat (for 5 s, or until the bot's next message)."""
+
+        async def typing() -> None:
+            await self._application().bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+        return typing
 
     async def _reply(self, message: Message, replies: Sequence[Reply]) -> None:
         chat_id = str(message.chat.id)

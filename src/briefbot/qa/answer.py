@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 MAX_ANSWER_CHARS = 300
 
@@ -20,6 +21,7 @@ class Answer:
     suggestions: tuple[str, ...] = ()  # questions this article can answer, when not found
     quote: str | None = None  # the cited sentence exactly as in `text`, maybe shortened with …
     headline: str | None = None  # the cited article's headline, shown as the answer's source
+    origin: Literal["offline", "reader"] = "offline"  # which engine answered (qa.reader)
 
 
 def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | None, str]:

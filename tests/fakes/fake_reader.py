@@ -1,0 +1,124 @@
+"""A fake OpenAI-compatible chat-completions endpoint on 127.0.0.1, replying as a test scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+MODEL = "fake-reader-7b"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One chat-completions request the fake received."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def question(self) -> str:
+        user = self.body["messages"][-1]["content"]
+        match = re.search(r"^Question: (.*)$", user, re.MULTILINE)
+        return match.group(1) if match else ""
+
+    @property
+    def user_message(self) -> str:
+        return str(self.body["messages"][-1]["content"])
+
+
+# What the script returns for a request: message content (a 200 chat completion), a raw
+# aiohttp response (errors, bodies that are not a completion), or None to never answer.
+Script = Callable[[Request], "str | web.Response | None"]
+
+
+def says(answer: str | None, quote: str | None = None) -> str:
+    """The message content of a model that follows the format."""
+    return json.dumps({"answer": answer, "quote": quote})
+
+
+class FakeReader:
+    """POST /v1/chat/completions; counts requests in flight. `async with FakeReader(script)`."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.requests: list[Request] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.hold: asyncio.Event | None = None  # set: requests wait for it before answering
+        self._closing = asyncio.Event()
+        self._arrived = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> FakeReader:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._complete)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing.set()  # lets requests that never answer end, so cleanup does not wait
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def _complete(self, request: web.Request) -> web.Response:
+        seen = Request(await request.json(), dict(request.headers))
+        self.requests.append(seen)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self._arrived.set()
+        try:
+            if self.hold is not None:
+                await self._until(self.hold)
+            reply = self.script(seen)
+            if reply is None:
+                await self._closing.wait()
+                return web.Response(status=503)
+            if isinstance(reply, web.Response):
+                return reply
+            return web.json_response({
+                "id": "chatcmpl-1", "object": "chat.completion", "model": seen.body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": reply}}],
+            })
+        finally:
+            self.in_flight -= 1
+
+    async def wait_in_flight(self, n: int) -> None:
+        """Until at least `n` requests are being answered at once."""
+        async with asyncio.timeout(5):
+            while self.in_flight < n:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def _until(self, event: asyncio.Event) -> None:
+        closing = asyncio.ensure_future(self._closing.wait())
+        released = asyncio.ensure_future(event.wait())
+        await asyncio.wait({closing, released}, return_when=asyncio.FIRST_COMPLETED)
+        closing.cancel()
+        released.cancel()
+
+
+def refused_url() -> str:
+    """A loopback URL where nothing listens: connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

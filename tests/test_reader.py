@@ -1,0 +1,391 @@
+"""qa.reader: an endpoint's answer is shown only when an article sentence backs it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from briefbot.articles import Article, Library
+from briefbot.config import ReaderConfig, Secret
+from briefbot.conversation import Conversation, Incoming
+from briefbot.qa import Answer, QAIndex
+from briefbot.qa.reader import (
+    MAX_ARTICLE_CHARS,
+    MAX_CONCURRENT_REQUESTS,
+    Reader,
+    ReaderFailed,
+    ground,
+    pick_sentences,
+)
+from fakes.fake_reader import MODEL, FakeReader, Request, refused_url, says
+
+KEY = "sk-reader-test-key-0123456789abcdef"
+CROSSING = ("The Harbour City council opened a new ferry line to the Kestrel Islands on Monday, "
+            "cutting the crossing to 40 minutes.")
+# Offline, this question finds nothing: the crossing time is said as "cutting the crossing to".
+TRIP = "how long is the trip to the islands now?"
+OFFLINE_DECLINE = "The article doesn't say."
+
+
+def faithful(request: Request) -> str:
+    """A model that answers from the article, copying the sentence the way small models do."""
+    if "trip" in request.question:
+        return says("40 minutes", "the Harbour City council opened a new ferry line to the "
+                    "Kestrel Islands on Monday, cutting the crossing to 40 minutes 🌊")
+    if "ferries" in request.question:
+        return says("Nordvik Yards in Bergen", "The ferries were built by Nordvik Yards in "
+                    "Bergen at a cost of 24 million euros.")
+    return says(None)
+
+
+@pytest.fixture
+def library(content_dir: Path) -> Library:
+    library = Library(content_dir)
+    library.reload()
+    return library
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[FakeReader]:
+    async with FakeReader(faithful) as fake:
+        yield fake
+
+
+def reader_for(url: str, *, timeout: float = 5.0, key: str | None = None) -> Reader:
+    return Reader(ReaderConfig(url=url, model=MODEL, timeout=timeout,
+                               api_key=Secret(key) if key else None))
+
+
+async def ask(library: Library, reader: Reader | None, question: str,
+              incoming: Incoming | None = None) -> Answer:
+    """What a person sees for `question` in a chat, with `reader` configured (or none)."""
+    conversation = Conversation(library, QAIndex(), reader=reader)
+    try:
+        [reply] = await conversation.handle(
+            incoming or Incoming(platform="console", chat_id="c1", user_id="u1", text=question))
+    finally:
+        if reader is not None:
+            await reader.aclose()
+    assert isinstance(reply, Answer)
+    return reply
+
+
+# --- what a person sees ----------------------------------------------------------------------
+
+
+async def test_a_faithful_answer_is_shown_with_the_articles_own_sentence(
+    library: Library, endpoint: FakeReader
+) -> None:
+    """The model's copy (lower-cased, emoji, no full stop) is replaced by the article's sentence."""
+    assert (await ask(library, None, TRIP)).text.startswith(OFFLINE_DECLINE)
+    answer = await ask(library, reader_for(endpoint.url), TRIP)
+    assert answer.found and answer.origin == "reader"
+    assert answer.text == f"40 minutes. “{CROSSING}”"
+    assert answer.source == CROSSING and answer.article_id == "harbour"
+    assert answer.headline is not None  # the conversation still names the article
+
+
+async def test_the_reader_answer_replaces_the_offline_one_when_both_found(
+    library: Library, endpoint: FakeReader
+) -> None:
+    answer = await ask(library, reader_for(endpoint.url), "who built the ferries?")
+    assert answer.origin == "reader"
+    assert answer.text.startswith("Nordvik Yards in Bergen. “The ferries were built by")
+
+
+def hallucinating_quote(request: Request) -> str:
+    return says("40 minutes", "The new ferries cross to the islands in 40 minutes, officials said.")
+
+
+def answer_not_in_quote(request: Request) -> str:
+    return says("25 minutes", CROSSING)
+
+
+def answer_from_another_sentence(request: Request) -> str:
+    return says("40 minutes", "Mayor Elena Vos said the line would carry about 3,000 passengers "
+                "a day.")
+
+
+def server_error(request: Request) -> web.Response:
+    return web.json_response({"error": {"message": "model crashed"}}, status=500)
+
+
+def not_json(request: Request) -> str:
+    return "The crossing now takes 40 minutes, according to the article."
+
+
+def not_a_completion(request: Request) -> web.Response:
+    return web.Response(text="<html>gateway</html>", content_type="text/html")
+
+
+def answer_without_quote(request: Request) -> str:
+    return json.dumps({"answer": "40 minutes"})
+
+
+def says_null(request: Request) -> str:
+    return says(None)
+
+
+@pytest.mark.parametrize("script", [
+    hallucinating_quote, answer_not_in_quote, answer_from_another_sentence, server_error,
+    not_json, not_a_completion, answer_without_quote, says_null,
+])
+async def test_an_unbacked_or_broken_reply_shows_the_offline_decline(
+    library: Library, script: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="briefbot.qa.reader")
+    async with FakeReader(script) as fake:  # type: ignore[arg-type]
+        answer = await ask(library, reader_for(fake.url), TRIP)
+        assert len(fake.requests) == 1
+    assert not answer.found and answer.origin == "offline"
+    assert answer.text.startswith(OFFLINE_DECLINE)
+    assert "the offline answer stands" in caplog.text
+
+
+async def test_an_unbacked_reply_leaves_the_offline_answer_in_place(library: Library) -> None:
+    async with FakeReader(answer_not_in_quote) as fake:
+        with_reader = await ask(library, reader_for(fake.url), "who built the ferries?")
+    assert with_reader == await ask(library, None, "who built the ferries?")
+    assert with_reader.text.startswith("Nordvik Yards. “The ferries were built")
+
+
+async def test_prose_around_the_json_object_is_tolerated(library: Library) -> None:
+    def chatty(request: Request) -> str:
+        return ("Sure! Here is the answer:\n```json\n"
+                + says("40 minutes", CROSSING) + "\n```\nLet me know if you need more.")
+
+    async with FakeReader(chatty) as fake:
+        answer = await ask(library, reader_for(fake.url), TRIP)
+    assert answer.origin == "reader" and answer.text == f"40 minutes. “{CROSSING}”"
+
+
+async def test_a_reply_past_the_timeout_shows_the_offline_answer(library: Library) -> None:
+    async with FakeReader(lambda request: None) as silent:  # never answers
+        answer = await ask(library, reader_for(silent.url, timeout=0.2), TRIP)
+    assert not answer.found and answer.text.startswith(OFFLINE_DECLINE)
+
+
+async def test_an_endpoint_that_is_down_shows_the_offline_answer_and_warns_once(
+    library: Library, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader = reader_for(refused_url())
+    conversation = Conversation(library, QAIndex(), reader=reader)
+    replies = []
+    for question in (TRIP, "who built the ferries?"):
+        replies += await conversation.handle(Incoming("console", "c1", "u1", question))
+    await reader.aclose()
+    assert [r.origin for r in replies if isinstance(r, Answer)] == ["offline", "offline"]
+    assert replies[1].text.startswith("Nordvik Yards.")  # type: ignore[union-attr]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "cannot reach qa.reader.url" in warnings[0].getMessage()
+
+
+async def test_an_editors_answer_is_never_sent_to_the_reader(
+    library: Library, endpoint: FakeReader
+) -> None:
+    answer = await ask(library, reader_for(endpoint.url), "When is the market open?")
+    assert answer.text == "Saturdays from 8 a.m. to 1 p.m." and answer.origin == "offline"
+    assert endpoint.requests == []
+
+
+async def test_a_question_no_article_fits_is_not_sent_to_the_reader(
+    library: Library, endpoint: FakeReader
+) -> None:
+    answer = await ask(library, reader_for(endpoint.url), "how many troops were there?")
+    assert not answer.found and endpoint.requests == []
+
+
+# --- the request ------------------------------------------------------------------------------
+
+
+async def test_the_request_asks_for_a_grounded_json_answer(
+    library: Library, endpoint: FakeReader
+) -> None:
+    await ask(library, reader_for(endpoint.url, key=KEY), TRIP)
+    [request] = endpoint.requests
+    body = request.body
+    assert body["model"] == MODEL and body["temperature"] == 0
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert body["response_format"]["type"] == "json_schema"
+    assert set(schema["required"]) == {"answer", "quote"}
+    system, user = body["messages"]
+    assert system["role"] == "system" and "copied exactly" in system["content"]
+    assert "[1] The Harbour City council opened" in user["content"]
+    assert "[3] The ferries were built by Nordvik Yards" in user["content"]
+    assert user["content"].endswith(f"Question: {TRIP}")
+    assert request.headers["Authorization"] == f"Bearer {KEY}"
+
+
+async def test_without_a_key_no_authorization_is_sent(
+    library: Library, endpoint: FakeReader
+) -> None:
+    await ask(library, reader_for(endpoint.url), TRIP)
+    assert "Authorization" not in endpoint.requests[0].headers
+
+
+async def test_the_api_key_never_reaches_a_log_line_or_repr(
+    library: Library, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for url in (refused_url(),):
+        await ask(library, reader_for(url, key=KEY), TRIP)
+    async with FakeReader(server_error) as fake:
+        reader = reader_for(fake.url, key=KEY)
+        await ask(library, reader, TRIP)
+    assert KEY not in caplog.text
+    assert KEY not in repr(reader) and KEY not in repr(reader.config)
+
+
+async def test_no_more_than_the_cap_of_requests_run_at_once(
+    library: Library, endpoint: FakeReader
+) -> None:
+    endpoint.hold = asyncio.Event()
+    reader = reader_for(endpoint.url)
+    index = QAIndex()
+    index.update(library.articles)
+    article = library.find("harbour")
+    assert article is not None
+    offline = index.ask(TRIP, article_id="harbour")
+    asked = [asyncio.create_task(reader.improve(offline, article)) for _ in range(10)]
+    await endpoint.wait_in_flight(MAX_CONCURRENT_REQUESTS)
+    await asyncio.sleep(0.3)  # room for any request past the cap to arrive
+    assert endpoint.in_flight == MAX_CONCURRENT_REQUESTS
+    endpoint.hold.set()
+    answers = await asyncio.gather(*asked)
+    await reader.aclose()
+    assert {a.text for a in answers} == {f"40 minutes. “{CROSSING}”"}
+    assert len(endpoint.requests) == 10 and endpoint.most_in_flight == MAX_CONCURRENT_REQUESTS
+
+
+async def test_the_person_is_shown_the_bot_is_working_before_the_answer(
+    library: Library, endpoint: FakeReader
+) -> None:
+    shown: list[int] = []
+
+    async def working() -> None:
+        shown.append(len(endpoint.requests))
+
+    incoming = Incoming("console", "c1", "u1", TRIP, working=working)
+    answer = await ask(library, reader_for(endpoint.url), TRIP, incoming)
+    assert shown == [0] and answer.origin == "reader"
+
+
+async def test_a_failing_working_sign_does_not_cost_the_answer(
+    library: Library, endpoint: FakeReader
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("the platform refused the chat action")
+
+    incoming = Incoming("console", "c1", "u1", TRIP, working=broken)
+    assert (await ask(library, reader_for(endpoint.url), TRIP, incoming)).origin == "reader"
+
+
+# --- checking quotes and answers --------------------------------------------------------------
+
+SENTENCES = [
+    CROSSING,
+    "Mayor Elena Vos said the line would carry about 3,000 passengers a day.",
+    "Delegates agreed to a fund of $40 billion for coastal cities.",
+    "Inflation rose to 3.2 per cent in March, NATO’s figures show.",
+]
+
+
+@pytest.mark.parametrize("answer, quote, index", [
+    ("about 3000 passengers", "Mayor Elena Vos said the line would carry about 3,000 passengers "
+     "a day", 1),
+    ("Elena Vos", "mayor elena vos said the line would carry about 3,000 passengers per day.", 1),
+    ("40 billion dollars", "Delegates agreed to a fund of $40 billion for coastal cities.", 2),
+    ("3.2%", "Inflation rose to 3.2 percent in March, NATO's figures show.", 3),
+    ("NATO", "[4] Inflation rose to 3.2 per cent in March, NATO’s figures show.", 3),
+    ("forty minutes", "cutting the crossing to 40 minutes", 0),
+])
+def test_quotes_copied_imperfectly_still_find_their_sentence(
+    answer: str, quote: str, index: int
+) -> None:
+    assert ground(answer, quote, SENTENCES) == index
+
+
+@pytest.mark.parametrize("answer, quote, why", [
+    ("about 3000 passengers", "The line will carry 3,000 people daily, the mayor said.",
+     "not in the article"),
+    ("5,000 passengers", SENTENCES[1], "not in the quoted sentence"),
+    ("Mayor Elena Vos", SENTENCES[2], "not in the quoted sentence"),
+    ("40 minutes", "40 minutes", "not in the article"),  # too short to stand for a sentence
+    ("the", SENTENCES[1], "no words"),
+])
+def test_invented_quotes_and_unbacked_answers_are_refused(
+    answer: str, quote: str, why: str
+) -> None:
+    with pytest.raises(ReaderFailed, match=why):
+        ground(answer, quote, SENTENCES)
+
+
+def test_a_long_article_is_clipped_keeping_the_sentences_the_question_needs() -> None:
+    filler = [f"Paragraph {n} talks about the weather in the old town and nothing else."
+              for n in range(200)]
+    key = "The new bridge will cost 200 million euros and open in 2029."
+    sentences = [*filler[:150], key, *filler[150:]]
+    article = Article(id="long", title="Long", author=None, date=None,
+                      paragraphs=tuple(sentences))
+    picked = pick_sentences("how much will the bridge cost?", article.sentences, None)
+    assert sentences.index(key) in picked
+    assert picked == sorted(picked)
+    assert sum(len(sentences[i]) for i in picked) <= MAX_ARTICLE_CHARS
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+async def briefbot(*args: str, stdin: str = "") -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    env["BRIEFBOT_READER_API_KEY"] = KEY
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "briefbot", *args, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+def reader_config(content_dir: Path, url: str) -> Path:
+    config = content_dir.parent / "config.yaml"
+    config.write_text(f"content_dir: content\ndatabase: data.sqlite3\nqa:\n  reader:\n"
+                      f"    url: {url}\n    model: {MODEL}\n    timeout: 5\n", encoding="utf-8")
+    return config
+
+
+async def test_the_console_chat_answers_through_the_configured_reader(
+    content_dir: Path, endpoint: FakeReader
+) -> None:
+    config = reader_config(content_dir, endpoint.url)
+    code, out, err = await briefbot("--config", str(config), "chat", stdin=TRIP + "\n")
+    assert code == 0, err
+    assert "40 minutes" in out and "cutting the crossing to 40 minutes" in out
+    assert len(endpoint.requests) == 1
+
+
+async def test_ask_json_uses_the_configured_reader_and_says_so(
+    content_dir: Path, endpoint: FakeReader
+) -> None:
+    config = reader_config(content_dir, endpoint.url)
+    code, out, err = await briefbot("--config", str(config), "--log-level", "debug", "ask",
+                                    "--json", TRIP, "how many troops were there?")
+    assert code == 0, err
+    trip, troops = (json.loads(line) for line in out.splitlines())
+    assert trip["engine"] == "reader" and trip["found"] is True
+    assert trip["answer"] == f"40 minutes. “{CROSSING}”" and trip["source"] == CROSSING
+    assert troops["engine"] == "offline" and troops["found"] is False
+    assert endpoint.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+    assert KEY not in err
+
+    code, out, err = await briefbot("--config", str(config), "check")
+    assert code == 0, err
+    assert f"qa.reader: {MODEL} at {endpoint.url}, timeout 5 s" in out
+    assert "BRIEFBOT_READER_API_KEY set" in out and KEY not in out
