@@ -200,16 +200,16 @@ def parse_feed(
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=True)
     entries = list(parsed.get("entries") or [])
     problem = parsed.get("bozo_exception")
-    if not entries and (not parsed.get("version") or parsed.get("bozo")):
-        if problem is not None and parsed.get("bozo"):
-            reason = _clip(str(problem), 160)
-            raise FeedError(f"not a readable RSS or Atom feed ({reason}); check the URL "
-                            "points at the feed itself")
+    benign = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+    broken = bool(parsed.get("bozo")) and problem is not None and not isinstance(problem, benign)
+    if not entries and broken:
+        raise FeedError(f"not a readable RSS or Atom feed ({_clip(str(problem), 160)}); check "
+                        "the URL points at the feed itself")
+    if not entries and not parsed.get("version"):
         raise FeedError(f"not an RSS or Atom feed (the server sent {content_type or 'no type'}"
                         "); check the URL points at the feed itself, not a web page")
     warnings: list[str] = []
-    if parsed.get("bozo") and problem is not None and not isinstance(
-            problem, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)):
+    if broken:
         warnings.append(f"the feed is not well-formed ({_clip(str(problem), 120)}); "
                         "read what could be read")
     items: list[FeedItem] = []
@@ -232,9 +232,9 @@ def parse_feed(
             untitled += 1
             title = _clip(first, 90)
         published = None
-        for key in ("published_parsed", "updated_parsed"):
-            if entry.get(key):
-                published = _struct_to_datetime(entry.get(key))
+        for field_name in ("published_parsed", "updated_parsed"):
+            if entry.get(field_name):
+                published = _struct_to_datetime(entry.get(field_name))
                 if published is not None:
                     break
         if published is None or published > now + FUTURE_SLACK:
