@@ -334,3 +334,14 @@ def test_html_becomes_paragraphs_of_clean_text() -> None:
             "<style>p{}</style><p>Line<br>break</p><ul><li>a</li><li>b</li></ul></div>")
     assert html_to_paragraphs(html) == ["Head", "One & two three.", "Line break", "a", "b"]
     assert html_to_paragraphs("https://example.org/x") == ["https://example.org/x"]
+
+
+async def test_same_day_items_sort_newest_first_by_time(
+    server: FeedServer, state: RunState, content: Path
+) -> None:
+    server.routes["/rss.xml"] = Route(rss(*(
+        f"<guid>{guid}</guid><title>{title}</title><pubDate>Thu, 05 Mar 2026 {hour}:00:00 GMT</pubDate>"
+        f"<description>Text of {title}.</description>"
+        for guid, title, hour in [("z", "Morning", "06"), ("a", "Evening", "08"), ("m", "Noon", "07")])))
+    await fetch(content, state, [feed(server, "/rss.xml", "harbour")])
+    assert [a.title for a in articles(content).articles] == ["Evening", "Noon", "Morning"]

@@ -190,10 +190,12 @@ def _delivery(last: PassRecord | None, now: dt.datetime, config: Config,
 
 def _duration(span: dt.timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
-    if minutes < 120:
+    hours, rest = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    if not hours:
         return f"{minutes} min"
-    hours = minutes / 60
-    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
 def render_text(status: Status) -> str:
