@@ -114,6 +114,11 @@ class App:
         started: list[Adapter] = []
         tasks: list[asyncio.Task[None]] = []
         try:
+            if fetch_feeds and self.config.feeds:
+                # Before the platforms: feeds need none of them, and one that is unreachable
+                # at boot (retried below) must not hold up fetching.
+                feeds = FeedLoop(self.config, self.run_state, self.load_content)
+                tasks.append(asyncio.create_task(feeds.run(stop), name="feeds"))
             # Concurrently, so a platform that is down at boot does not hold up the others.
             try:
                 async with asyncio.TaskGroup() as group:
@@ -125,9 +130,6 @@ class App:
                 raise errors.exceptions[0] from None
             tasks.append(self.delivery.start(stop))
             tasks.append(asyncio.create_task(self._watch_content(stop), name="content-watch"))
-            if fetch_feeds and self.config.feeds:
-                feeds = FeedLoop(self.config, self.run_state, self.load_content)
-                tasks.append(asyncio.create_task(feeds.run(stop), name="feeds"))
             await stop.wait()
         finally:
             stop.set()
