@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/telegram_load.py
 	$(BIN)/python bench/discord_load.py
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/feeds.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
