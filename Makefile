@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/redaction.py --skip-before
 	$(BIN)/python bench/article_cap.py
+	$(BIN)/python bench/feeds.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -23,7 +23,9 @@ from briefbot.delivery import Delivery
 from briefbot.delivery import send_due as deliver_due
 from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
+from briefbot.operations import FeedLoop, RecordingDelivery, record_pass
 from briefbot.qa import QAIndex, embed
+from briefbot.runstate import RunState
 from briefbot.store import SqliteStore, sync_config_subscriptions
 from briefbot.subscriptions import SubscriptionService
 
@@ -54,6 +56,7 @@ class App:
         self._stop: asyncio.Event | None = None
         try:
             self.store = SqliteStore.from_config(config, on_lost=self._storage_lost)
+            self.run_state = RunState(config.database)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"database: cannot open {config.database} ({exc}); point it at a file in a "
@@ -141,17 +144,26 @@ class App:
             )
         return adapters
 
-    async def serve(self, adapters: dict[str, Adapter], stop: asyncio.Event) -> None:
-        """Start the adapters, the scheduler and the content watcher; run until `stop`."""
+    async def serve(
+        self, adapters: dict[str, Adapter], stop: asyncio.Event, *, fetch_feeds: bool = False
+    ) -> None:
+        """Start the adapters, the scheduler, the content watcher and (with `fetch_feeds`) the
+        feed loop; run until `stop`."""
         self.adapters = adapters
         self._stop = stop
         sync_config_subscriptions(self.store, self.config, dt.datetime.now(dt.UTC))
-        self.delivery = Delivery(
-            self.store, self.library, adapters, catch_up=self.config.catch_up_window
+        self.delivery = RecordingDelivery(
+            self.store, self.library, adapters, catch_up=self.config.catch_up_window,
+            run_state=self.run_state,
         )
         started: list[Adapter] = []
         tasks: list[asyncio.Task[None]] = []
         try:
+            if fetch_feeds and self.config.feeds:
+                # Before the platforms: feeds need none of them, and one that is unreachable
+                # at boot (retried below) must not hold up fetching.
+                feeds = FeedLoop(self.config, self.run_state, self.load_content)
+                tasks.append(asyncio.create_task(feeds.run(stop), name="feeds"))
             # Concurrently, so a platform that is down at boot does not hold up the others.
             try:
                 async with asyncio.TaskGroup() as group:
@@ -183,6 +195,7 @@ class App:
             if self.reader is not None:
                 await self.reader.aclose()
             self.store.close()
+            self.run_state.close()
 
     async def _start(self, adapter: Adapter, stop: asyncio.Event, started: list[Adapter]) -> None:
         """Start one adapter, retrying with backoff while its platform cannot be reached.
@@ -228,8 +241,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def chat(config: Config) -> int:
-    """The console chat: the same conversation as the platforms, in this terminal."""
+async def chat(config: Config, *, fetch_feeds: bool = False) -> int:
+    """The console chat: the same conversation as the platforms, in this terminal (and, for
+    `run` without a token, the feeds fetched on their intervals)."""
     app = App(config)
     app.load_content()
     console = ConsoleAdapter(app.handle)
@@ -241,7 +255,7 @@ async def chat(config: Config) -> int:
         )
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    serving = asyncio.create_task(app.serve({"console": console}, stop))
+    serving = asyncio.create_task(app.serve({"console": console}, stop, fetch_feeds=fetch_feeds))
     finished = asyncio.create_task(console.finished.wait())
     await asyncio.wait([serving, finished], return_when=asyncio.FIRST_COMPLETED)
     stop.set()
@@ -261,11 +275,12 @@ async def run(config: Config) -> int:
             file=sys.stderr,
         )
         app.store.close()
-        return await chat(config)
+        app.run_state.close()
+        return await chat(config, fetch_feeds=True)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     log.info("briefbot: serving %s; stop with Ctrl+C or SIGTERM", ", ".join(adapters))
-    await app.serve(adapters, stop)
+    await app.serve(adapters, stop, fetch_feeds=True)
     log.info("briefbot: stopped")
     if app.store.lost is not None:
         print(f"briefbot: {app.store.lost}", file=sys.stderr)
@@ -297,10 +312,12 @@ async def send_due(config: Config, at: dt.datetime) -> int:
             started[platform] = adapter
         report = await deliver_due(app.store, app.library, started, at, config.catch_up_window,
                                    stop=stop)
+        record_pass(app.run_state, at, "send-due", report)
     finally:
         for adapter in reversed(started.values()):
             await adapter.stop()
         app.store.close()
+        app.run_state.close()
     print(report)
     if app.store.lost is not None:
         print(f"briefbot: {app.store.lost}", file=sys.stderr)

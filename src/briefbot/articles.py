@@ -39,6 +39,9 @@ class Article:
     qa: tuple[CuratedQA, ...] = ()
     bullets: tuple[str, ...] = ()  # editor-chosen bullets (front matter), used as they are
     path: Path | None = None
+    # The time of day too, when the file gives one (feed items do): same-day articles then
+    # sort newest first instead of by id.
+    published: dt.datetime | None = None
     digest: str = ""  # content hash, so derived tables can be cached per version
     sentences: tuple[str, ...] = field(default=(), compare=False)
 
@@ -219,6 +222,9 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
         if date is None:
             warnings.append(f"can't read the date {front['date']!r}; write it like 2026-02-11")
         meta["date"] = date
+        if isinstance(front["date"], dt.datetime):
+            stamp = front["date"]
+            meta["published"] = stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
     else:
         warnings.append("no 'date:' in the front matter; the article sorts as oldest")
     url = front.get("source_url")
@@ -436,6 +442,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
         qa=meta.get("qa", ()),  # type: ignore[arg-type]
         bullets=meta.get("bullets", ()),  # type: ignore[arg-type]
         path=path,
+        published=meta.get("published"),  # type: ignore[arg-type]
         digest=hashlib.sha256(data).hexdigest(),
     )
     return article, problems
@@ -452,9 +459,11 @@ def _warning(path: Path, text: str) -> ContentProblem:
     return ContentProblem(path, text, None, fatal=False)
 
 
-def _sort_key(article: Article) -> tuple[int, dt.date, str]:
-    # Newest first: dated articles by date (descending), then undated ones; ties by id.
-    return (0 if article.date else 1, _negate(article.date), article.id)
+def _sort_key(article: Article) -> tuple[int, dt.date, float, str]:
+    # Newest first: dated articles by date (descending), within a day by time when known,
+    # then undated ones; ties by id.
+    at = -article.published.timestamp() if article.published is not None else 0.0
+    return (0 if article.date else 1, _negate(article.date), at, article.id)
 
 
 def _negate(date: dt.date | None) -> dt.date:

@@ -1,4 +1,5 @@
-"""The command line: run, chat, preview, ask, check, send-due (a contract other tools rely on)."""
+"""The command line: run, chat, preview, ask, check, send-due, fetch, status (a contract other
+tools rely on)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -59,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     send_due.add_argument(
         "--at", help="pretend it is this time (ISO-8601, e.g. 2026-02-12T07:30+01:00)"
     )
+    sub.add_parser("fetch", parents=[common],
+                   help="fetch every feed once into the content folder, then exit")
+    status = sub.add_parser("status", parents=[common],
+                            help="articles, feeds, subscriptions and the last delivery pass")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.add_argument("--check", action="store_true",
+                        help="exit 1 when something needs a person (for monitoring)")
     return parser
 
 
@@ -73,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command == "run" and not (config.telegram.token or config.discord.token)
         )
         # In the console chat, routine INFO lines would land between the replies.
-        setup_logging(getattr(args, "log_level", "warning" if console else "info"))
+        setup_logging(getattr(args, "log_level", "warning" if console else "info"),
+                      fmt=config.log_format)
         return _dispatch(args, config)
     except (ConfigError, StorageError) as exc:
         print(f"briefbot: {exc}", file=sys.stderr)
@@ -93,6 +103,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _check(config)
     if command == "preview":
         return _preview(args, config)
+    if command == "status":
+        return _status(args, config)
+    if command == "fetch":
+        return _fetch(config)
     # Imported here so `ask`, `check` and `preview` start fast, without the platform SDKs.
     from briefbot import app
 
@@ -207,7 +221,68 @@ def _check(config: Config) -> int:
     faults = len(report.problems)
     print(f"{count} article{'s' if count != 1 else ''} loaded from {config.content_dir}; "
           f"{faults} problem{'s' if faults != 1 else ''}")
-    return EXIT_CONTENT if faults else EXIT_OK
+    failing = _feed_lines(config)
+    return EXIT_CONTENT if faults or failing else EXIT_OK
+
+
+def _feed_lines(config: Config) -> int:
+    """Print each feed's last fetch (from the database) for `check`; returns how many failed."""
+    from briefbot.status import collect_status
+
+    if not config.feeds:
+        return 0
+    status = collect_status(config, dt.datetime.now(dt.UTC))
+    failing = 0
+    for feed in status.feeds:
+        if feed["result"] == "failed":
+            failing += 1
+            print(f"feed {feed['name']}: error: the last fetch failed: {feed['message']}")
+        elif feed["result"] is None:
+            print(f"feed {feed['name']}: not fetched yet; run `briefbot fetch`")
+        else:
+            print(f"feed {feed['name']}: {feed['result']} at {feed['last_fetch']}")
+    return failing
+
+
+def _status(args: argparse.Namespace, config: Config) -> int:
+    from briefbot.status import collect_status, render_text
+
+    try:
+        status = collect_status(config, dt.datetime.now(dt.UTC))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"database: cannot read {config.database} ({exc})") from None
+    if args.json:
+        print(json.dumps(status.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(status))
+    return EXIT_CONTENT if args.check and status.attention else EXIT_OK
+
+
+def _fetch(config: Config) -> int:
+    from briefbot.operations import fetch_feeds
+    from briefbot.runstate import RunState
+
+    if not config.feeds:
+        raise ConfigError("feeds: no feeds in the config; add e.g. "
+                          "feeds: [{url: https://example.org/rss.xml, name: example}]")
+    try:
+        state = RunState(config.database)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"database: cannot open {config.database} ({exc}); point it at a "
+                          "file in a folder briefbot may write to") from None
+    try:
+        results, retention = asyncio.run(fetch_feeds(config, state, dt.datetime.now(dt.UTC)))
+    finally:
+        state.close()
+    for result in results:
+        print(result)
+    if retention.removed:
+        print(f"retention: removed {len(retention.removed)} fetched article(s) older than "
+              f"{config.keep_days} days")
+    if retention.kept_edited:
+        print(f"retention: kept {len(retention.kept_edited)} old fetched article(s) a person "
+              "edited")
+    return EXIT_CONTENT if any(r.outcome == "failed" for r in results) else EXIT_OK
 
 
 def _preview(args: argparse.Namespace, config: Config) -> int:

@@ -95,6 +95,18 @@ class ReaderConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One RSS or Atom feed whose new items become article files in the content folder."""
+
+    url: str
+    name: str  # the article ids' prefix and how logs and `status` name the feed
+    every: dt.timedelta = dt.timedelta(minutes=15)
+    full_text: bool = False  # fetch each item's page and keep its article text
+    max_items: int = 50  # newest items read from one fetch; the rest wait for later
+    max_bytes: int = 5_000_000  # a larger (decoded) feed document is refused
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     content_dir: Path
     database: Path
@@ -105,6 +117,9 @@ class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     reader: ReaderConfig | None = None  # qa.reader; None: offline answers only
     source: Path | None = None  # the file this came from, if any
+    feeds: tuple[FeedConfig, ...] = ()
+    keep_days: int | None = 30  # fetched articles older than this are removed; None: never
+    log_format: str = "text"  # "text" (readable) or "json" (one object a line)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -274,7 +289,7 @@ def load_config(
     _check_keys(
         top,
         {"content_dir", "database", "timezone", "catch_up_window", "reload_seconds", "telegram",
-         "discord", "log_level", "qa"},
+         "discord", "log_level", "qa", "feeds", "keep_days", "log_format"},
         "",
     )
     zone = check_timezone(top.get("timezone", "UTC"), "timezone")
@@ -346,4 +361,79 @@ def load_config(
         discord=discord,
         reader=reader,
         source=path if path is not None and path.exists() else None,
+        feeds=_feeds(top.get("feeds")),
+        keep_days=_keep_days(top.get("keep_days", 30)),
+        log_format=_log_format(top.get("log_format", "text")),
     )
+
+
+_FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+def _feed_name_from_url(url: str) -> str:
+    host = urlsplit(url).hostname or "feed"
+    host = host.removeprefix("www.")
+    return re.sub(r"[^A-Za-z0-9]+", "-", host).strip("-")[:40] or "feed"
+
+
+def _positive(value: object, key: str, example: str, *, at_least: float = 1) -> float:
+    if (
+        not isinstance(value, (int, float)) or isinstance(value, bool)
+        or not math.isfinite(value) or value < at_least
+    ):
+        raise ConfigError(f"{key}: {value!r} must be a number of at least {at_least:g}; "
+                          f"write e.g. {example}")
+    return float(value)
+
+
+def _feeds(value: object) -> tuple[FeedConfig, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError('feeds: expected a list like [{url: "https://example.org/rss.xml"}]')
+    feeds: list[FeedConfig] = []
+    names: set[str] = set()
+    for index, item in enumerate(value):
+        where = f"feeds[{index}]"
+        entry = _mapping(item, where)
+        _check_keys(entry, {"url", "name", "every", "full_text", "max_items", "max_bytes"},
+                    f"{where}.")
+        url = entry.get("url")
+        if not isinstance(url, str) or urlsplit(url.strip()).scheme not in ("http", "https") \
+                or not urlsplit(url.strip()).hostname:
+            raise ConfigError(f"{where}.url: {url!r} is not an http(s) address; write the "
+                              "feed's full URL, e.g. https://example.org/rss.xml")
+        url = url.strip()
+        name = entry.get("name")
+        if name is None:
+            name = _feed_name_from_url(url)
+        if not isinstance(name, str) or not _FEED_NAME.match(name):
+            raise ConfigError(f"{where}.name: {name!r} must be 1-40 letters, digits, '-' or '_' "
+                              "(it starts each article id), e.g. city-news")
+        if name.lower() in names:
+            raise ConfigError(f"{where}.name: another feed is already named {name!r}; give each "
+                              "feed its own name")
+        names.add(name.lower())
+        full_text = entry.get("full_text", False)
+        if not isinstance(full_text, bool):
+            raise ConfigError(f"{where}.full_text: {full_text!r} must be true or false")
+        every = _positive(entry.get("every", 15), f"{where}.every", "15 (minutes)")
+        feeds.append(FeedConfig(
+            url=url, name=name, every=dt.timedelta(minutes=every), full_text=full_text,
+            max_items=int(_positive(entry.get("max_items", 50), f"{where}.max_items", "50")),
+            max_bytes=int(_positive(entry.get("max_bytes", 5_000_000), f"{where}.max_bytes",
+                                    "5000000", at_least=1024)),
+        ))
+    return tuple(feeds)
+
+
+def _keep_days(value: object) -> int | None:
+    if value is None:
+        return None
+    return int(_positive(value, "keep_days", "30 (days), or null to keep fetched articles"))
+
+
+def _log_format(value: object) -> str:
+    if value not in ("text", "json"):
+        raise ConfigError(f"log_format: {value!r} is not a log format; write text or json")
+    return str(value)

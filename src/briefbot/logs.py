@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
 import sys
@@ -113,19 +115,53 @@ def protect(handler: logging.Handler) -> logging.Handler:
     return handler
 
 
-def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:
-    """Log to stderr at `level`, every handler redacting; quiet the chatty HTTP libraries."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO-8601), level, logger, message, and the traceback
+    as `exception` when there is one. It formats what the redacting filter left, so it holds
+    no token either."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = _filter.redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = _filter.redact(record.stack_info)
+        entry["message"] = _filter.redact(str(entry["message"]))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    if fmt == "json":
+        return JsonFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def setup_logging(level: str = "info", secrets: Iterable[str] = (), fmt: str = "text") -> None:
+    """Log to stderr at `level` as `fmt` ("text", readable, or "json", one object a line), every
+    handler redacting; quiet the chatty HTTP libraries."""
     for secret in secrets:
         register_secret(secret)
     root = logging.getLogger()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    if not any(getattr(h, "_briefbot", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-        )
-        handler._briefbot = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
+    ours: list[logging.Handler] = [h for h in root.handlers if getattr(h, "_briefbot", False)]
+    if not ours:
+        stream = logging.StreamHandler(sys.stderr)
+        stream._briefbot = True  # type: ignore[attr-defined]
+        root.addHandler(stream)
+        ours = [stream]
+    for handler in ours:
+        handler.setFormatter(_formatter(fmt))
     for existing in root.handlers:
         protect(existing)
     # httpx logs every request URL at INFO, and Telegram's URL holds the token. The filter would
