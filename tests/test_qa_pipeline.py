@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
+from briefbot.articles import Article
 from briefbot.qa import QATable, embed, rank, table
 from test_qa import FERRY
 
@@ -96,3 +99,40 @@ def test_sentence_vectors_are_cached_as_int8_and_a_damaged_file_is_rebuilt(tmp_p
     assert np.allclose(first, again, atol=0.02)
     stored[0].write_bytes(b"not a numpy file")
     assert np.allclose(cache.vectors(embedder, texts), first, atol=0.02)
+
+
+GUN = Article(
+    id="gun-case",
+    title="PISTOL FOUND IN CAR",
+    author="A. Writer",
+    date=dt.date(2026, 3, 2),
+    paragraphs=(
+        "Police found a loaded .45-caliber pistol under the driver\u2019s seat, Lt. Sam Ortiz said.",
+        "\u201cWe will appeal,\u201d said defence lawyer Dana Kim outside the court.",
+        "The Muslim Brother\u00adhood denied any role in the shooting.",
+    ),
+    digest="gun-1",
+)
+
+
+def test_a_cited_sentence_keeps_its_spacing_before_a_decimal_point() -> None:
+    reply = QATable(GUN).answer("what did police find under the seat?")
+    assert reply.found and "loaded .45-caliber pistol" in reply.text
+
+
+def test_invisible_soft_hyphens_are_dropped_from_answers() -> None:
+    reply = QATable(GUN).answer("who denied any role?")
+    assert reply.found and "Muslim Brotherhood" in reply.text and "\u00ad" not in reply.text
+
+
+def test_a_quote_inside_the_cited_sentence_gets_single_marks_not_doubled_ones() -> None:
+    reply = QATable(GUN).answer("what did the lawyer say?")
+    assert reply.found and reply.quote is not None
+    assert "\u201c\u201c" not in reply.text and '"' not in reply.text
+    assert "\u2018We will appeal,\u2019 said defence lawyer Dana Kim" in reply.text
+
+
+def test_suggestions_name_whole_people() -> None:
+    suggestions = QATable(GUN).suggestions
+    assert "What did Dana Kim say?" in suggestions
+    assert not any(s.startswith("What did Brotherhood") for s in suggestions)

@@ -70,5 +70,12 @@ def _drop_emoji(match: re.Match[str]) -> str:
 def strip_emoji(text: str) -> str:
     """`text` without emoji, with the spacing they leave behind tidied up."""
     cleaned = text if text.isascii() else _MAYBE_EMOJI.sub(_drop_emoji, text)
-    cleaned = re.sub(r"\s+([.,;:!?])", r"\1", cleaned)
+    cleaned = cleaned.translate(_INVISIBLE)
+    # the space an emoji left before punctuation goes; not a space before ".45" or "...and"
+    cleaned = re.sub(r"\s+([.,;:!?])(?![\w.])", r"\1", cleaned)
     return " ".join(cleaned.split())
+
+
+# Characters that show as nothing but split words for search and copy-paste: soft hyphen,
+# zero-width space/joiners, word joiner, byte-order mark.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))

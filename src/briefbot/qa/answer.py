@@ -38,8 +38,18 @@ def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | No
     if source is None:
         return None, None, "The article doesn't say."
     budget = MAX_ANSWER_CHARS - len(prefix) - 2
-    quote = source if len(source) <= budget else _shorten(source, fact, budget)
+    quote = _nested(source if len(source) <= budget else _shorten(source, fact, budget))
     return fact, quote, f"{prefix}“{quote}”"
+
+
+def _nested(quote: str) -> str:
+    """Double quote marks inside a cited sentence as single ones (‘ ’), the convention for a
+    quote within a quote, so '“"We will appeal," she said.”' reads '“‘We will appeal,’ …”'."""
+    if '"' in quote:
+        parts = quote.split('"')
+        quote = "".join(part + ("‘" if i % 2 == 0 else "’") for i, part in enumerate(parts[:-1]))
+        quote += parts[-1]
+    return quote.replace("“", "‘").replace("”", "’")
 
 
 def _shorten(text: str, focus: str | None, budget: int) -> str:

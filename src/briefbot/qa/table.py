@@ -692,10 +692,13 @@ class QATable:
                 elif (entity.kind == "DATE" and not entity.text[:1].isdigit()
                       and sentence.words[entity.start - 1] == "on"):
                     candidates.append(("when", f"When {be} the {noun}?"))
-        quoted = [e for s in tagged.sentences if s.quote for e in s.entities if e.kind == "PERSON"]
+        # A suggestion names a whole person ("Dana Kim"), never a fragment of another name:
+        # one capitalised word may be the tail of "the Muslim Brotherhood".
+        quoted = [_strip_title(e.text) for s in tagged.sentences if s.quote for e in s.entities
+                  if e.kind == "PERSON" and not (e.keys & _ORG_WORDS)]
+        quoted = [name for name in quoted if len(name.split()) >= 2]
         if quoted:
-            surname = _strip_title(quoted[0].text).split()[-1]
-            candidates.append(("quote", f"What did {surname} say?"))
+            candidates.append(("quote", f"What did {quoted[0]} say?"))
         chosen: list[str] = []
         kinds: set[str] = set()
         tries = 0
