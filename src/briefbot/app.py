@@ -9,6 +9,7 @@ import logging
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -53,6 +54,7 @@ class App:
         # sentence vectors (when the embeddings extra is installed) are kept beside the database
         embed.VECTOR_CACHE.folder = config.database.parent / "vectors"
         self.exit_code = 0
+        self._warm_wanted = threading.Event()  # set when articles change: prepare them for Q&A
         self._stop: asyncio.Event | None = None
         try:
             self.store = SqliteStore.from_config(config, on_lost=self._storage_lost)
@@ -96,9 +98,22 @@ class App:
                 list(report.changed) or "none", list(report.removed) or "none",
             )
             self.conversation.sync()
+            self._warm_wanted.set()
             if self.delivery is not None:
                 self.delivery.wake()
         return report
+
+    def _warm(self, stop: threading.Event) -> None:
+        """Background thread while serving: prepare the newest articles' Q&A after each change."""
+        while not stop.is_set():
+            if not self._warm_wanted.wait(timeout=1.0):
+                continue
+            self._warm_wanted.clear()
+            try:
+                prepared = self.qa.warm(stop=stop)
+                log.debug("qa: prepared %s", _count(prepared, "article"))
+            except Exception:  # answers still prepare themselves; never let this end quietly
+                log.exception("qa: preparing articles in the background failed")
 
     async def handle(self, incoming: Incoming) -> Sequence[Reply]:
         """Every message from every platform comes through here: the budget, then the answer."""
@@ -151,6 +166,9 @@ class App:
         feed loop; run until `stop`."""
         self.adapters = adapters
         self._stop = stop
+        warm_stop = threading.Event()
+        self._warm_wanted.set()
+        threading.Thread(target=self._warm, args=(warm_stop,), name="qa-warm", daemon=True).start()
         sync_config_subscriptions(self.store, self.config, dt.datetime.now(dt.UTC))
         self.delivery = RecordingDelivery(
             self.store, self.library, adapters, catch_up=self.config.catch_up_window,
@@ -178,6 +196,7 @@ class App:
             await stop.wait()
         finally:
             stop.set()
+            warm_stop.set()
             # Let a delivery pass that is sending finish its message rather than cut it between
             # send and ledger write (which would send it again on the next start).
             if tasks:

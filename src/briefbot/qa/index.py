@@ -7,6 +7,7 @@ import gc
 import hashlib
 import heapq
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ from briefbot.qa.table import QATable
 from briefbot.qa.words import _SYNONYMS, _plausible_typo, _term
 
 SYNONYM_TRUST = 0.7  # a synonym's share of a question word's weight when routing
+
+# Articles prepared ahead of their first question (newest first): a first question costs about
+# 50 ms of tagging and embedding on an unprepared article (bench/qa_speed.py).
+WARM_ARTICLES = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,20 @@ class QAIndex:
                 # 0.5 s pause after a 10,000-article load).
                 gc.freeze()
                 gc.enable()
+
+    def warm(self, limit: int = WARM_ARTICLES, stop: threading.Event | None = None) -> int:
+        """Prepare (tag and embed) up to `limit` articles, newest first, so their first question
+        is as quick as any other; returns how many were prepared. For a background thread:
+        it reads one snapshot and stops early when `stop` is set."""
+        snap = self._snapshot
+        order = sorted(snap.tables, key=lambda a: snap.position.get(a, len(snap.position)))
+        done = 0
+        for article_id in order[:limit]:
+            if stop is not None and stop.is_set():
+                break
+            snap.tables[article_id].prepare()
+            done += 1
+        return done
 
     def ask(self, question: str, *, article_id: str | None = None,
             last_briefed: str | None = None) -> Answer:
