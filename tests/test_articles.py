@@ -13,6 +13,9 @@ import pytest
 from briefbot import articles
 from briefbot.articles import (
     MAX_BODY_CHARS,
+    MAX_BYLINE_CHARS,
+    MAX_CURATED_QA,
+    MAX_EDITOR_BULLETS,
     MAX_TITLE_CHARS,
     ArticleFileError,
     Library,
@@ -339,3 +342,62 @@ def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
     assert article is not None and len(article.title) <= MAX_TITLE_CHARS
     (problem,) = _problems_for(library, "oneline.txt")
     assert problem.startswith("oneline.txt:1: warning: the headline is 5,999 characters")
+
+
+def test_a_byline_that_is_the_whole_text_is_cut_with_a_warning(
+    content_dir: Path, write: Write,
+) -> None:
+    write("longby.txt", "LONG BYLINE\n- " + "Ana " * 5_000 + "\n- March 9, 2026\n\nBody.\n")
+    write("longbymd.md", "---\ntitle: Long byline\nauthor: " + "Ana " * 5_000 + "\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    for name in ("longby", "longbymd"):
+        article = library.find(name)
+        assert article is not None and len(article.author or "") <= MAX_BYLINE_CHARS
+    (problem,) = _problems_for(library, "longby.txt")
+    assert problem.startswith("longby.txt:2: warning: the author is 19,999 characters")
+
+
+def test_front_matter_over_its_limit_is_refused(content_dir: Path, write: Write) -> None:
+    write("fat.md", "---\ntitle: Fat\nnotes: \"" + "x" * 70_000 + "\"\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    assert library.find("fat") is None
+    (problem,) = _problems_for(library, "fat.md")
+    assert problem.startswith("fat.md:2: error: the front matter is 70,020 characters, over the")
+    assert "keep the article's text below the closing '---'" in problem
+
+
+def test_too_many_curated_answers_and_bullets_keep_the_first(
+    content_dir: Path, write: Write,
+) -> None:
+    qa = "".join(f"  - q: 'question {n}?'\n    a: 'answer {n}'\n" for n in range(80))
+    bullets = "".join(f"  - Bullet number {n} of the story.\n" for n in range(40))
+    write("many.md", f"---\ntitle: Many\ndate: 2026-03-09\nqa:\n{qa}bullets:\n{bullets}---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("many")
+    assert article is not None
+    assert len(article.qa) == MAX_CURATED_QA and len(article.bullets) == MAX_EDITOR_BULLETS
+    problems = _problems_for(library, "many.md")
+    assert "many.md: warning: 'qa:' has 80 entries; only the first 50 are used" in problems
+    assert "many.md: warning: 'bullets:' has 40 lines; only the first 10 are used" in problems
+
+
+def test_yaml_aliases_cannot_blow_up_the_front_matter(content_dir: Path, write: Write) -> None:
+    """Six lines of aliases stand for a million items: refused, never printed or iterated."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 6)]
+    write("bomb.md", "---\ntitle: Bomb\n" + "\n".join(levels)
+          + "\ntags: *a5\nauthor: *a5\ndate: *a5\nbullets: *a5\nsource_url: *a5\n"
+          "qa:\n  - q: *a5\n    a: *a5\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("bomb")
+    assert article is not None
+    assert (article.tags, article.author, article.bullets, article.qa) == ((), None, (), ())
+    problems = _problems_for(library, "bomb.md")
+    assert "bomb.md: warning: 'tags:' should be a list of lines; entries that are not are ignored" in problems
+    assert "bomb.md: warning: 'author:' should be a name; it is ignored" in problems
+    assert "bomb.md: warning: can't read the date '(not a date)'; write it like 2026-02-11" in problems
+    assert all(len(p) < 200 for p in problems)

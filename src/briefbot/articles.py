@@ -59,6 +59,13 @@ MAX_ARTICLE_BYTES = 1_000_000
 MAX_BODY_CHARS = 100_000
 # A headline is one line; a file whose first line is the whole text would drag it everywhere.
 MAX_TITLE_CHARS = 300
+# A byline is a name or two; the same holds for it, and it is shown under every headline.
+MAX_BYLINE_CHARS = 200
+# YAML is slow to parse (1 MB of it took 2 s) and front matter is a few keys: a title, a date,
+# some tags, a handful of curated answers.
+MAX_FRONT_MATTER_CHARS = 64_000
+MAX_CURATED_QA = 50  # every question is compared with every entry
+MAX_EDITOR_BULLETS = 10  # a briefing is a few lines, not a second article
 # Pseudo-filesystems: their files report size 0 (so pass the size check) yet hold process
 # secrets (/proc/self/environ has the bot token). Never read from them, whatever links there.
 PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
@@ -167,8 +174,10 @@ def _parse_txt(article_id: str, text: str) -> tuple[dict[str, object], list[str]
     return meta, paragraphs, warnings
 
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+# Spans are bounded: unbounded, every unclosed "_" or "[" scanned the rest of the paragraph,
+# and 60,000 characters of "_a " took 11.5 s (bench/markdown_speed.py).
+_MD_LINK = re.compile(r"!?\[([^\]]{0,1000})\]\([^)]{0,2000}\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.{1,300}?)(?<=\S)\1")
 
 
 def _markdown_paragraphs(body: str) -> list[str]:
@@ -199,8 +208,14 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
         raise ArticleFileError("the front matter is never closed; add a '---' line after it", 1)
+    source = "\n".join(lines[1:end])
+    if len(source) > MAX_FRONT_MATTER_CHARS:
+        raise ArticleFileError(
+            f"the front matter is {len(source):,} characters, over the "
+            f"{MAX_FRONT_MATTER_CHARS:,} limit; keep the article's text below the closing '---'", 2
+        )
     try:
-        front = yaml.safe_load("\n".join(lines[1:end]))
+        front = yaml.safe_load(source)
     except RecursionError:
         raise ArticleFileError("the front matter is nested too deeply to read", 2) from None
     except yaml.YAMLError as exc:
@@ -216,11 +231,15 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     warnings: list[str] = []
     meta: dict[str, object] = {"title": title.strip()}
     if front.get("author") is not None:
-        meta["author"] = str(front["author"]).strip() or None
+        author = _scalar(front["author"])
+        if author is None:
+            warnings.append("'author:' should be a name; it is ignored")
+        meta["author"] = author.strip() if author else None
     if front.get("date") is not None:
-        date = parse_date(front["date"])
+        date = parse_date(front["date"]) if _scalar(front["date"]) is not None else None
         if date is None:
-            warnings.append(f"can't read the date {front['date']!r}; write it like 2026-02-11")
+            shown = _shown(_scalar(front["date"]) or "(not a date)")
+            warnings.append(f"can't read the date {shown!r}; write it like 2026-02-11")
         meta["date"] = date
         if isinstance(front["date"], dt.datetime):
             stamp = front["date"]
@@ -230,18 +249,50 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     url = front.get("source_url")
     if url is not None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            warnings.append(f"source_url {url!r} is not an http(s) link; it is ignored")
+            shown = _shown(_scalar(url) or "(not text)")
+            warnings.append(f"source_url {shown!r} is not an http(s) link; it is ignored")
         else:
             meta["source_url"] = url
-    tags = front.get("tags") or []
-    meta["tags"] = tuple(str(t) for t in tags) if isinstance(tags, list) else (str(tags),)
-    bullets = front.get("bullets") or []
-    if not isinstance(bullets, list):
-        warnings.append("'bullets:' should be a list of lines; it is ignored")
-        bullets = []
-    meta["bullets"] = tuple(str(b).strip() for b in bullets if str(b).strip())
+    meta["tags"] = tuple(_texts(front.get("tags"), "tags", warnings))
+    bullets = _texts(front.get("bullets"), "bullets", warnings)
+    if len(bullets) > MAX_EDITOR_BULLETS:
+        warnings.append(f"'bullets:' has {len(bullets)} lines; only the first "
+                        f"{MAX_EDITOR_BULLETS} are used")
+    meta["bullets"] = tuple(bullets[:MAX_EDITOR_BULLETS])
     meta["qa"] = tuple(_curated(front.get("qa"), warnings))
     return meta, _markdown_paragraphs("\n".join(lines[end + 1 :])), warnings
+
+
+def _scalar(value: object) -> str | None:
+    """A front-matter value as text if it is a plain value, else None.
+
+    Never `str()` or `repr()` of a list or mapping: YAML aliases let a few lines stand for a
+    structure of billions of items ("billion laughs"), and printing it would never finish.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float | dt.date):
+        return str(value)
+    return None
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """`text` short enough to quote in a warning."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _texts(raw: object, key: str, warnings: list[str]) -> list[str]:
+    """A front-matter list of plain values as stripped, non-empty lines (one value counts too).
+
+    Nested lists and mappings (which is what aliases expand to) are dropped with a warning.
+    """
+    if raw is None or raw == "":
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    texts = [_scalar(item) for item in items]
+    if any(text is None for text in texts):
+        warnings.append(f"'{key}:' should be a list of lines; entries that are not are ignored")
+    return [t.strip() for t in texts if t is not None and t.strip()]
 
 
 def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
@@ -250,15 +301,18 @@ def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
     if not isinstance(raw, list):
         warnings.append("'qa:' should be a list of '- q: ...' / 'a: ...' entries; it is ignored")
         return []
+    if len(raw) > MAX_CURATED_QA:
+        warnings.append(f"'qa:' has {len(raw)} entries; only the first {MAX_CURATED_QA} are used")
     entries: list[CuratedQA] = []
     seen: set[str] = set()
-    for number, item in enumerate(raw, start=1):
+    for number, item in enumerate(raw[:MAX_CURATED_QA], start=1):
         if not isinstance(item, dict) or "q" not in item or "a" not in item:
             warnings.append(f"qa entry {number} needs both 'q:' and 'a:'; it is ignored")
             continue
         questions = item["q"] if isinstance(item["q"], list) else [item["q"]]
-        cleaned = tuple(str(q).strip() for q in questions if str(q).strip())
-        answer = str(item["a"]).strip() if item["a"] is not None else ""
+        texts = [_scalar(q) for q in questions[:MAX_CURATED_QA]]
+        cleaned = tuple(t.strip() for t in texts if t and t.strip())
+        answer = (_scalar(item["a"]) or "").strip()
         if not cleaned or not answer:
             warnings.append(f"qa entry {number} has an empty question or answer; it is ignored")
             continue
@@ -431,10 +485,17 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
             "Put the text after a blank line", 1, fatal=False,
         ))
         title = title[:MAX_TITLE_CHARS].rstrip()
+    author = _opt_str(meta.get("author"))
+    if author is not None and len(author) > MAX_BYLINE_CHARS:
+        problems.append(ContentProblem(
+            path, f"the author is {len(author):,} characters; it is cut to {MAX_BYLINE_CHARS}. "
+            "Write only the name there", 2 if path.suffix == ".txt" else None, fatal=False,
+        ))
+        author = author[:MAX_BYLINE_CHARS].rstrip()
     article = Article(
         id=path.stem,
         title=title,
-        author=_opt_str(meta.get("author")),
+        author=author,
         date=meta.get("date") if isinstance(meta.get("date"), dt.date) else None,  # type: ignore[arg-type]
         paragraphs=tuple(paragraphs),
         source_url=_opt_str(meta.get("source_url")),
