@@ -401,3 +401,32 @@ def test_yaml_aliases_cannot_blow_up_the_front_matter(content_dir: Path, write: 
     assert "bomb.md: warning: 'author:' should be a name; it is ignored" in problems
     assert "bomb.md: warning: can't read the date '(not a date)'; write it like 2026-02-11" in problems
     assert all(len(p) < 200 for p in problems)
+
+
+@pytest.mark.parametrize("first_line, kind", [
+    ("- Kim Park", "a byline ('- Kim Park')"),
+    ("March 9, 2026", "a date ('March 9, 2026')"),
+    ("- March 9, 2026", "a byline ('- March 9, 2026')"),
+])
+def test_a_txt_starting_at_its_byline_or_date_is_an_error_not_the_newest_briefing(
+    content_dir: Path, write: Write, first_line: str, kind: str,
+) -> None:
+    write("nohead.txt", f"{first_line}\n- March 10, 2026\n\nThe ferry line reopened on Monday.\n")
+    library = Library(content_dir)
+    library.reload()
+    assert library.find("nohead") is None
+    assert library.latest() is library.find("market")
+    (problem,) = _problems_for(library, "nohead.txt")
+    assert problem.startswith(f"nohead.txt:1: error: line 1 is {kind}, but line 1 must be the "
+                              "headline; write the headline above it")
+
+
+def test_check_exits_1_on_a_txt_without_a_headline(content_dir: Path) -> None:
+    from test_cli import briefbot
+
+    (content_dir / "nohead.txt").write_text("- Kim Park\n- March 10, 2026\n\nBody text.\n")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert "content/nohead.txt:1: error: line 1 is a byline ('- Kim Park')" in check.stdout

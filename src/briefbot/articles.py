@@ -144,6 +144,17 @@ def _parse_txt(article_id: str, text: str) -> tuple[dict[str, object], list[str]
     headline = lines[0].strip()
     if not headline:
         raise ArticleFileError("line 1 must be the headline, but it is empty", 1)
+    # A file that starts at its byline would otherwise be served headlined "- Kim Park".
+    if headline.startswith(("- ", "– ", "— ")) or headline == "-":
+        raise ArticleFileError(
+            f"line 1 is a byline ({_shown(headline)!r}), but line 1 must be the headline; "
+            "write the headline above it", 1
+        )
+    if parse_date(headline) is not None:
+        raise ArticleFileError(
+            f"line 1 is a date ({_shown(headline)!r}), but line 1 must be the headline; "
+            "write the headline above it, then '- Author' and '- February 11, 2026'", 1
+        )
     meta: dict[str, object] = {"title": headline}
     index = 1
     dashes: list[tuple[int, str]] = []
