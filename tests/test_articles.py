@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -430,3 +431,55 @@ def test_check_exits_1_on_a_txt_without_a_headline(content_dir: Path) -> None:
     check = briefbot("--config", str(config), "check")
     assert check.returncode == 1
     assert "content/nohead.txt:1: error: line 1 is a byline ('- Kim Park')" in check.stdout
+
+
+ENTITY_ARTICLE = """---
+title: "Q&amp;A: the mayor&#39;s plan &mdash; <em>what</em> it costs"
+author: Ana&nbsp;Vos
+date: 2026-03-10
+bullets:
+  - "The plan costs &euro;4&nbsp;million."
+---
+The plan costs &euro;4&nbsp;million, the mayor&#39;s office said on Monday.<br>Work on the
+riverside starts in <em>May</em> and ends in <strong>June</strong>.
+
+<p>Residents can see the <a href="https://x.example">drawings</a> at the library.<br/>Comments
+close on April&nbsp;30.</p>
+
+Council members back the <b>Q&amp;A</b> sessions &amp; the plan.
+"""
+
+
+def test_md_entities_and_inline_html_read_as_a_renderer_shows_them(
+    content_dir: Path, write: Write,
+) -> None:
+    write("plan.md", ENTITY_ARTICLE)
+    article, problems = parse_article(content_dir / "plan.md")
+    assert article.title == "Q&A: the mayor's plan — what it costs"
+    assert article.author == "Ana Vos"
+    assert article.bullets == ("The plan costs €4 million.",)
+    assert article.sentences == (
+        "The plan costs €4 million, the mayor's office said on Monday.",
+        "Work on the riverside starts in May and ends in June.",
+        "Residents can see the drawings at the library.",
+        "Comments close on April 30.",
+        "Council members back the Q&A sessions & the plan.",
+    )
+    assert problems == []
+
+
+def test_md_without_bullets_shows_no_markup_in_any_renderer(content_dir: Path, write: Write) -> None:
+    from briefbot.briefing import make_briefing
+    from briefbot.render import render_discord, render_plain, render_telegram
+
+    write("plan.md", ENTITY_ARTICLE.replace('bullets:\n  - "The plan costs &euro;4&nbsp;million."\n', ""))
+    article, _ = parse_article(content_dir / "plan.md")
+    briefing = make_briefing(article)
+    assert not any("Work on" in b.text and "said" in b.text for b in briefing.bullets)  # <br> splits
+    plain = render_plain(briefing)
+    shown = [plain, *render_telegram(briefing),
+             *(json.dumps(m.to_dict(), ensure_ascii=False) for m in render_discord(briefing))]
+    for text in shown:
+        for markup in ("&amp;amp;", "&#39;", "&mdash;", "&nbsp;", "&lt;br", "<br", "&lt;em", "<em>"):
+            assert markup not in text
+    assert "Q&A: the mayor's plan — what it costs" in plain

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from briefbot.errors import ContentError
 from briefbot.text import split_sentences
@@ -185,27 +188,66 @@ def _parse_txt(article_id: str, text: str) -> tuple[dict[str, object], list[str]
     return meta, paragraphs, warnings
 
 
-# Spans are bounded: unbounded, every unclosed "_" or "[" scanned the rest of the paragraph,
-# and 60,000 characters of "_a " took 11.5 s (bench/markdown_speed.py).
-_MD_LINK = re.compile(r"!?\[([^\]]{0,1000})\]\([^)]{0,2000}\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.{1,300}?)(?<=\S)\1")
+# Markdown is read the way a renderer shows it (CommonMark, markdown-it-py): entities decoded
+# ("Q&amp;A" is "Q&A"), inline HTML tags dropped, links and emphasis reduced to their text. Each
+# block (paragraph, heading, list item, quote) is one paragraph, and so is each line a hard
+# break or <br> starts: a reader sees them on lines of their own.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Where an HTML block ends a line when a browser shows it.
+_HTML_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "pre")
+
+
+def _inline_lines(children: list[Token]) -> list[str]:
+    """The text of one block's inline tokens, as a reader sees it, one string a shown line."""
+    lines: list[str] = [""]
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            lines[-1] += child.content
+        elif child.type == "softbreak":
+            lines[-1] += " "
+        elif child.type == "hardbreak" or (
+            child.type == "html_inline" and _BREAK_TAG.fullmatch(child.content.strip())
+        ):
+            lines.append("")
+        elif child.type == "image":  # its alt text stands in for it
+            lines[-1] += "".join(_inline_lines(child.children or []))
+    return [" ".join(line.split()) for line in lines if line.strip()]
+
+
+def _html_lines(html: str) -> list[str]:
+    """The text a browser shows for a block of raw HTML, one string a line."""
+    soup = BeautifulSoup(html, "html.parser")
+    # A newline in HTML source is only a space; the paragraph separator marks the real breaks.
+    for tag in soup.find_all("br"):
+        tag.replace_with("\u2029")
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.append("\u2029")
+    text = soup.get_text()
+    return [" ".join(line.split()) for line in text.split("\u2029") if line.strip()]
+
+
+def markdown_text(source: str) -> str:
+    """One line of Markdown (a title, a byline, an editor's bullet) as plain text, one line.
+
+    `Q&amp;A: the <em>mayor&#39;s</em> plan` -> `Q&A: the mayor's plan`.
+    """
+    tokens = _MARKDOWN.parseInline(source)
+    return " ".join(line for token in tokens for line in _inline_lines(token.children or []))
 
 
 def _markdown_paragraphs(body: str) -> list[str]:
     paragraphs: list[str] = []
-    for block in re.split(r"\n\s*\n", body):
-        lines = []
-        for raw in block.split("\n"):
-            line = raw.strip()
-            line = re.sub(r"^#{1,6}\s+", "", line)
-            line = re.sub(r"^(?:[-*+]|\d+\.)\s+", "", line)
-            line = re.sub(r"^>\s?", "", line)
-            lines.append(line)
-        text = " ".join(part for part in lines if part)
-        text = _MD_LINK.sub(r"\1", text)
-        text = _MD_EMPHASIS.sub(r"\2", text)
-        if text:
-            paragraphs.append(text)
+    for token in _MARKDOWN.parse(body):
+        if token.type == "inline":
+            paragraphs.extend(_inline_lines(token.children or []))
+        elif token.type == "html_block":
+            paragraphs.extend(_html_lines(token.content))
+        elif token.type in ("code_block", "fence"):
+            # An indented paragraph is a code block to CommonMark; its lines still run on.
+            for chunk in re.split(r"\n\s*\n", token.content):
+                if chunk.strip():
+                    paragraphs.append(" ".join(chunk.split()))
     return paragraphs
 
 
@@ -237,15 +279,17 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     if not isinstance(front, dict):
         raise ArticleFileError("the front matter must be 'key: value' lines", 2)
     title = front.get("title")
-    if not isinstance(title, str) or not title.strip():
+    if isinstance(title, str):
+        title = markdown_text(title)
+    if not isinstance(title, str) or not title:
         raise ArticleFileError("the front matter needs a 'title:'", 2)
     warnings: list[str] = []
-    meta: dict[str, object] = {"title": title.strip()}
+    meta: dict[str, object] = {"title": title}
     if front.get("author") is not None:
         author = _scalar(front["author"])
         if author is None:
             warnings.append("'author:' should be a name; it is ignored")
-        meta["author"] = author.strip() if author else None
+        meta["author"] = markdown_text(author) if author else None
     if front.get("date") is not None:
         date = parse_date(front["date"]) if _scalar(front["date"]) is not None else None
         if date is None:
@@ -303,7 +347,8 @@ def _texts(raw: object, key: str, warnings: list[str]) -> list[str]:
     texts = [_scalar(item) for item in items]
     if any(text is None for text in texts):
         warnings.append(f"'{key}:' should be a list of lines; entries that are not are ignored")
-    return [t.strip() for t in texts if t is not None and t.strip()]
+    lines = (markdown_text(t) for t in texts if t is not None)
+    return [line for line in lines if line]
 
 
 def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
@@ -322,8 +367,8 @@ def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
             continue
         questions = item["q"] if isinstance(item["q"], list) else [item["q"]]
         texts = [_scalar(q) for q in questions[:MAX_CURATED_QA]]
-        cleaned = tuple(t.strip() for t in texts if t and t.strip())
-        answer = (_scalar(item["a"]) or "").strip()
+        cleaned = tuple(q for q in (markdown_text(t) for t in texts if t) if q)
+        answer = markdown_text(_scalar(item["a"]) or "")
         if not cleaned or not answer:
             warnings.append(f"qa entry {number} has an empty question or answer; it is ignored")
             continue
