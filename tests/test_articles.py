@@ -483,3 +483,14 @@ def test_md_without_bullets_shows_no_markup_in_any_renderer(content_dir: Path, w
         for markup in ("&amp;amp;", "&#39;", "&mdash;", "&nbsp;", "&lt;br", "<br", "&lt;em", "<em>"):
             assert markup not in text
     assert "Q&A: the mayor's plan — what it costs" in plain
+
+
+def test_an_impossible_front_matter_date_names_its_line_and_an_example(
+    content_dir: Path, write: Write,
+) -> None:
+    write("month13.md", "---\ntitle: Month thirteen\nauthor: Ana\ndate: 2026-13-01\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    (problem,) = _problems_for(library, "month13.md")
+    assert problem == ("month13.md:4: error: 'date: 2026-13-01' is not a real date (month must be "
+                       "in 1..12); write it as year-month-day, like 'date: 2026-02-11'")

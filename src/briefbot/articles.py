@@ -271,6 +271,8 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
         front = yaml.safe_load(source)
     except RecursionError:
         raise ArticleFileError("the front matter is nested too deeply to read", 2) from None
+    except ValueError as exc:  # YAML read a date-shaped value that is no date (2026-13-01)
+        raise _bad_date(lines[1:end], exc) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -316,6 +318,29 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     meta["bullets"] = tuple(bullets[:MAX_EDITOR_BULLETS])
     meta["qa"] = tuple(_curated(front.get("qa"), warnings))
     return meta, _markdown_paragraphs("\n".join(lines[end + 1 :])), warnings
+
+
+_YAML_DATE = re.compile(r"^\s*-?\s*([\w-]+)\s*:\s*['\"]?(\d{4}-\d{1,2}-\d{1,2}\S*?)['\"]?\s*$")
+
+
+def _bad_date(front: list[str], exc: ValueError) -> ArticleFileError:
+    """The error for front matter whose YAML date is impossible, naming its line."""
+    for number, line in enumerate(front, start=2):
+        match = _YAML_DATE.match(line)
+        if match is None:
+            continue
+        key, value = match.groups()
+        try:
+            dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return ArticleFileError(
+                f"'{key}: {value}' is not a real date ({exc}); write it as year-month-day, "
+                f"like '{key}: 2026-02-11'", number
+            )
+    return ArticleFileError(
+        f"the front matter has a value that is not a real date ({exc}); write dates as "
+        "year-month-day, like 'date: 2026-02-11'", 2
+    )
 
 
 def _scalar(value: object) -> str | None:
