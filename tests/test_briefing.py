@@ -235,3 +235,40 @@ def test_the_answer_reader_is_shown_whole_russian_sentences() -> None:
 
     article = summit(paragraphs=RUSSIAN_PARAGRAPHS)
     assert article_sentences(article)[3] == "Делегацию возглавил министр иностранных дел Сергей Лавров."
+
+
+def test_a_long_bullet_leaves_out_who_someone_is_and_keeps_why_it_matters() -> None:
+    sentence = ("The agreement followed high-level meetings involving Gen. Alexus Grynkewich, NATO’s "
+                "top commander in Europe, along with senior military officials from Russia and Ukraine.")
+    assert shorten_sentence(sentence) == (
+        "The agreement followed high-level meetings involving Gen. Alexus Grynkewich along with "
+        "senior military officials from Russia and Ukraine.")
+    listed = ("Ferries from Bergen, Oslo and Stavanger will run every hour from Monday after the "
+              "harbour authority settled a long dispute with the unions over pay and staffing.")
+    assert shorten_sentence(listed).startswith("Ferries from Bergen, Oslo and Stavanger will run")
+
+
+def test_every_bullet_is_one_short_line() -> None:
+    assert BULLET_MAX_CHARS == 160
+    for bullet in make_briefing(summit()).bullets:
+        assert len(bullet.text) <= 160
+
+
+def test_emoji_follow_the_sentences_meaning_not_one_word() -> None:
+    article = summit(title="Ferry line reopens", paragraphs=(
+        "The ferry line between Kingsport and Larkmoor reopened on Monday after the harbour was dredged.",
+        "The phone line for bookings opens at 8 a.m., the operator said in a call with reporters.",
+    ))
+    assert [b.emoji for b in make_briefing(article).bullets] == ["⛴️", "📞"]
+
+
+def test_headline_names_the_body_never_repeats_keep_their_capitals() -> None:
+    body = ("The city banned cars from its centre on Monday, and the agency delayed its mission.",)
+    for title, expected in [
+        ("PARIS BANS CARS FROM THE CENTRE", "Paris bans cars from the centre"),
+        ("NASA DELAYS MOON MISSION", "NASA delays moon mission"),
+        ("THE EU AGREES NEW RULES", "The EU agrees new rules"),
+        ("BBC STAFF STRIKE OVER PAY", "BBC staff strike over pay"),
+        ("WHO WILL PAY FOR IT", "Who will pay for it"),
+    ]:
+        assert make_briefing(summit(title=title, paragraphs=body)).headline == expected
