@@ -38,6 +38,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/redaction.py --skip-before
 	$(BIN)/python bench/article_cap.py
 	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/markdown_speed.py
+	$(BIN)/python bench/sentence_split.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -13,6 +14,9 @@ import pytest
 from briefbot import articles
 from briefbot.articles import (
     MAX_BODY_CHARS,
+    MAX_BYLINE_CHARS,
+    MAX_CURATED_QA,
+    MAX_EDITOR_BULLETS,
     MAX_TITLE_CHARS,
     ArticleFileError,
     Library,
@@ -339,3 +343,154 @@ def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
     assert article is not None and len(article.title) <= MAX_TITLE_CHARS
     (problem,) = _problems_for(library, "oneline.txt")
     assert problem.startswith("oneline.txt:1: warning: the headline is 5,999 characters")
+
+
+def test_a_byline_that_is_the_whole_text_is_cut_with_a_warning(
+    content_dir: Path, write: Write,
+) -> None:
+    write("longby.txt", "LONG BYLINE\n- " + "Ana " * 5_000 + "\n- March 9, 2026\n\nBody.\n")
+    write("longbymd.md", "---\ntitle: Long byline\nauthor: " + "Ana " * 5_000 + "\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    for name in ("longby", "longbymd"):
+        article = library.find(name)
+        assert article is not None and len(article.author or "") <= MAX_BYLINE_CHARS
+    (problem,) = _problems_for(library, "longby.txt")
+    assert problem.startswith("longby.txt:2: warning: the author is 19,999 characters")
+
+
+def test_front_matter_over_its_limit_is_refused(content_dir: Path, write: Write) -> None:
+    write("fat.md", "---\ntitle: Fat\nnotes: \"" + "x" * 70_000 + "\"\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    assert library.find("fat") is None
+    (problem,) = _problems_for(library, "fat.md")
+    assert problem.startswith("fat.md:2: error: the front matter is 70,020 characters, over the")
+    assert "keep the article's text below the closing '---'" in problem
+
+
+def test_too_many_curated_answers_and_bullets_keep_the_first(
+    content_dir: Path, write: Write,
+) -> None:
+    qa = "".join(f"  - q: 'question {n}?'\n    a: 'answer {n}'\n" for n in range(80))
+    bullets = "".join(f"  - Bullet number {n} of the story.\n" for n in range(40))
+    write("many.md", f"---\ntitle: Many\ndate: 2026-03-09\nqa:\n{qa}bullets:\n{bullets}---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("many")
+    assert article is not None
+    assert len(article.qa) == MAX_CURATED_QA and len(article.bullets) == MAX_EDITOR_BULLETS
+    problems = _problems_for(library, "many.md")
+    assert "many.md: warning: 'qa:' has 80 entries; only the first 50 are used" in problems
+    assert "many.md: warning: 'bullets:' has 40 lines; only the first 10 are used" in problems
+
+
+def test_yaml_aliases_cannot_blow_up_the_front_matter(content_dir: Path, write: Write) -> None:
+    """Six lines of aliases stand for a million items: refused, never printed or iterated."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 6)]
+    write("bomb.md", "---\ntitle: Bomb\n" + "\n".join(levels)
+          + "\ntags: *a5\nauthor: *a5\ndate: *a5\nbullets: *a5\nsource_url: *a5\n"
+          "qa:\n  - q: *a5\n    a: *a5\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("bomb")
+    assert article is not None
+    assert (article.tags, article.author, article.bullets, article.qa) == ((), None, (), ())
+    problems = _problems_for(library, "bomb.md")
+    assert "bomb.md: warning: 'tags:' should be a list of lines; entries that are not are ignored" in problems
+    assert "bomb.md: warning: 'author:' should be a name; it is ignored" in problems
+    assert "bomb.md: warning: can't read the date '(not a date)'; write it like 2026-02-11" in problems
+    assert all(len(p) < 200 for p in problems)
+
+
+@pytest.mark.parametrize("first_line, kind", [
+    ("- Kim Park", "a byline ('- Kim Park')"),
+    ("March 9, 2026", "a date ('March 9, 2026')"),
+    ("- March 9, 2026", "a byline ('- March 9, 2026')"),
+])
+def test_a_txt_starting_at_its_byline_or_date_is_an_error_not_the_newest_briefing(
+    content_dir: Path, write: Write, first_line: str, kind: str,
+) -> None:
+    write("nohead.txt", f"{first_line}\n- March 10, 2026\n\nThe ferry line reopened on Monday.\n")
+    library = Library(content_dir)
+    library.reload()
+    assert library.find("nohead") is None
+    assert library.latest() is library.find("market")
+    (problem,) = _problems_for(library, "nohead.txt")
+    assert problem.startswith(f"nohead.txt:1: error: line 1 is {kind}, but line 1 must be the "
+                              "headline; write the headline above it")
+
+
+def test_check_exits_1_on_a_txt_without_a_headline(content_dir: Path) -> None:
+    from test_cli import briefbot
+
+    (content_dir / "nohead.txt").write_text("- Kim Park\n- March 10, 2026\n\nBody text.\n")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert "content/nohead.txt:1: error: line 1 is a byline ('- Kim Park')" in check.stdout
+
+
+ENTITY_ARTICLE = """---
+title: "Q&amp;A: the mayor&#39;s plan &mdash; <em>what</em> it costs"
+author: Ana&nbsp;Vos
+date: 2026-03-10
+bullets:
+  - "The plan costs &euro;4&nbsp;million."
+---
+The plan costs &euro;4&nbsp;million, the mayor&#39;s office said on Monday.<br>Work on the
+riverside starts in <em>May</em> and ends in <strong>June</strong>.
+
+<p>Residents can see the <a href="https://x.example">drawings</a> at the library.<br/>Comments
+close on April&nbsp;30.</p>
+
+Council members back the <b>Q&amp;A</b> sessions &amp; the plan.
+"""
+
+
+def test_md_entities_and_inline_html_read_as_a_renderer_shows_them(
+    content_dir: Path, write: Write,
+) -> None:
+    write("plan.md", ENTITY_ARTICLE)
+    article, problems = parse_article(content_dir / "plan.md")
+    assert article.title == "Q&A: the mayor's plan — what it costs"
+    assert article.author == "Ana Vos"
+    assert article.bullets == ("The plan costs €4 million.",)
+    assert article.sentences == (
+        "The plan costs €4 million, the mayor's office said on Monday.",
+        "Work on the riverside starts in May and ends in June.",
+        "Residents can see the drawings at the library.",
+        "Comments close on April 30.",
+        "Council members back the Q&A sessions & the plan.",
+    )
+    assert problems == []
+
+
+def test_md_without_bullets_shows_no_markup_in_any_renderer(content_dir: Path, write: Write) -> None:
+    from briefbot.briefing import make_briefing
+    from briefbot.render import render_discord, render_plain, render_telegram
+
+    write("plan.md", ENTITY_ARTICLE.replace('bullets:\n  - "The plan costs &euro;4&nbsp;million."\n', ""))
+    article, _ = parse_article(content_dir / "plan.md")
+    briefing = make_briefing(article)
+    assert not any("Work on" in b.text and "said" in b.text for b in briefing.bullets)  # <br> splits
+    plain = render_plain(briefing)
+    shown = [plain, *render_telegram(briefing),
+             *(json.dumps(m.to_dict(), ensure_ascii=False) for m in render_discord(briefing))]
+    for text in shown:
+        for markup in ("&amp;amp;", "&#39;", "&mdash;", "&nbsp;", "&lt;br", "<br", "&lt;em", "<em>"):
+            assert markup not in text
+    assert "Q&A: the mayor's plan — what it costs" in plain
+
+
+def test_an_impossible_front_matter_date_names_its_line_and_an_example(
+    content_dir: Path, write: Write,
+) -> None:
+    write("month13.md", "---\ntitle: Month thirteen\nauthor: Ana\ndate: 2026-13-01\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    (problem,) = _problems_for(library, "month13.md")
+    assert problem == ("month13.md:4: error: 'date: 2026-13-01' is not a real date (month must be "
+                       "in 1..12); write it as year-month-day, like 'date: 2026-02-11'")

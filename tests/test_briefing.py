@@ -202,3 +202,73 @@ def test_bullets_without_their_own_emoji_do_not_repeat_one_emoji_down_the_list()
     assert len(set(emoji)) == len(emoji)
     assert emoji[0] == "🚀"
     assert "💬" in emoji  # the quoted sentence
+
+
+RUSSIAN_PARAGRAPHS = (
+    "Президент России Владимир Путин заявил в понедельник, что переговоры в Женеве продолжатся на "
+    "следующей неделе. Встреча длилась шесть часов и прошла за закрытыми дверями. По словам "
+    "Д. Пескова, стороны договорились о новых шагах по обмену пленными.",
+    "Делегацию возглавил министр иностранных дел Сергей Лавров. Следующий раунд запланирован на "
+    "20 марта. Эксперты считают, что это важный сигнал для всего региона, хотя конкретных "
+    "результатов пока мало.",
+)
+CHINESE_PARAGRAPHS = (
+    "国家统计局周一公布了第一季度经济数据。经济同比增长百分之五，高于市场预期！"
+    "分析人士认为，消费回暖是主要原因。出口增长放缓，但仍保持正增长。这是否意味着经济全面复苏？"
+    "专家表示谨慎乐观。",
+)
+
+
+def test_russian_and_chinese_articles_brief_in_whole_sentences() -> None:
+    """Once each paragraph was one 'sentence': 2 bullets, the Russian one cut with '…'."""
+    for paragraphs in (RUSSIAN_PARAGRAPHS, CHINESE_PARAGRAPHS):
+        article = summit(title="Переговоры", paragraphs=paragraphs)
+        assert len(article.sentences) == 6
+        briefing = make_briefing(article)
+        assert len(briefing.bullets) == 3
+        for bullet in briefing.bullets:
+            assert bullet.text in article.sentences and not bullet.text.endswith("…")
+
+
+def test_the_answer_reader_is_shown_whole_russian_sentences() -> None:
+    from briefbot.qa.reader import article_sentences
+
+    article = summit(paragraphs=RUSSIAN_PARAGRAPHS)
+    assert article_sentences(article)[3] == "Делегацию возглавил министр иностранных дел Сергей Лавров."
+
+
+def test_a_long_bullet_leaves_out_who_someone_is_and_keeps_why_it_matters() -> None:
+    sentence = ("The agreement followed high-level meetings involving Gen. Alexus Grynkewich, NATO’s "
+                "top commander in Europe, along with senior military officials from Russia and Ukraine.")
+    assert shorten_sentence(sentence) == (
+        "The agreement followed high-level meetings involving Gen. Alexus Grynkewich along with "
+        "senior military officials from Russia and Ukraine.")
+    listed = ("Ferries from Bergen, Oslo and Stavanger will run every hour from Monday after the "
+              "harbour authority settled a long dispute with the unions over pay and staffing.")
+    assert shorten_sentence(listed).startswith("Ferries from Bergen, Oslo and Stavanger will run")
+
+
+def test_every_bullet_is_one_short_line() -> None:
+    assert BULLET_MAX_CHARS == 160
+    for bullet in make_briefing(summit()).bullets:
+        assert len(bullet.text) <= 160
+
+
+def test_emoji_follow_the_sentences_meaning_not_one_word() -> None:
+    article = summit(title="Ferry line reopens", paragraphs=(
+        "The ferry line between Kingsport and Larkmoor reopened on Monday after the harbour was dredged.",
+        "The phone line for bookings opens at 8 a.m., the operator said in a call with reporters.",
+    ))
+    assert [b.emoji for b in make_briefing(article).bullets] == ["⛴️", "📞"]
+
+
+def test_headline_names_the_body_never_repeats_keep_their_capitals() -> None:
+    body = ("The city banned cars from its centre on Monday, and the agency delayed its mission.",)
+    for title, expected in [
+        ("PARIS BANS CARS FROM THE CENTRE", "Paris bans cars from the centre"),
+        ("NASA DELAYS MOON MISSION", "NASA delays moon mission"),
+        ("THE EU AGREES NEW RULES", "The EU agrees new rules"),
+        ("BBC STAFF STRIKE OVER PAY", "BBC staff strike over pay"),
+        ("WHO WILL PAY FOR IT", "Who will pay for it"),
+    ]:
+        assert make_briefing(summit(title=title, paragraphs=body)).headline == expected

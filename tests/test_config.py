@@ -146,3 +146,31 @@ def test_a_bad_qa_reader_names_the_key_and_the_fix(tmp_path: Path, reader: str, 
 def test_an_unknown_qa_setting_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"qa\.readr: unknown setting; the known ones are reader"):
         load_config(_config(tmp_path, "qa:\n  readr: {}\n"), environ={})
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("discord:\n  channels: [{channel_id: \"abc\", time: '07:30'}]\n",
+         r"discord.channels\[0\].channel_id: 'abc' is not a Discord channel id; it is a number"),
+        ("telegram:\n  channels: [{chat_id: news, time: '07:30'}]\n",
+         r"telegram.channels\[0\].chat_id: 'news' is not a Telegram chat id; write a number like "
+         r"-1001234567890 or a public channel's @username, like '@news'"),
+        ("telegram:\n  channels: [{chat_id: '@a b', time: '07:30'}]\n",
+         r"telegram.channels\[0\].chat_id: '@a b' is not a Telegram chat id"),
+    ],
+)
+def test_channel_ids_that_can_never_work_are_refused_with_the_fix(
+    tmp_path: Path, text: str, message: str,
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_config(tmp_path, text), environ={})
+
+
+def test_numeric_and_at_name_channel_ids_are_accepted(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path, (
+        "telegram:\n  channels: [{chat_id: -1001234567890, time: '07:30'}, "
+        "{chat_id: '@city_news', time: '08:00'}]\n"
+        "discord:\n  channels: [{channel_id: 1234567890123456789, time: '07:30'}]\n")), environ={})
+    assert [c.chat_id for c in config.telegram.channels] == ["-1001234567890", "@city_news"]
+    assert config.discord.channels[0].chat_id == "1234567890123456789"

@@ -43,3 +43,38 @@ def test_strip_emoji_keeps_punctuation_and_accents() -> None:
 
 def test_extract_emoji_keeps_order_and_sequences_whole() -> None:
     assert extract_emoji("Kick-off ⚽ and cash 💰, flag 🇺🇸") == "⚽💰🇺🇸"
+
+
+def test_russian_sentences_split_and_initials_stay_whole() -> None:
+    text = ("Президент заявил в понедельник, что переговоры продолжатся. Встреча прошла в Женеве. "
+            "По словам Д. Пескова, стороны договорились. Ул. Ленина закрыта до 20 марта.")
+    assert split_sentences(text) == [
+        "Президент заявил в понедельник, что переговоры продолжатся.",
+        "Встреча прошла в Женеве.",
+        "По словам Д. Пескова, стороны договорились.",
+        "Ул. Ленина закрыта до 20 марта.",
+    ]
+
+
+def test_chinese_and_japanese_sentences_end_at_full_width_marks_without_a_space() -> None:
+    assert split_sentences("统计局周一公布数据。经济增长百分之五！这是否意味着复苏？专家表示乐观。") == [
+        "统计局周一公布数据。", "经济增长百分之五！", "这是否意味着复苏？", "专家表示乐观。",
+    ]
+    assert split_sentences("首相は「会談は成功した。」と述べた。詳細は明日発表される。") == [
+        "首相は「会談は成功した。」と述べた。", "詳細は明日発表される。",
+    ]
+
+
+def test_greek_and_arabic_sentences_split_at_their_own_marks() -> None:
+    assert split_sentences("Η κυβέρνηση ανακοίνωσε νέα μέτρα. Τι σημαίνει αυτό; Κανείς δεν ξέρει.") == [
+        "Η κυβέρνηση ανακοίνωσε νέα μέτρα.", "Τι σημαίνει αυτό;", "Κανείς δεν ξέρει.",
+    ]
+    assert split_sentences("أعلنت الحكومة عن خطة جديدة. هل ستنجح الخطة؟ لا أحد يعرف.") == [
+        "أعلنت الحكومة عن خطة جديدة.", "هل ستنجح الخطة؟", "لا أحد يعرف.",
+    ]
+
+
+def test_english_semicolons_and_lowercase_starts_still_end_nothing() -> None:
+    text = "Rates rose; Markets fell. the end came at 9 a.m. Monday. St. Ives won."
+    assert split_sentences(text) == ["Rates rose; Markets fell. the end came at 9 a.m. Monday.",
+                                     "St. Ives won."]

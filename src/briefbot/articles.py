@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from briefbot.errors import ContentError
 from briefbot.text import split_sentences
@@ -59,6 +62,13 @@ MAX_ARTICLE_BYTES = 1_000_000
 MAX_BODY_CHARS = 100_000
 # A headline is one line; a file whose first line is the whole text would drag it everywhere.
 MAX_TITLE_CHARS = 300
+# A byline is a name or two; the same holds for it, and it is shown under every headline.
+MAX_BYLINE_CHARS = 200
+# YAML is slow to parse (1 MB of it took 2 s) and front matter is a few keys: a title, a date,
+# some tags, a handful of curated answers.
+MAX_FRONT_MATTER_CHARS = 64_000
+MAX_CURATED_QA = 50  # every question is compared with every entry
+MAX_EDITOR_BULLETS = 10  # a briefing is a few lines, not a second article
 # Pseudo-filesystems: their files report size 0 (so pass the size check) yet hold process
 # secrets (/proc/self/environ has the bot token). Never read from them, whatever links there.
 PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
@@ -137,6 +147,17 @@ def _parse_txt(article_id: str, text: str) -> tuple[dict[str, object], list[str]
     headline = lines[0].strip()
     if not headline:
         raise ArticleFileError("line 1 must be the headline, but it is empty", 1)
+    # A file that starts at its byline would otherwise be served headlined "- Kim Park".
+    if headline.startswith(("- ", "– ", "— ")) or headline == "-":
+        raise ArticleFileError(
+            f"line 1 is a byline ({_shown(headline)!r}), but line 1 must be the headline; "
+            "write the headline above it", 1
+        )
+    if parse_date(headline) is not None:
+        raise ArticleFileError(
+            f"line 1 is a date ({_shown(headline)!r}), but line 1 must be the headline; "
+            "write the headline above it, then '- Author' and '- February 11, 2026'", 1
+        )
     meta: dict[str, object] = {"title": headline}
     index = 1
     dashes: list[tuple[int, str]] = []
@@ -167,25 +188,66 @@ def _parse_txt(article_id: str, text: str) -> tuple[dict[str, object], list[str]
     return meta, paragraphs, warnings
 
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+# Markdown is read the way a renderer shows it (CommonMark, markdown-it-py): entities decoded
+# ("Q&amp;A" is "Q&A"), inline HTML tags dropped, links and emphasis reduced to their text. Each
+# block (paragraph, heading, list item, quote) is one paragraph, and so is each line a hard
+# break or <br> starts: a reader sees them on lines of their own.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Where an HTML block ends a line when a browser shows it.
+_HTML_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "pre")
+
+
+def _inline_lines(children: list[Token]) -> list[str]:
+    """The text of one block's inline tokens, as a reader sees it, one string a shown line."""
+    lines: list[str] = [""]
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            lines[-1] += child.content
+        elif child.type == "softbreak":
+            lines[-1] += " "
+        elif child.type == "hardbreak" or (
+            child.type == "html_inline" and _BREAK_TAG.fullmatch(child.content.strip())
+        ):
+            lines.append("")
+        elif child.type == "image":  # its alt text stands in for it
+            lines[-1] += "".join(_inline_lines(child.children or []))
+    return [" ".join(line.split()) for line in lines if line.strip()]
+
+
+def _html_lines(html: str) -> list[str]:
+    """The text a browser shows for a block of raw HTML, one string a line."""
+    soup = BeautifulSoup(html, "html.parser")
+    # A newline in HTML source is only a space; the paragraph separator marks the real breaks.
+    for tag in soup.find_all("br"):
+        tag.replace_with("\u2029")
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.append("\u2029")
+    text = soup.get_text()
+    return [" ".join(line.split()) for line in text.split("\u2029") if line.strip()]
+
+
+def markdown_text(source: str) -> str:
+    """One line of Markdown (a title, a byline, an editor's bullet) as plain text, one line.
+
+    `Q&amp;A: the <em>mayor&#39;s</em> plan` -> `Q&A: the mayor's plan`.
+    """
+    tokens = _MARKDOWN.parseInline(source)
+    return " ".join(line for token in tokens for line in _inline_lines(token.children or []))
 
 
 def _markdown_paragraphs(body: str) -> list[str]:
     paragraphs: list[str] = []
-    for block in re.split(r"\n\s*\n", body):
-        lines = []
-        for raw in block.split("\n"):
-            line = raw.strip()
-            line = re.sub(r"^#{1,6}\s+", "", line)
-            line = re.sub(r"^(?:[-*+]|\d+\.)\s+", "", line)
-            line = re.sub(r"^>\s?", "", line)
-            lines.append(line)
-        text = " ".join(part for part in lines if part)
-        text = _MD_LINK.sub(r"\1", text)
-        text = _MD_EMPHASIS.sub(r"\2", text)
-        if text:
-            paragraphs.append(text)
+    for token in _MARKDOWN.parse(body):
+        if token.type == "inline":
+            paragraphs.extend(_inline_lines(token.children or []))
+        elif token.type == "html_block":
+            paragraphs.extend(_html_lines(token.content))
+        elif token.type in ("code_block", "fence"):
+            # An indented paragraph is a code block to CommonMark; its lines still run on.
+            for chunk in re.split(r"\n\s*\n", token.content):
+                if chunk.strip():
+                    paragraphs.append(" ".join(chunk.split()))
     return paragraphs
 
 
@@ -199,10 +261,18 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
         raise ArticleFileError("the front matter is never closed; add a '---' line after it", 1)
+    source = "\n".join(lines[1:end])
+    if len(source) > MAX_FRONT_MATTER_CHARS:
+        raise ArticleFileError(
+            f"the front matter is {len(source):,} characters, over the "
+            f"{MAX_FRONT_MATTER_CHARS:,} limit; keep the article's text below the closing '---'", 2
+        )
     try:
-        front = yaml.safe_load("\n".join(lines[1:end]))
+        front = yaml.safe_load(source)
     except RecursionError:
         raise ArticleFileError("the front matter is nested too deeply to read", 2) from None
+    except ValueError as exc:  # YAML read a date-shaped value that is no date (2026-13-01)
+        raise _bad_date(lines[1:end], exc) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -211,16 +281,22 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     if not isinstance(front, dict):
         raise ArticleFileError("the front matter must be 'key: value' lines", 2)
     title = front.get("title")
-    if not isinstance(title, str) or not title.strip():
+    if isinstance(title, str):
+        title = markdown_text(title)
+    if not isinstance(title, str) or not title:
         raise ArticleFileError("the front matter needs a 'title:'", 2)
     warnings: list[str] = []
-    meta: dict[str, object] = {"title": title.strip()}
+    meta: dict[str, object] = {"title": title}
     if front.get("author") is not None:
-        meta["author"] = str(front["author"]).strip() or None
+        author = _scalar(front["author"])
+        if author is None:
+            warnings.append("'author:' should be a name; it is ignored")
+        meta["author"] = markdown_text(author) if author else None
     if front.get("date") is not None:
-        date = parse_date(front["date"])
+        date = parse_date(front["date"]) if _scalar(front["date"]) is not None else None
         if date is None:
-            warnings.append(f"can't read the date {front['date']!r}; write it like 2026-02-11")
+            shown = _shown(_scalar(front["date"]) or "(not a date)")
+            warnings.append(f"can't read the date {shown!r}; write it like 2026-02-11")
         meta["date"] = date
         if isinstance(front["date"], dt.datetime):
             stamp = front["date"]
@@ -230,18 +306,74 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     url = front.get("source_url")
     if url is not None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            warnings.append(f"source_url {url!r} is not an http(s) link; it is ignored")
+            shown = _shown(_scalar(url) or "(not text)")
+            warnings.append(f"source_url {shown!r} is not an http(s) link; it is ignored")
         else:
             meta["source_url"] = url
-    tags = front.get("tags") or []
-    meta["tags"] = tuple(str(t) for t in tags) if isinstance(tags, list) else (str(tags),)
-    bullets = front.get("bullets") or []
-    if not isinstance(bullets, list):
-        warnings.append("'bullets:' should be a list of lines; it is ignored")
-        bullets = []
-    meta["bullets"] = tuple(str(b).strip() for b in bullets if str(b).strip())
+    meta["tags"] = tuple(_texts(front.get("tags"), "tags", warnings))
+    bullets = _texts(front.get("bullets"), "bullets", warnings)
+    if len(bullets) > MAX_EDITOR_BULLETS:
+        warnings.append(f"'bullets:' has {len(bullets)} lines; only the first "
+                        f"{MAX_EDITOR_BULLETS} are used")
+    meta["bullets"] = tuple(bullets[:MAX_EDITOR_BULLETS])
     meta["qa"] = tuple(_curated(front.get("qa"), warnings))
     return meta, _markdown_paragraphs("\n".join(lines[end + 1 :])), warnings
+
+
+_YAML_DATE = re.compile(r"^\s*-?\s*([\w-]+)\s*:\s*['\"]?(\d{4}-\d{1,2}-\d{1,2}\S*?)['\"]?\s*$")
+
+
+def _bad_date(front: list[str], exc: ValueError) -> ArticleFileError:
+    """The error for front matter whose YAML date is impossible, naming its line."""
+    for number, line in enumerate(front, start=2):
+        match = _YAML_DATE.match(line)
+        if match is None:
+            continue
+        key, value = match.groups()
+        try:
+            dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return ArticleFileError(
+                f"'{key}: {value}' is not a real date ({exc}); write it as year-month-day, "
+                f"like '{key}: 2026-02-11'", number
+            )
+    return ArticleFileError(
+        f"the front matter has a value that is not a real date ({exc}); write dates as "
+        "year-month-day, like 'date: 2026-02-11'", 2
+    )
+
+
+def _scalar(value: object) -> str | None:
+    """A front-matter value as text if it is a plain value, else None.
+
+    Never `str()` or `repr()` of a list or mapping: YAML aliases let a few lines stand for a
+    structure of billions of items ("billion laughs"), and printing it would never finish.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float | dt.date):
+        return str(value)
+    return None
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """`text` short enough to quote in a warning."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _texts(raw: object, key: str, warnings: list[str]) -> list[str]:
+    """A front-matter list of plain values as stripped, non-empty lines (one value counts too).
+
+    Nested lists and mappings (which is what aliases expand to) are dropped with a warning.
+    """
+    if raw is None or raw == "":
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    texts = [_scalar(item) for item in items]
+    if any(text is None for text in texts):
+        warnings.append(f"'{key}:' should be a list of lines; entries that are not are ignored")
+    lines = (markdown_text(t) for t in texts if t is not None)
+    return [line for line in lines if line]
 
 
 def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
@@ -250,15 +382,18 @@ def _curated(raw: object, warnings: list[str]) -> list[CuratedQA]:
     if not isinstance(raw, list):
         warnings.append("'qa:' should be a list of '- q: ...' / 'a: ...' entries; it is ignored")
         return []
+    if len(raw) > MAX_CURATED_QA:
+        warnings.append(f"'qa:' has {len(raw)} entries; only the first {MAX_CURATED_QA} are used")
     entries: list[CuratedQA] = []
     seen: set[str] = set()
-    for number, item in enumerate(raw, start=1):
+    for number, item in enumerate(raw[:MAX_CURATED_QA], start=1):
         if not isinstance(item, dict) or "q" not in item or "a" not in item:
             warnings.append(f"qa entry {number} needs both 'q:' and 'a:'; it is ignored")
             continue
         questions = item["q"] if isinstance(item["q"], list) else [item["q"]]
-        cleaned = tuple(str(q).strip() for q in questions if str(q).strip())
-        answer = str(item["a"]).strip() if item["a"] is not None else ""
+        texts = [_scalar(q) for q in questions[:MAX_CURATED_QA]]
+        cleaned = tuple(q for q in (markdown_text(t) for t in texts if t) if q)
+        answer = markdown_text(_scalar(item["a"]) or "")
         if not cleaned or not answer:
             warnings.append(f"qa entry {number} has an empty question or answer; it is ignored")
             continue
@@ -431,10 +566,17 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
             "Put the text after a blank line", 1, fatal=False,
         ))
         title = title[:MAX_TITLE_CHARS].rstrip()
+    author = _opt_str(meta.get("author"))
+    if author is not None and len(author) > MAX_BYLINE_CHARS:
+        problems.append(ContentProblem(
+            path, f"the author is {len(author):,} characters; it is cut to {MAX_BYLINE_CHARS}. "
+            "Write only the name there", 2 if path.suffix == ".txt" else None, fatal=False,
+        ))
+        author = author[:MAX_BYLINE_CHARS].rstrip()
     article = Article(
         id=path.stem,
         title=title,
-        author=_opt_str(meta.get("author")),
+        author=author,
         date=meta.get("date") if isinstance(meta.get("date"), dt.date) else None,  # type: ignore[arg-type]
         paragraphs=tuple(paragraphs),
         source_url=_opt_str(meta.get("source_url")),

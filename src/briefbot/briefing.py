@@ -9,13 +9,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from importlib import resources
 
 import snowballstemmer
 
 from briefbot.articles import Article
 from briefbot.text import extract_emoji, is_emoji_char, strip_emoji
 
-BULLET_MAX_CHARS = 200
+# One short line on a phone (Telegram wraps at about 40 characters a line, so four lines).
+BULLET_MAX_CHARS = 160
 MIN_BULLETS = 3
 MAX_BULLETS = 5
 DIGEST_BULLETS = 2
@@ -34,7 +36,7 @@ _MAX_CANDIDATES = 80
 @dataclass(frozen=True, slots=True)
 class Bullet:
     emoji: str
-    text: str  # one line, at most 200 characters, no emoji of its own at the front
+    text: str  # one line, at most BULLET_MAX_CHARS characters, no emoji of its own in front
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,34 @@ def _recase_word(word: str, casing: dict[str, Counter[str]], previous: str, body
     if "-" in word.strip("-"):
         parts = word.split("-")
         return "-".join(_recase_word(part, casing, "", body) if part else part for part in parts)
+    return _unseen_word(word)
+
+
+# Headline words the body never repeats: names a reader knows are kept as names (PARIS is
+# Paris, NASA and THE EU keep their capitals), everything else reads in lower case. "US" and
+# "WHO" are left out: as words they are far more common in headlines.
+ACRONYMS = frozenset(
+    """
+    ai bbc cdc cia cnn ceo covid ecb eu fbi fifa g7 g20 gdp imf iaea mps nasa nato nba nfl nhs
+    nyc opec uae uefa uk un unesco unicef usa wto
+    """.split()
+)
+
+
+@functools.cache
+def _place_words() -> frozenset[str]:
+    text = resources.files("briefbot").joinpath("data/places.txt").read_text("utf-8")
+    names = (line.strip() for line in text.splitlines() if line.strip() and line[0] != "#")
+    # One-word names only: the words of "New York" or "South Africa" are common words too.
+    return frozenset(name.lower() for name in names if " " not in name)
+
+
+def _unseen_word(word: str) -> str:
+    bare = word.rstrip(".").lower()
+    if bare in ACRONYMS or (len(bare) > 1 and bare.isalpha() and not set(bare) & set("aeiouy")):
+        return word.upper()  # an acronym (NATO), or no vowel to say it by (BBC, UK)
+    if bare in _place_words():
+        return word[:1].upper() + word[1:].lower()
     return word.lower()
 
 
@@ -317,6 +347,11 @@ _FRAMING = re.compile(
     r"[^,]{0,120},\s+(?=\S)"
 )
 _ASIDE = re.compile(r"\s+[—–]\s+[^—–]{1,160}?\s+[—–]\s+")
+# ", description," right after a capitalised name, not a list ("Paris, Lyon, and Nice").
+_APPOSITIVE = re.compile(
+    r"(\b[A-Z][\w’'.-]{1,40}),\s(?!and\b|or\b)(?:the\s|a\s|an\s)?[\w’'.-]+(?:\s(?!and\b|or\b)[\w’'.-]+){1,7}"
+    r",\s(?!and\b|or\b|but\b|who\b|which\b)"
+)
 _CUT_MARKS = re.compile(r"(?:,|;|:|\s[—–])\s")
 
 
@@ -327,6 +362,13 @@ def shorten_sentence(sentence: str, limit: int = BULLET_MAX_CHARS) -> str:
     if framed != text and len(framed.split()) >= 5:
         text = framed[:1].upper() + framed[1:]
     text = _ASIDE.sub(" ", text)
+    # Too long: first leave out who a named person is (", NATO’s top commander in Europe,"),
+    # so the end of the sentence, often why the story matters, survives.
+    while len(text) > limit:
+        shorter = _APPOSITIVE.sub(r"\1 ", text, count=1)
+        if shorter == text:
+            break
+        text = shorter
     if len(text) <= limit:
         return text
     window = text[: limit - 1]
@@ -359,7 +401,10 @@ def first_emoji(text: str) -> str:
     return text[start:end]
 
 
-# First match wins, so more telling topics come before generic ones ("agreed" before "said").
+# Each topic scores one point a keyword the sentence holds; the best score wins and a tie goes
+# to the earlier topic, so more telling topics come before generic ones ("agreed" before
+# "said"). Keywords match at the start of a word; a bare "line" is in none, as it means a ferry
+# or bus route as often as a phone line.
 _EMOJI_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("🤝", ("agree", "deal", "accord", "pact", "treaty", "ceasefire", "truce")),
     ("🚀", ("launch", "liftoff", "lifted off", "rocket", "spacecraft", "probe", "orbit")),
@@ -368,8 +413,9 @@ _EMOJI_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("📉", ("cut", "fall", "fell", "drop", "decline", "lower", "slump", "plunge", "loss")),
     ("📈", ("rise", "rose", "raise", "increase", "grow", "growth", "higher", "surge", "hike")),
     ("✊", ("strike", "walkout", "union", "protest")),
-    ("🚆", ("transit", "train", "rail", "metro", "subway", "bus ", "commuter")),
-    ("📞", ("channel", "communicat", "phone", "hotline", "line")),
+    ("⛴️", ("ferry", "ferries", "vessel", "port", "harbour", "harbor", "ship", "boat", "crossing")),
+    ("🚆", ("transit", "train", "rail", "metro", "subway", "bus ", "buses", "commuter", "route")),
+    ("📞", ("channel", "communicat", "phone", "hotline", "direct line", "call")),
     ("🎖️", ("military", "army", "troop", "general", "commander", "defence", "defense")),
     ("⚠️", ("risk", "warn", "danger", "threat")),
     ("🗣️", ("talks", "said", "says", "told", "announc", "statement", "emphasi", "interview")),
@@ -389,8 +435,9 @@ def pick_emoji(text: str, avoid: frozenset[str] = frozenset()) -> str:
     """
     words = " " + " ".join(w.lower() for w in _TOKEN.findall(text)) + " "
     fitting = [QUOTE_EMOJI] if any(mark in text for mark in "“\"") else []
-    fitting += [emoji for emoji, keywords in _EMOJI_KEYWORDS
-                if any(" " + keyword in words for keyword in keywords)]
+    scores = [(sum(words.count(" " + keyword) for keyword in keywords), -rank, emoji)
+              for rank, (emoji, keywords) in enumerate(_EMOJI_KEYWORDS)]
+    fitting += [emoji for score, _, emoji in sorted(scores, reverse=True) if score > 0]
     fitting += [emoji for symbol, emoji in _SYMBOL_EMOJI.items() if symbol in text]
     for emoji in [*fitting, *_GENERIC_EMOJI]:
         if emoji not in avoid:

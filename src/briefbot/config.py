@@ -204,9 +204,21 @@ def _channels(
             raise ConfigError(f"{where}.{id_key}: missing; say which chat gets the briefing")
         if "time" not in entry:
             raise ConfigError(f"{where}.time: missing; write the local time as HH:MM")
+        chat_id = str(entry[id_key]).strip()
+        # Ids the platform can never resolve would fail at every delivery, silently for days.
+        if id_key == "channel_id" and not re.fullmatch(r"\d{1,20}", chat_id):
+            raise ConfigError(
+                f"{where}.channel_id: {chat_id!r} is not a Discord channel id; it is a number "
+                "like 1234567890123456789 (Developer Mode, right-click the channel, Copy ID)"
+            )
+        if id_key == "chat_id" and not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{3,31}", chat_id):
+            raise ConfigError(
+                f"{where}.chat_id: {chat_id!r} is not a Telegram chat id; write a number like "
+                "-1001234567890 or a public channel's @username, like '@news'"
+            )
         channels.append(
             ChannelSchedule(
-                chat_id=str(entry[id_key]),
+                chat_id=chat_id,
                 time=parse_time_of_day(entry["time"], f"{where}.time"),
                 timezone=check_timezone(entry.get("timezone", default_zone), f"{where}.timezone"),
             )

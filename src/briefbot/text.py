@@ -14,26 +14,67 @@ _ABBREVIATIONS = frozenset(
     """.split()
 )
 
-_SENTENCE_END = re.compile(r"""([.!?…]+["'”’)\]]*)(\s+)(?=["'“‘(\[]?[A-Z0-9\u00C0-\u024F])""")
+# Russian abbreviations that are followed by a capital inside a sentence ("ул. Ленина").
+_ABBREVIATIONS_RU = frozenset("им ул пр просп проф акад ген св тыс млн млрд руб".split())
+
+# A sentence end: terminal punctuation and closing quotes or brackets, then either
+#   - whitespace and a sentence start (checked in `_starts_sentence`), for scripts that put a
+#     space between sentences (Latin, Cyrillic, Greek, Arabic, Devanagari);
+#   - a CJK full stop, exclamation or question mark (。！？), which needs no space after it;
+#   - the Greek question mark (";" between Greek words), whitespace and a Greek word.
+_SENTENCE_END = re.compile(
+    r"""(?P<marks>[.!?…؟।]+["'”’)\]»」』]*)(?P<space>\s+)(?P<open>["'“‘(\[«„]?)(?=(?P<next>\w))"""
+    r"""|(?P<cjk>[。！？]+(?P<closed>["'”’)\]」』）]*))(?P<gap>\s*)(?=(?P<after>\S))"""
+    r"""|(?P<greek>(?<=[\u0370-\u03ff\u1f00-\u1fff])[;\u037e])\s+(?=[\u0370-\u03ff\u1f00-\u1fff])"""
+)
+# The sentence starts the splitter knew when only Latin text was read. English boundaries must
+# not move (the Q&A engine's fitted weights depend on them), so these stay exactly as they were.
+_LATIN_START = re.compile(r"[A-Z0-9\u00C0-\u024F]")
+
+
+def _starts_sentence(char: str, opening: str) -> bool:
+    """Whether a word starting with `char` (after an `opening` quote, or "") may open a
+    sentence: a Latin capital or digit as before, or a capital or caseless letter (Cyrillic,
+    Greek, Arabic, CJK...) or digit of another script."""
+    if _LATIN_START.match(char) and opening not in ("«", "„"):
+        return True
+    return (char > "\u024f" or opening != "") and char.isalnum() and not char.islower()
 
 
 def split_sentences(paragraph: str) -> list[str]:
-    """Split one paragraph into sentences, keeping abbreviations such as U.S. and Gen. intact."""
+    """One paragraph as its sentences, in order, whitespace normalised; [] for a blank one.
+
+    A sentence ends at . ! ? … (and ؟ । for Arabic and Hindi) before a space and a capital or
+    caseless letter or a digit, at 。！？ with or without a space, and at a Greek question mark.
+    A period after an abbreviation (U.S., Gen., Dr., a.m., St.) or a single letter (an initial)
+    ends nothing.
+    """
     text = " ".join(paragraph.split())
     if not text:
         return []
     sentences: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        end = match.end(1)
-        candidate = text[start:end]
+        marks = match.group("marks")
+        if marks is None:  # CJK or Greek: no abbreviations to step over
+            if (match.group("closed") and not match.group("gap")
+                    and match.group("after") not in "「『“‘（(\"'"):
+                continue  # 「会談は成功した。」と述べた: a quoted sentence inside a longer one
+            end = match.end("cjk") if match.group("cjk") is not None else match.end("greek")
+            sentences.append(text[start:end].strip())
+            start = match.end()
+            continue
+        if not _starts_sentence(match.group("next"), match.group("open")):
+            continue
+        candidate = text[start : match.end("marks")]
         last_word = candidate.rstrip(".!?…\"'”’)]").rsplit(" ", 1)[-1].lower()
-        if match.group(1).startswith(".") and (
-            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+        if marks.startswith(".") and (
+            last_word in _ABBREVIATIONS or last_word in _ABBREVIATIONS_RU
+            or (len(last_word) == 1 and last_word.isalpha())
         ):
             continue
         sentences.append(candidate.strip())
-        start = match.end()
+        start = match.end("space")
     tail = text[start:].strip()
     if tail:
         sentences.append(tail)
