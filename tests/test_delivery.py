@@ -487,7 +487,7 @@ class _BulletsFail(RecordingAdapter):
 
     down = True
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         if self.down and "bullets" in str(part):
             from briefbot.errors import TemporaryFailure
             raise TemporaryFailure("502 Bad Gateway")
@@ -522,7 +522,7 @@ async def test_stop_mid_broadcast_ends_the_pass_between_sends_and_loses_nothing(
     stop = asyncio.Event()
 
     class StopsMidway(RecordingAdapter):
-        async def send_part(self, chat_id: str, part: object) -> None:
+        async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
             await super().send_part(chat_id, part)
             if len(self.outbox.accepted) == 40:
                 stop.set()
@@ -551,7 +551,7 @@ async def test_stop_during_a_retry_wait_ends_the_pass_without_waiting_it_out(
     stop = asyncio.Event()
 
     class DownThenStop(RecordingAdapter):
-        async def send_part(self, chat_id: str, part: object) -> None:
+        async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
             # SIGTERM arrives while delivery waits to retry the failed send.
             asyncio.get_running_loop().call_later(0.01, stop.set)
             from briefbot.errors import TemporaryFailure
@@ -574,7 +574,7 @@ class _FailsFirst(RecordingAdapter):
         super().__init__()
         self.failures_left = failures
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         if self.failures_left:
             self.failures_left -= 1
             from briefbot.errors import TemporaryFailure
@@ -636,3 +636,19 @@ async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
     assert taken == ["claimed"]
     assert adapter.outbox.accepted == []  # the other sender sends it, not this one
     assert (report.sent, report.duplicates_avoided) == (0, 1)
+
+
+async def test_a_briefing_subscribed_in_a_forum_topic_goes_there_every_part(
+    store: SqliteStore,
+) -> None:
+    """/subscribe sent in topic 77 of a forum: part 2, and every day after, land in topic 77."""
+    store.subscribe("telegram", "-100", dt.time(7, 30), "Europe/Berlin", created_by="admin",
+                    now=SUBSCRIBED_AT, thread_id="77")
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("vote", next_day(MONDAY)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    sent = adapter.outbox.to("-100")
+    assert len(sent) == 4
+    assert [adapter.topics[part] for part in sent] == ["77"] * 4

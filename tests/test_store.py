@@ -182,3 +182,27 @@ def test_a_claim_taken_over_after_its_lease_cannot_be_renewed(store: SqliteStore
     assert store.claim_part(sub.id, DAY, 0, ["a"], claimant="second", now=later,
                             lease=LEASE) == "claimed"
     assert not store.renew_claim(sub.id, DAY, 0, claimant="first", now=later, lease=LEASE)
+
+
+def test_upgraded_database_keeps_subscriptions_in_the_chat_and_restores_pruned_sent_articles(
+    tmp_path: Path,
+) -> None:
+    """Version 4 -> 5: no topic (the chat itself), and every article in the ledger counts as sent."""
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(";".join(MIGRATIONS[:4]) + "; PRAGMA user_version = 4;")
+    db.execute("INSERT INTO subscriptions VALUES (1, 'telegram', '-1', '07:30', 'UTC', 'a', "
+               "'2026-11-01T00:00:00+00:00', 'chat', NULL, '2026-11-22', 'bridge', "
+               "'2026-11-22', '2026-11-22T07:30:00+00:00', '2026-11-01T00:00:00+00:00')")
+    db.execute("INSERT INTO ledger VALUES (1, '2026-11-20', 0, '[\"park\"]', "
+               "'2026-11-20T07:30:00+00:00')")
+    db.execute("INSERT INTO ledger VALUES (1, '2026-11-22', 0, '[\"bridge\"]', "
+               "'2026-11-22T07:30:00+00:00')")
+    db.execute("INSERT INTO sent_articles VALUES (1, 'bridge', '2026-11-22')")  # park pruned
+    db.commit()
+    db.close()
+    upgraded = SqliteStore(path)
+    sub = upgraded.subscription("telegram", "-1")
+    assert sub is not None and sub.thread_id is None
+    assert upgraded.sent_article_ids(1) == {"bridge", "park"}
+    upgraded.close()

@@ -307,6 +307,52 @@ async def test_group_admin_check_asks_telegram(fake: FakeTelegram) -> None:
     assert [m.parsed_text for m in replies] == ["admin=True", "admin=False"]
 
 
+# --- forum topics ----------------------------------------------------------------------------
+
+
+async def test_every_part_of_a_reply_in_a_forum_topic_stays_in_that_topic(
+    fake: FakeTelegram,
+) -> None:
+    """Part 1 is a reply to the command; part 2 on must name the topic or land in General."""
+    digest = big_digest()
+    parts = render_telegram(digest)
+    assert len(parts) >= 3
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    async with running(fake, Recorder(digest)):
+        fake.push_message("/latest", chat_id=-700, chat_type="supergroup", thread_id=77)
+        sent = await fake.wait_for_messages(len(parts), chat_id=-700, timeout=10)
+    assert [m.thread_id for m in sent] == [77] * len(parts)
+
+
+async def test_a_message_in_a_forum_topic_reaches_the_core_with_its_topic(
+    fake: FakeTelegram,
+) -> None:
+    recorder = Recorder()
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    async with running(fake, recorder):
+        fake.push_message("/subscribe 07:30", chat_id=-700, chat_type="supergroup", thread_id=77)
+        fake.push_message("/status", chat_id=-700, chat_type="supergroup")  # General
+        await fake.wait_for_messages(2, chat_id=-700)
+    assert [i.thread_id for i in recorder.seen] == ["77", None]
+
+
+async def test_send_part_posts_into_the_given_forum_topic(fake: FakeTelegram) -> None:
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    async with running(fake, Recorder(), receive=False) as adapter:
+        await adapter.send_part("-700", "<b>Morning briefing</b>", thread_id="77")
+        await adapter.send_part("-700", "<b>Part two</b>", thread_id="77")
+    assert [m.thread_id for m in fake.messages_to(-700)] == [77, 77]
+
+
+async def test_a_deleted_forum_topic_pauses_the_briefing_with_the_fix(fake: FakeTelegram) -> None:
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    fake.deleted_topics[-700] = {77}
+    async with running(fake, Recorder(), receive=False) as adapter:
+        with pytest.raises(ChatUnavailable) as caught:
+            await adapter.send_part("-700", "<b>Morning briefing</b>", thread_id="77")
+    assert "topic 77 was deleted" in caught.value.reason and "/subscribe" in caught.value.reason
+
+
 # --- failures while replying -----------------------------------------------------------------
 
 

@@ -38,6 +38,9 @@ class Incoming:
     # Shows the person that an answer is coming (Telegram "typing…", Discord "thinking…"),
     # awaited when the answer waits on something slow (the qa.reader endpoint). None: no sign.
     working: Callable[[], Awaitable[None]] | None = None
+    # The topic of a forum supergroup it was written in (Telegram's message_thread_id); every
+    # reply, and a daily briefing /subscribe'd from here, goes back into it. None: the chat.
+    thread_id: str | None = None
 
     async def is_admin(self) -> bool:
         if self.admin_check is not None:

@@ -419,7 +419,7 @@ class Delivery:
         moves = 0
         while True:
             try:
-                await self._send_holding(adapter, chat_id, part, renew, stop)
+                await self._send_holding(adapter, chat_id, part, renew, stop, sub.thread_id)
                 return chat_id
             except TemporaryFailure as exc:
                 if failures >= len(self._retry_delays) or stop.is_set():
@@ -460,7 +460,7 @@ class Delivery:
 
     async def _send_holding(
         self, adapter: Adapter, chat_id: str, part: object, renew: Callable[[], bool],
-        stop: asyncio.Event,
+        stop: asyncio.Event, thread_id: str | None = None,
     ) -> None:
         """`adapter.send_part`, renewing the claim while it runs (it may wait out rate limits).
 
@@ -498,7 +498,7 @@ class Delivery:
 
         helpers = (asyncio.create_task(keep()), asyncio.create_task(cut_when_stopping()))
         try:
-            await adapter.send_part(chat_id, part)
+            await adapter.send_part(chat_id, part, thread_id=thread_id)
         except asyncio.CancelledError:
             if lost and task.uncancel() == 0:
                 raise _ClaimLost from None

@@ -61,7 +61,9 @@ class ConsoleAdapter:
     def render(self, reply: Reply) -> Sequence[object]:
         return [render_plain(reply)]
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(
+        self, chat_id: str, part: object, *, thread_id: str | None = None
+    ) -> None:
         self._stdout.write(f"{part}\n\n")
         self._stdout.flush()
 

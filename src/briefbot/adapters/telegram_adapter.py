@@ -95,6 +95,8 @@ _REJECTED_TOKEN = (
     f"{TELEGRAM_TOKEN_ENV} was rejected by the Telegram server; check the token from @BotFather"
 )
 _CHAT_ID = re.compile(r"-?\d+")
+_TOPIC = re.compile(r"\d+")
+_TOPIC_GONE = re.compile(r"(?i)message thread not found|topic_closed|topic_deleted")
 
 
 # --- token redaction -------------------------------------------------------------------------
@@ -356,7 +358,8 @@ class TelegramAdapter:
             text=text,
             chat_kind="private" if message.chat.type == Chat.PRIVATE else "group",
             admin_check=None if message.chat.type == Chat.PRIVATE else self._admin_check(message),
-            working=self._typing(message.chat.id),
+            working=self._typing(message.chat.id, _topic_of(message)),
+            thread_id=None if _topic_of(message) is None else str(_topic_of(message)),
         )
         async with self._turn(chat_id):
             try:
@@ -414,11 +417,12 @@ class TelegramAdapter:
 
         return check
 
-    def _typing(self, chat_id: int) -> Callable[[], Awaitable[None]]:
-        """Shows "typing…" in the chat (for 5 s, or until the bot's next message)."""
+    def _typing(self, chat_id: int, topic: int | None) -> Callable[[], Awaitable[None]]:
+        """Shows "typing…" in the chat or topic (for 5 s, or until the bot's next message)."""
 
         async def typing() -> None:
-            await self._application().bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await self._application().bot.send_chat_action(chat_id, ChatAction.TYPING,
+                                                           message_thread_id=topic)
 
         return typing
 
@@ -426,10 +430,13 @@ class TelegramAdapter:
         chat_id = str(message.chat.id)
         # In a group the first part answers the message itself, so the thread stays readable.
         reply_to = message.message_id if message.chat.type != Chat.PRIVATE else None
+        # In a forum every part goes into the asker's topic: only the first is a reply, and a
+        # message that is not a reply and names no topic lands in General.
+        topic = _topic_of(message)
         try:
             for reply in replies:
                 for part in self.render(reply):
-                    await self._send(chat_id, part, reply_to)
+                    await self._send(chat_id, part, reply_to, topic)
                     reply_to = None
         except ChatUnavailable as exc:
             log.warning("Telegram chat %s: cannot reply: %s", chat_id, exc.reason)
@@ -475,13 +482,17 @@ class TelegramAdapter:
     def render(self, reply: Reply) -> Sequence[str]:
         return render_telegram(reply)
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(
+        self, chat_id: str, part: object, *, thread_id: str | None = None
+    ) -> None:
         """Send one HTML message; failures become ChatUnavailable, ChatMoved or TemporaryFailure."""
         if not isinstance(part, str):
             raise TypeError(f"expected Telegram HTML text from render(), got {type(part).__name__}")
-        await self._send(chat_id, part, None)
+        topic = int(thread_id) if thread_id is not None and _TOPIC.fullmatch(thread_id) else None
+        await self._send(chat_id, part, None, topic)
 
-    async def _send(self, chat_id: str, html: str, reply_to: int | None) -> None:
+    async def _send(self, chat_id: str, html: str, reply_to: int | None,
+                    topic: int | None = None) -> None:
         bot = self._application().bot
         target: int | str = int(chat_id) if _CHAT_ID.fullmatch(chat_id) else chat_id
         reply = (
@@ -496,7 +507,7 @@ class TelegramAdapter:
             try:
                 await bot.send_message(
                     target, html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-                    reply_parameters=reply,
+                    reply_parameters=reply, message_thread_id=topic,
                 )
                 return
             except Forbidden as exc:
@@ -517,6 +528,12 @@ class TelegramAdapter:
             except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
                 if "chat not found" in exc.message.lower():
                     raise ChatUnavailable(chat_id, "chat not found") from None
+                if topic is not None and _TOPIC_GONE.search(exc.message):
+                    # Sending to General instead would surprise the forum; pause and say why.
+                    raise ChatUnavailable(
+                        chat_id, f"its forum topic {topic} was deleted or closed; an admin's "
+                        "/subscribe in a topic (or in General) resumes the briefing there",
+                    ) from None
                 raise DeliveryError(f"Telegram refused the message: {exc.message}") from None
             except TimedOut as exc:
                 if _uncertain(exc):
@@ -550,6 +567,14 @@ class TelegramAdapter:
         log.info("Telegram chat %s: send failed (%s); retrying in %.2f s",
                  chat_id, error.message, delay)
         await asyncio.sleep(delay)
+
+
+def _topic_of(message: Message) -> int | None:
+    """The forum topic a message was written in; None outside forums and in General.
+
+    Outside forums `message_thread_id` also marks reply threads, which are not send targets.
+    """
+    return message.message_thread_id if message.is_topic_message else None
 
 
 def _leading_command(message: Message) -> str | None:
