@@ -146,6 +146,19 @@ def test_send_due_with_a_platform_down_exits_3_so_cron_runs_it_again(tmp_path: P
     assert "AAHunreachable" not in result.stdout + result.stderr
 
 
+def test_send_due_without_any_token_exits_2_naming_the_variables(tmp_path: Path) -> None:
+    """Cron would otherwise run it every 5 minutes, deliver nothing and see success."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n"
+        'telegram:\n  channels: [{chat_id: "@news", time: "07:30", timezone: Europe/Berlin}]\n'
+    )
+    result = briefbot("--config", str(config), "send-due", "--at", "2026-11-25T07:31:00+01:00")
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr and "DISCORD_BOT_TOKEN" in result.stderr
+    assert "briefbot.env" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = briefbot("ask", "--content", str(tmp_path / "nowhere"), "--json", "who?")
     assert result.returncode == 2

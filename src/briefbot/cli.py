@@ -18,7 +18,14 @@ from pathlib import Path
 from briefbot import __version__
 from briefbot.articles import Article, Library
 from briefbot.briefing import make_briefing
-from briefbot.config import READER_KEY_ENV, Config, ReaderConfig, load_config
+from briefbot.config import (
+    DISCORD_TOKEN_ENV,
+    READER_KEY_ENV,
+    TELEGRAM_TOKEN_ENV,
+    Config,
+    ReaderConfig,
+    load_config,
+)
 from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import setup_logging
 from briefbot.qa import Answer, QAIndex
@@ -116,8 +123,21 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return asyncio.run(app.run(config))
     if command == "send-due":
         at = _parse_at(args.at, config.timezone) if args.at else dt.datetime.now(dt.UTC)
+        _require_a_token(config)
         return asyncio.run(app.send_due(config, at))
     raise AssertionError(command)
+
+
+def _require_a_token(config: Config) -> None:
+    """send-due with no platform token would deliver nothing and exit 0: cron would never
+    notice. Say which variables are missing, and where cron reads them from."""
+    if config.telegram.token is not None or config.discord.token is not None:
+        return
+    raise ConfigError(
+        f"send-due: neither {TELEGRAM_TOKEN_ENV} nor {DISCORD_TOKEN_ENV} is set, so no "
+        "briefing can be delivered. Set one in the environment send-due runs in; cron does "
+        "not read your shell's: deploy/briefbot.cron loads them from /etc/briefbot/briefbot.env"
+    )
 
 
 def _parse_at(value: str, zone: str) -> dt.datetime:
