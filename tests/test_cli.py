@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -157,6 +158,60 @@ def test_send_due_without_any_token_exits_2_naming_the_variables(tmp_path: Path)
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in result.stderr and "DISCORD_BOT_TOKEN" in result.stderr
     assert "briefbot.env" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_preview_into_a_closed_pipe_exits_quietly() -> None:
+    """`briefbot preview | head`: the reader left; no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte, every time
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "briefbot", "preview", "seed", "--platform", "telegram"],
+            cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, env=env,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def test_ctrl_d_in_the_console_chat_ends_the_prompt_line(tmp_path: Path) -> None:
+    """In a terminal, Ctrl+D after `you> ` must leave the shell's next prompt on its own line."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    env["HOME"] = str(tmp_path)  # the console's history file goes here
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "briefbot", "--config", str(config), "chat"],
+        stdin=slave, stdout=slave, stderr=subprocess.DEVNULL, env=env, close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"you> " not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 1.0)[0]:
+                seen += os.read(master, 4096)
+        assert b"you> " in seen, seen
+        os.write(master, b"\x04")
+        assert process.wait(timeout=30) == 0
+        with contextlib.suppress(OSError):  # EIO once the child closed the terminal
+            while select.select([master], [], [], 0.5)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert seen.endswith(b"you> \r\n"), seen[-40:]
 
 
 def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:

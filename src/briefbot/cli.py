@@ -100,6 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONTENT
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:
+        # The reader of our output went away (`briefbot preview | head`): what it wanted it
+        # got. Point stdout at /dev/null so the flush at exit cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:

@@ -109,6 +109,9 @@ class ConsoleAdapter:
                     try:
                         line = input("you> ")
                     except EOFError:
+                        # Ctrl+D: end the prompt's line, so the shell's prompt starts on its own.
+                        self._stdout.write("\n")
+                        self._stdout.flush()
                         break
                     self._replied.clear()
                     loop.call_soon_threadsafe(lines.put_nowait, line)
