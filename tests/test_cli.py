@@ -214,6 +214,16 @@ def test_ctrl_d_in_the_console_chat_ends_the_prompt_line(tmp_path: Path) -> None
     assert seen.endswith(b"you> \r\n"), seen[-40:]
 
 
+def test_check_says_plainly_an_undated_article_never_goes_out_daily(content_dir: Path) -> None:
+    (content_dir / "note.md").write_text(
+        "---\ntitle: Undated note\n---\nThe council met on Tuesday to talk about the bridge.\n")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert "note.md: no date, so daily briefings will never send it" in check.stdout
+
+
 def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = briefbot("ask", "--content", str(tmp_path / "nowhere"), "--json", "who?")
     assert result.returncode == 2

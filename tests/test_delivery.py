@@ -477,7 +477,8 @@ async def test_same_day_article_is_new_after_the_last_one_sent_left_the_library(
     subscribe(store, "-100")
     await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
     shelf.articles = ()
-    shelf.put(story("vote", MONDAY), story("older", next_day(MONDAY, -1)))
+    # "older" is old news (dated beyond NEW_WITHIN before the last briefing), so not sent.
+    shelf.put(story("vote", MONDAY), story("older", next_day(MONDAY, -8)))
     await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
     assert adapter.outbox.to("-100")[2:] == ["vote: Council votes on vote", "vote: 3 bullets"]
 
@@ -652,3 +653,54 @@ async def test_a_briefing_subscribed_in_a_forum_topic_goes_there_every_part(
     sent = adapter.outbox.to("-100")
     assert len(sent) == 4
     assert [adapter.topics[part] for part in sent] == ["77"] * 4
+
+
+async def test_a_back_dated_article_added_after_the_last_briefing_is_sent_next(
+    store: SqliteStore,
+) -> None:
+    """Dated the day before the last briefing, but added after it: the chat never had it."""
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("late-report", next_day(MONDAY, -1)))
+    report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert report.delivered == 1
+    assert adapter.outbox.to("-100")[2:] == ["late-report: Council votes on late report",
+                                             "late-report: 3 bullets"]
+    # And once only: the days after, it is not new any more.
+    for days in (2, 3, 9):
+        await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY, days), 7, 30))
+    assert len(adapter.outbox.to("-100")) == 4
+
+
+async def test_an_article_dated_more_than_a_week_before_the_last_briefing_is_old_news(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("archive", next_day(MONDAY, -8)))
+    report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert report.nothing_new == 1 and len(adapter.outbox.to("-100")) == 2
+
+
+async def test_a_back_dated_article_sent_is_not_sent_again_after_a_newer_one(
+    store: SqliteStore,
+) -> None:
+    """Pruning what was sent must never make a back-dated article new again."""
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("late-report", next_day(MONDAY, -1)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    shelf.put(story("vote", next_day(MONDAY, 2)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY, 2), 7, 30))
+    shelf.put(story("ferry", next_day(MONDAY, 3)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY, 3), 7, 30))
+    sent = adapter.outbox.to("-100")
+    assert [p for p in sent if p.startswith("late-report")] == [
+        "late-report: Council votes on late report", "late-report: 3 bullets"]
+    assert len(sent) == 8

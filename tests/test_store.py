@@ -162,16 +162,34 @@ def test_upgraded_database_counts_ledger_articles_as_sent(tmp_path: Path) -> Non
     upgraded.close()
 
 
-def test_finishing_a_briefing_remembers_its_articles_and_forgets_older_ones(
+def test_finishing_a_briefing_remembers_its_articles_and_forgets_old_news(
     store: SqliteStore,
 ) -> None:
+    """Sent articles dated within SENT_KEPT_FOR of the send are kept (they could be new again
+    otherwise); older ones are old news anyway, and forgotten."""
     sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
-    store.finish_briefing(sub.id, DAY, newest_article_id="old", newest_article_date=DAY,
-                          sent_at=NOW, sent_articles=[("old", DAY)])
+    week_ago = NOW.date() - dt.timedelta(days=7)
+    month_ago = NOW.date() - dt.timedelta(days=30)
+    store.finish_briefing(sub.id, DAY, newest_article_id="old", newest_article_date=week_ago,
+                          sent_at=NOW, sent_articles=[("old", week_ago), ("ancient", month_ago)])
     later = DAY + dt.timedelta(days=1)
     store.finish_briefing(sub.id, later, newest_article_id="new", newest_article_date=later,
                           sent_at=NOW, sent_articles=[("new", later), ("same-day", later)])
-    assert store.sent_article_ids(sub.id) == {"new", "same-day"}
+    assert store.sent_article_ids(sub.id) == {"old", "new", "same-day"}
+    assert store.subscription("telegram", "-1").last_article_date == later  # type: ignore[union-attr]
+
+
+def test_a_back_dated_article_sent_last_does_not_lower_the_newest_date(
+    store: SqliteStore,
+) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.finish_briefing(sub.id, DAY, newest_article_id="new", newest_article_date=DAY,
+                          sent_at=NOW, sent_articles=[("new", DAY)])
+    earlier = DAY - dt.timedelta(days=2)
+    store.finish_briefing(sub.id, DAY + dt.timedelta(days=1), newest_article_id="late",
+                          newest_article_date=earlier, sent_at=NOW,
+                          sent_articles=[("late", earlier)])
+    assert store.subscription("telegram", "-1").last_article_date == DAY  # type: ignore[union-attr]
 
 
 def test_a_claim_taken_over_after_its_lease_cannot_be_renewed(store: SqliteStore) -> None:

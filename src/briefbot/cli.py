@@ -244,6 +244,13 @@ def _check(config: Config) -> int:
     report = library.reload()
     for problem in report.problems:
         print(f"{config.content_dir.name}/{problem}")
+    for article in library.articles:
+        if article.date is None:
+            # Its parse warning says it sorts as oldest; say what that means for readers.
+            name = article.path.name if article.path is not None else article.id
+            print(f"{config.content_dir.name}/{name}: no date, so daily briefings will never "
+                  f"send it (only dated articles are news to a chat); /brief {article.id} still "
+                  "shows it. Add its date to send it")
     count = len(library.articles)
     faults = len(report.problems)
     print(f"{count} article{'s' if count != 1 else ''} loaded from {config.content_dir}; "

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from briefbot.adapters.base import Adapter
 from briefbot.articles import Article
@@ -32,6 +33,11 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # A subscriber back from a long silence gets the newest ten headlines, not a wall of them.
 MAX_DIGEST_ARTICLES = 10
+# What a chat was not sent is new to it if dated at most this long before its last briefing:
+# a report dated 4 March but written (or fetched) after the 5 March briefing still goes out;
+# an archive article dropped into content/ months later does not. The store keeps what each
+# chat was sent for at least this long plus a day (store.SENT_KEPT_FOR).
+NEW_WITHIN = dt.timedelta(days=7)
 
 
 class ArticleSource(Protocol):
@@ -41,6 +47,18 @@ class ArticleSource(Protocol):
     def articles(self) -> Sequence[Article]: ...
 
     def find(self, article_id: str) -> Article | None: ...
+
+
+def _new_since(sub: Subscription) -> dt.date | None:
+    """The oldest article date still news to this chat (see `Delivery.new_articles`)."""
+    if sub.last_sent_at is not None:
+        last = sub.last_sent_at.astimezone(ZoneInfo(sub.timezone)).date()
+    elif sub.last_article_date is not None:
+        last = sub.last_article_date
+    else:
+        return None
+    joined = sub.created_at.astimezone(ZoneInfo(sub.timezone)).date()
+    return max(last - NEW_WITHIN, joined)
 
 
 def utc_now() -> dt.datetime:
@@ -283,17 +301,20 @@ class Delivery:
     def new_articles(
         self, sub: Subscription, articles: Sequence[Article], sent: frozenset[str]
     ) -> list[Article]:
-        """The articles this subscription has not been sent, dated on or after the newest one it
-        was sent, newest first (capped); a new subscription starts with the newest article only.
+        """The articles this subscription has not been sent, newest first (capped); a new
+        subscription starts with the newest article only.
 
-        Membership, not position: a same-date article added later can sort after the one sent.
-        Undated articles sort as oldest, so they are only ever a first briefing.
+        Membership, not position or date: a same-date article added later, or one dated a few
+        days back, is new as long as the chat was not sent it. Old news is not: an article
+        dated more than NEW_WITHIN before the chat's last briefing, or before the chat
+        subscribed. Undated articles are never sent after the first briefing (`briefbot check`
+        says so).
         """
         if not articles:
             return []
         if sub.last_article_id is None and not sent:
             return [articles[0]]
-        since = sub.last_article_date
+        since = _new_since(sub)
         fresh = [a for a in articles if a.id not in sent and a.date is not None
                  and (since is None or a.date >= since)]
         return fresh[:MAX_DIGEST_ARTICLES]

@@ -59,6 +59,9 @@ class BriefingProgress:
 
 # (article id, its date): what a finished briefing sent, so it is never "new" again.
 SentArticle = tuple[str, dt.date | None]
+# How long what a chat was sent is remembered, counted back from its last briefing: longer
+# than delivery.NEW_WITHIN (7 days), by a day for the gap between UTC and local dates.
+SENT_KEPT_FOR = dt.timedelta(days=8)
 
 
 class Store(Protocol):
@@ -700,22 +703,23 @@ class SqliteStore:
                  for article_id, date in sent_articles],
             )
             if newest_article_id is not None:
+                date = None if newest_article_date is None else newest_article_date.isoformat()
+                # The newest date the chat was sent: a back-dated article must not lower it.
                 db.execute(
                     "UPDATE subscriptions SET last_article_id = ?, "
-                    "last_article_date = COALESCE(?, last_article_date), "
+                    "last_article_date = CASE WHEN last_article_date IS NULL "
+                    "OR ? > last_article_date THEN COALESCE(?, last_article_date) "
+                    "ELSE last_article_date END, "
                     "last_sent_at = COALESCE(?, last_sent_at) WHERE id = ?",
-                    (
-                        newest_article_id,
-                        None if newest_article_date is None else newest_article_date.isoformat(),
-                        None if sent_at is None else _stamp(sent_at),
-                        subscription_id,
-                    ),
+                    (newest_article_id, date, date,
+                     None if sent_at is None else _stamp(sent_at), subscription_id),
                 )
-                # Only articles dated on or after the newest one sent can still be "new".
+            if newest_article_id is not None and sent_at is not None:
+                # Older than this, an article is old news to the chat whether sent or not.
+                forget_before = (sent_at.astimezone(dt.UTC).date() - SENT_KEPT_FOR).isoformat()
                 db.execute(
-                    "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < "
-                    "(SELECT last_article_date FROM subscriptions WHERE id = ?)",
-                    (subscription_id, subscription_id),
+                    "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < ?",
+                    (subscription_id, forget_before),
                 )
 
     # Deferrals
