@@ -696,3 +696,14 @@ async def test_an_unreachable_bot_api_is_a_temporary_failure_naming_base_url() -
     with pytest.raises(TemporaryFailure, match=r"cannot reach the Telegram Bot API .*telegram.base_url"):
         await adapter.start()
     await adapter.stop()
+
+
+def test_sniffio_is_a_dependency_so_httpcore_does_not_retry_its_import_per_request() -> None:
+    """Without sniffio, httpcore re-attempts `import sniffio` about ten times a request."""
+    from importlib.metadata import requires
+
+    import sniffio
+
+    assert sniffio.current_async_library is not None
+    declared = [r.split(">")[0].split("=")[0].strip() for r in requires("briefbot") or []]
+    assert "sniffio" in declared
