@@ -704,3 +704,24 @@ async def test_a_back_dated_article_sent_is_not_sent_again_after_a_newer_one(
     assert [p for p in sent if p.startswith("late-report")] == [
         "late-report: Council votes on late report", "late-report: 3 bullets"]
     assert len(sent) == 8
+
+
+async def test_a_briefing_many_chats_share_is_composed_once_a_pass(store: SqliteStore) -> None:
+    """Rebuilding the same briefing for each chat was two thirds of a broadcast's core time."""
+    from briefbot.delivery import compose_briefing
+
+    composed: list[tuple[str, ...]] = []
+
+    def counting(articles: object) -> object:
+        chosen = list(articles)  # type: ignore[call-overload]
+        composed.append(tuple(a.id for a in chosen))
+        return compose_briefing(chosen)
+
+    for n in range(30):
+        subscribe(store, f"-{n}")
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    report = await delivery(store, shelf, adapter, at_berlin(MONDAY, 7, 30),
+                            compose=counting).run_pass(at_berlin(MONDAY, 7, 30))
+    assert report.delivered == 30 and len(adapter.outbox.accepted) == 60
+    assert composed == [("bridge",)]

@@ -182,6 +182,8 @@ class Delivery:
         self._unrecorded: _Unrecorded = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # (platform, ((article id, content hash), ...)) -> rendered parts, for one pass.
+        self._parts: dict[tuple[str, tuple[tuple[str, str], ...]], Sequence[object]] = {}
 
     # Deciding
 
@@ -251,6 +253,8 @@ class Delivery:
         if not due:
             return tally.report()
         articles = tuple(self._library.articles)
+        # Most chats get the same briefing: compose and render each one once a pass.
+        self._parts = {}
         queue: asyncio.Queue[tuple[Subscription, Due]] = asyncio.Queue()
         for item in due:
             queue.put_nowait(item)
@@ -348,7 +352,7 @@ class Delivery:
             return
         ids = tuple(a.id for a in chosen)
         adapter = self._adapters[sub.platform]
-        parts = adapter.render(self._compose(chosen))
+        parts = self._parts_of(adapter, chosen)
         chat_id = sub.chat_id
         for index, part in enumerate(parts):
             if index in progress.delivered_parts:
@@ -415,6 +419,17 @@ class Delivery:
         self._finish(sub, when.local_date, ids[0], chosen[0].date, chat_id,
                      [(a.id, a.date) for a in chosen])
         tally.add("delivered")
+
+    def _parts_of(self, adapter: Adapter, chosen: Sequence[Article]) -> Sequence[object]:
+        """The rendered parts of the briefing of `chosen`, made once a pass per platform.
+
+        Keyed by each article's content hash too, so an article edited mid-pass is not mixed up.
+        """
+        key = (adapter.platform, tuple((a.id, a.digest) for a in chosen))
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._parts[key] = tuple(adapter.render(self._compose(chosen)))
+        return parts
 
     def _finish(self, sub: Subscription, day: dt.date, newest_id: str,
                 newest_date: dt.date | None, chat_id: str, sent: Sequence[SentArticle],
