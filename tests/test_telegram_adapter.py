@@ -707,3 +707,35 @@ def test_sniffio_is_a_dependency_so_httpcore_does_not_retry_its_import_per_reque
     assert sniffio.current_async_library is not None
     declared = [r.split(">")[0].split("=")[0].strip() for r in requires("briefbot") or []]
     assert "sniffio" in declared
+
+
+async def test_the_send_window_paces_by_when_sends_were_answered() -> None:
+    """The 4th send of a 3-per-second window waits for 1 s after the 1st was *answered*, so a
+    slow answer (its request may have arrived late) pushes the next send back, not forward."""
+    from briefbot.adapters.telegram_adapter import SendWindow
+
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    window = SendWindow(3, 1.0, clock=lambda: now[0], sleep=sleep)
+    for answer_after in (0.25, 0.0, 0.0):  # the first answer comes back 0.25 s late
+        async with window:
+            now[0] += answer_after
+    async with window:
+        started = now[0]
+    assert slept == [1.0] and started == 1.25  # paced by start times it would be 1.0
+
+
+async def test_a_broadcast_under_the_30_per_second_limit_gets_no_429(fake: FakeTelegram) -> None:
+    fake.global_rate = 30
+    chats = [-(1000 + n) for n in range(45)]
+    for chat in chats:
+        fake.add_chat(chat, "supergroup")
+    async with running(fake, Recorder(), receive=False) as adapter:
+        await asyncio.gather(*(adapter.send_part(str(c), "<b>Briefing</b>") for c in chats))
+    assert len(fake.sent_messages) == 45
+    assert [c.status for c in fake.calls_to("sendMessage")] == [200] * 45
