@@ -146,3 +146,44 @@ def test_a_bad_qa_reader_names_the_key_and_the_fix(tmp_path: Path, reader: str, 
 def test_an_unknown_qa_setting_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"qa\.readr: unknown setting; the known ones are reader"):
         load_config(_config(tmp_path, "qa:\n  readr: {}\n"), environ={})
+
+
+def test_log_level_in_the_config_is_used_and_the_flag_wins(tmp_path: Path) -> None:
+    import logging
+
+    from briefbot import cli
+
+    path = _config(tmp_path, "log_level: debug\n")
+    assert load_config(path).log_level == "debug"
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    try:
+        cli.main(["--config", str(path), "check"])
+        assert root.level == logging.DEBUG
+        cli.main(["--config", str(path), "--log-level", "error", "check"])
+        assert root.level == logging.ERROR
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+def test_a_bad_log_level_names_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"log_level: 'loud'.*debug, info, warning, error"):
+        load_config(_config(tmp_path, "log_level: loud\n"))
+
+
+@pytest.mark.parametrize("text, key, env", [
+    ("telegram:\n  token: '123456789:AAHsecretsecretsecretsecretsecret'\n", "telegram.token",
+     "TELEGRAM_BOT_TOKEN"),
+    ("discord:\n  token: abc.def.ghi\n", "discord.token", "DISCORD_BOT_TOKEN"),
+    ("telegram_bot_token: '123456789:AAHsecretsecretsecretsecretsecret'\n", "telegram_bot_token",
+     "TELEGRAM_BOT_TOKEN"),
+])
+def test_a_token_in_config_yaml_points_at_the_environment_variable(
+    tmp_path: Path, text: str, key: str, env: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, text))
+    message = str(caught.value)
+    assert message.startswith(f"{key}:") and env in message
+    assert "AAHsecret" not in message and "abc.def" not in message

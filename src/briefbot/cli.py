@@ -89,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command == "run" and not (config.telegram.token or config.discord.token)
         )
         # In the console chat, routine INFO lines would land between the replies.
-        setup_logging(getattr(args, "log_level", "warning" if console else "info"),
-                      fmt=config.log_format)
+        # --log-level wins over config.yaml's log_level, which wins over the command's default.
+        level = getattr(args, "log_level", None) or config.log_level or (
+            "warning" if console else "info")
+        setup_logging(level, fmt=config.log_format)
         return _dispatch(args, config)
     except (ConfigError, StorageError) as exc:
         print(f"briefbot: {exc}", file=sys.stderr)
