@@ -10,7 +10,7 @@ Prints:
 Targets: >= 28 msg/s under the 30/s limit, 0 lost, 0 duplicated, <= 1 ms per due decision,
 <= 2 s to load 100,000 subscriptions.
 
-    .venv/bin/python bench/broadcast.py [--subs 2000] [--skip-telegram] [--adapter-rate 29.5]
+    .venv/bin/python bench/broadcast.py [--subs 2000] [--skip-telegram] [--window 30]
 """
 
 from __future__ import annotations
@@ -62,13 +62,13 @@ def _subscribe_all(store: SqliteStore, platform: str, chats: Sequence[int]) -> N
 
 
 async def _through_telegram(count: int, *, limited: bool, fault_rate: float,
-                            adapter_rate: float | None = None) -> None:
+                            window: int | None = None) -> None:
     chats = _chat_ids(count)
-    saved_rate = telegram_adapter.OVERALL_RATE_PER_SECOND
+    saved_window = telegram_adapter.OVERALL_PER_WINDOW
     if not limited:
-        telegram_adapter.OVERALL_RATE_PER_SECOND = 100_000.0
-    elif adapter_rate is not None:
-        telegram_adapter.OVERALL_RATE_PER_SECOND = adapter_rate
+        telegram_adapter.OVERALL_PER_WINDOW = 100_000
+    elif window is not None:
+        telegram_adapter.OVERALL_PER_WINDOW = window
     rng = random.Random(11)
     try:
         async with FakeTelegram(global_rate=30 if limited else None) as fake:
@@ -109,14 +109,15 @@ async def _through_telegram(count: int, *, limited: bool, fault_rate: float,
             accepted = [call.at for call in fake.calls
                         if call.method.lower() == "sendmessage" and call.status == 200]
             steady = (len(accepted) - 1) / (accepted[-1] - accepted[0]) if sent > 1 else 0.0
-            label = (f"limit 30/s, adapter paced at {telegram_adapter.OVERALL_RATE_PER_SECOND}/s"
+            label = (f"limit 30/s, adapter paced at {telegram_adapter.OVERALL_PER_WINDOW} per "
+                     f"{telegram_adapter.WINDOW_SECONDS:g} s of answers"
                      if limited else "limit lifted")
             print(f"telegram ({label}): {count} chats, {sent} messages in {elapsed:.1f} s "
                   f"= {sent / elapsed:.1f} msg/s (first to last accepted: {steady:.1f}/s); "
                   f"lost {lost}, duplicated {duplicated}; "
                   f"5xx injected {faulted}, 429 answered {throttled}, extra passes {extra}")
     finally:
-        telegram_adapter.OVERALL_RATE_PER_SECOND = saved_rate
+        telegram_adapter.OVERALL_PER_WINDOW = saved_window
 
 
 async def _core_only(count: int) -> None:
@@ -177,13 +178,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--subs", type=int, default=2000)
     parser.add_argument("--skip-telegram", action="store_true")
-    parser.add_argument("--adapter-rate", type=float, default=None,
-                        help="pace the Telegram adapter at this many messages/s (default: its own)")
+    parser.add_argument("--window", type=int, default=None,
+                        help="sends per second of answers the adapter allows (default: its own)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if not args.skip_telegram:
         asyncio.run(_through_telegram(args.subs, limited=True, fault_rate=0.02,
-                                      adapter_rate=args.adapter_rate))
+                                      window=args.window))
         asyncio.run(_through_telegram(args.subs, limited=False, fault_rate=0.0))
     asyncio.run(_core_only(args.subs))
     _decisions_and_load(100_000)

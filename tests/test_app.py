@@ -38,7 +38,7 @@ class FlakyAdapter:
     def render(self, reply: Reply) -> Sequence[object]:
         return [reply]
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         return None
 
 

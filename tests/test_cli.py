@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -144,6 +145,83 @@ def test_send_due_with_a_platform_down_exits_3_so_cron_runs_it_again(tmp_path: P
     assert result.returncode == 3, result.stderr
     assert "stay due" in result.stderr
     assert "AAHunreachable" not in result.stdout + result.stderr
+
+
+def test_send_due_without_any_token_exits_2_naming_the_variables(tmp_path: Path) -> None:
+    """Cron would otherwise run it every 5 minutes, deliver nothing and see success."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n"
+        'telegram:\n  channels: [{chat_id: "@news", time: "07:30", timezone: Europe/Berlin}]\n'
+    )
+    result = briefbot("--config", str(config), "send-due", "--at", "2026-11-25T07:31:00+01:00")
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr and "DISCORD_BOT_TOKEN" in result.stderr
+    assert "briefbot.env" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_preview_into_a_closed_pipe_exits_quietly() -> None:
+    """`briefbot preview | head`: the reader left; no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte, every time
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "briefbot", "preview", "seed", "--platform", "telegram"],
+            cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, env=env,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def test_ctrl_d_in_the_console_chat_ends_the_prompt_line(tmp_path: Path) -> None:
+    """In a terminal, Ctrl+D after `you> ` must leave the shell's next prompt on its own line."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    env["HOME"] = str(tmp_path)  # the console's history file goes here
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "briefbot", "--config", str(config), "chat"],
+        stdin=slave, stdout=slave, stderr=subprocess.DEVNULL, env=env, close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"you> " not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 1.0)[0]:
+                seen += os.read(master, 4096)
+        assert b"you> " in seen, seen
+        os.write(master, b"\x04")
+        assert process.wait(timeout=30) == 0
+        with contextlib.suppress(OSError):  # EIO once the child closed the terminal
+            while select.select([master], [], [], 0.5)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert seen.endswith(b"you> \r\n"), seen[-40:]
+
+
+def test_check_says_plainly_an_undated_article_never_goes_out_daily(content_dir: Path) -> None:
+    (content_dir / "note.md").write_text(
+        "---\ntitle: Undated note\n---\nThe council met on Tuesday to talk about the bridge.\n")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert "note.md: no date, so daily briefings will never send it" in check.stdout
 
 
 def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:

@@ -174,3 +174,44 @@ def test_numeric_and_at_name_channel_ids_are_accepted(tmp_path: Path) -> None:
         "discord:\n  channels: [{channel_id: 1234567890123456789, time: '07:30'}]\n")), environ={})
     assert [c.chat_id for c in config.telegram.channels] == ["-1001234567890", "@city_news"]
     assert config.discord.channels[0].chat_id == "1234567890123456789"
+
+
+def test_log_level_in_the_config_is_used_and_the_flag_wins(tmp_path: Path) -> None:
+    import logging
+
+    from briefbot import cli
+
+    path = _config(tmp_path, "log_level: debug\n")
+    assert load_config(path).log_level == "debug"
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    try:
+        cli.main(["--config", str(path), "check"])
+        assert root.level == logging.DEBUG
+        cli.main(["--config", str(path), "--log-level", "error", "check"])
+        assert root.level == logging.ERROR
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+def test_a_bad_log_level_names_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"log_level: 'loud'.*debug, info, warning, error"):
+        load_config(_config(tmp_path, "log_level: loud\n"))
+
+
+@pytest.mark.parametrize("text, key, env", [
+    ("telegram:\n  token: '123456789:AAHsecretsecretsecretsecretsecret'\n", "telegram.token",
+     "TELEGRAM_BOT_TOKEN"),
+    ("discord:\n  token: abc.def.ghi\n", "discord.token", "DISCORD_BOT_TOKEN"),
+    ("telegram_bot_token: '123456789:AAHsecretsecretsecretsecretsecret'\n", "telegram_bot_token",
+     "TELEGRAM_BOT_TOKEN"),
+])
+def test_a_token_in_config_yaml_points_at_the_environment_variable(
+    tmp_path: Path, text: str, key: str, env: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, text))
+    message = str(caught.value)
+    assert message.startswith(f"{key}:") and env in message
+    assert "AAHsecret" not in message and "abc.def" not in message

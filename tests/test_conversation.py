@@ -198,3 +198,40 @@ async def test_a_slow_answer_in_one_chat_does_not_hold_up_another_chats_reply(
     qa.gate.set()
     (answer,) = await slow
     assert isinstance(answer, Answer) and "Bergen" in answer.text
+
+
+@pytest.mark.parametrize("text", ["help", "Help!", "latest", "latest please", "list", "List"])
+async def test_a_command_word_without_the_slash_is_the_command(
+    conversation: Conversation, text: str
+) -> None:
+    (plain,) = await conversation.handle(_say(text))
+    (slashed,) = await conversation.handle(_say("/" + text.split()[0].strip("!").lower()))
+    assert plain == slashed
+
+
+@pytest.mark.parametrize("text", ["how are you?", "How are you doing", "what's up?", "who are you?",
+                                  "what can you do?"])
+async def test_how_are_you_is_small_talk_not_a_question_about_the_article(
+    conversation: Conversation, text: str
+) -> None:
+    (reply,) = await conversation.handle(_say(text))
+    assert isinstance(reply, Notice) and not reply.is_error
+    assert "doesn't say" not in reply.text
+
+
+async def test_a_misspelt_command_is_offered_the_right_one(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/lates"))
+    assert isinstance(reply, Notice)
+    assert "Did you mean /latest?" in reply.text
+
+
+async def test_a_misspelt_article_id_is_offered_the_right_one(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/brief habour"))
+    assert isinstance(reply, Notice)
+    assert "no article 'habour'" in reply.text and "Did you mean /brief harbour?" in reply.text
+    assert len(reply.items) == 2  # and the list, as before
+
+
+async def test_an_id_far_from_every_article_gets_no_guess(conversation: Conversation) -> None:
+    (reply,) = await conversation.handle(_say("/brief zzzzqqq"))
+    assert isinstance(reply, Notice) and "Did you mean" not in reply.text

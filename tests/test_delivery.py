@@ -477,7 +477,8 @@ async def test_same_day_article_is_new_after_the_last_one_sent_left_the_library(
     subscribe(store, "-100")
     await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
     shelf.articles = ()
-    shelf.put(story("vote", MONDAY), story("older", next_day(MONDAY, -1)))
+    # "older" is old news (dated beyond NEW_WITHIN before the last briefing), so not sent.
+    shelf.put(story("vote", MONDAY), story("older", next_day(MONDAY, -8)))
     await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
     assert adapter.outbox.to("-100")[2:] == ["vote: Council votes on vote", "vote: 3 bullets"]
 
@@ -487,7 +488,7 @@ class _BulletsFail(RecordingAdapter):
 
     down = True
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         if self.down and "bullets" in str(part):
             from briefbot.errors import TemporaryFailure
             raise TemporaryFailure("502 Bad Gateway")
@@ -522,7 +523,7 @@ async def test_stop_mid_broadcast_ends_the_pass_between_sends_and_loses_nothing(
     stop = asyncio.Event()
 
     class StopsMidway(RecordingAdapter):
-        async def send_part(self, chat_id: str, part: object) -> None:
+        async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
             await super().send_part(chat_id, part)
             if len(self.outbox.accepted) == 40:
                 stop.set()
@@ -551,7 +552,7 @@ async def test_stop_during_a_retry_wait_ends_the_pass_without_waiting_it_out(
     stop = asyncio.Event()
 
     class DownThenStop(RecordingAdapter):
-        async def send_part(self, chat_id: str, part: object) -> None:
+        async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
             # SIGTERM arrives while delivery waits to retry the failed send.
             asyncio.get_running_loop().call_later(0.01, stop.set)
             from briefbot.errors import TemporaryFailure
@@ -574,7 +575,7 @@ class _FailsFirst(RecordingAdapter):
         super().__init__()
         self.failures_left = failures
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         if self.failures_left:
             self.failures_left -= 1
             from briefbot.errors import TemporaryFailure
@@ -636,3 +637,91 @@ async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
     assert taken == ["claimed"]
     assert adapter.outbox.accepted == []  # the other sender sends it, not this one
     assert (report.sent, report.duplicates_avoided) == (0, 1)
+
+
+async def test_a_briefing_subscribed_in_a_forum_topic_goes_there_every_part(
+    store: SqliteStore,
+) -> None:
+    """/subscribe sent in topic 77 of a forum: part 2, and every day after, land in topic 77."""
+    store.subscribe("telegram", "-100", dt.time(7, 30), "Europe/Berlin", created_by="admin",
+                    now=SUBSCRIBED_AT, thread_id="77")
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("vote", next_day(MONDAY)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    sent = adapter.outbox.to("-100")
+    assert len(sent) == 4
+    assert [adapter.topics[part] for part in sent] == ["77"] * 4
+
+
+async def test_a_back_dated_article_added_after_the_last_briefing_is_sent_next(
+    store: SqliteStore,
+) -> None:
+    """Dated the day before the last briefing, but added after it: the chat never had it."""
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("late-report", next_day(MONDAY, -1)))
+    report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert report.delivered == 1
+    assert adapter.outbox.to("-100")[2:] == ["late-report: Council votes on late report",
+                                             "late-report: 3 bullets"]
+    # And once only: the days after, it is not new any more.
+    for days in (2, 3, 9):
+        await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY, days), 7, 30))
+    assert len(adapter.outbox.to("-100")) == 4
+
+
+async def test_an_article_dated_more_than_a_week_before_the_last_briefing_is_old_news(
+    store: SqliteStore,
+) -> None:
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("archive", next_day(MONDAY, -8)))
+    report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    assert report.nothing_new == 1 and len(adapter.outbox.to("-100")) == 2
+
+
+async def test_a_back_dated_article_sent_is_not_sent_again_after_a_newer_one(
+    store: SqliteStore,
+) -> None:
+    """Pruning what was sent must never make a back-dated article new again."""
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf.put(story("late-report", next_day(MONDAY, -1)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
+    shelf.put(story("vote", next_day(MONDAY, 2)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY, 2), 7, 30))
+    shelf.put(story("ferry", next_day(MONDAY, 3)))
+    await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY, 3), 7, 30))
+    sent = adapter.outbox.to("-100")
+    assert [p for p in sent if p.startswith("late-report")] == [
+        "late-report: Council votes on late report", "late-report: 3 bullets"]
+    assert len(sent) == 8
+
+
+async def test_a_briefing_many_chats_share_is_composed_once_a_pass(store: SqliteStore) -> None:
+    """Rebuilding the same briefing for each chat was two thirds of a broadcast's core time."""
+    from briefbot.delivery import compose_briefing
+
+    composed: list[tuple[str, ...]] = []
+
+    def counting(articles: object) -> object:
+        chosen = list(articles)  # type: ignore[call-overload]
+        composed.append(tuple(a.id for a in chosen))
+        return compose_briefing(chosen)
+
+    for n in range(30):
+        subscribe(store, f"-{n}")
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    report = await delivery(store, shelf, adapter, at_berlin(MONDAY, 7, 30),
+                            compose=counting).run_pass(at_berlin(MONDAY, 7, 30))
+    assert report.delivered == 30 and len(adapter.outbox.accepted) == 60
+    assert composed == [("bridge",)]

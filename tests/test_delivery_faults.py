@@ -123,7 +123,7 @@ class _SlowToAccept(RecordingAdapter):
         self.waiting = asyncio.Event()
         self.during_wait: list[Any] = []
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         if self.minutes:
             self.waiting.set()
             for _ in range(self.minutes):
@@ -205,7 +205,7 @@ async def test_delivery_does_not_retry_a_send_whose_outcome_is_unknown(
     class TimesOut(RecordingAdapter):
         calls = 0
 
-        async def send_part(self, chat_id: str, part: object) -> None:
+        async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
             self.calls += 1
             await super().send_part(chat_id, part)  # it did arrive
             raise OutcomeUnknown("no answer within 60 s, twice")
@@ -262,7 +262,7 @@ async def test_parts_sent_while_the_disk_is_full_are_never_sent_again(
     adapter = RecordingAdapter()
 
     class FillsUp(RecordingAdapter):
-        async def send_part(self, chat_id: str, part: object) -> None:
+        async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
             await adapter.send_part(chat_id, part)
             if len(adapter.outbox.accepted) == 50:
                 disk.full = True

@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from briefbot.articles import Article, parse_article
 from briefbot.briefing import Briefing, Bullet, Digest, make_briefing, make_digest
 from briefbot.conversation import Notice
@@ -377,3 +379,41 @@ def test_a_found_answer_names_the_article_it_quotes_on_every_platform() -> None:
     assert "📰 <i>Harbour &lt;City&gt; opens new ferry line</i>" in render_telegram(answer)[0]
     assert "📰 *Harbour <City\\> opens new ferry line*" in render_discord(answer)[0].content
     assert render_plain(answer).endswith("📰 Harbour <City> opens new ferry line")
+
+
+# --- the fast path for messages that fit -------------------------------------------------------
+
+
+def test_a_message_that_fits_is_not_parsed_for_splitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nearly every reply fits one message; parsing it into atoms was most of render's time."""
+    from briefbot import render
+
+    def no_parsing(_markup: str) -> list[object]:
+        raise AssertionError("split_telegram parsed a message that fits as it is")
+
+    expected = render_telegram(seed_briefing())
+    monkeypatch.setattr(render, "_atoms", no_parsing)
+    assert render_telegram(seed_briefing()) == expected
+    assert len(expected) == 1
+
+
+def test_the_fast_path_gives_what_the_split_gives() -> None:
+    """Every short markup shape the split would change (trim, drop an empty span) still is."""
+    from briefbot import render
+
+    cases = [
+        "<b>x</b>", " <b>x</b>", "<b> x</b>", "<b>x </b>", "x\n", "<b></b>x", "x<i></i>",
+        "<a href=\"https://e.org/?a=1&amp;b=2\">link</a> &amp; more", "", "   ",
+        telegram_html_of(seed_briefing()),
+        *(render.telegram_html(b) for b in (briefing(), briefing(byline=None, emoji=""))),
+    ]
+    for markup in cases:
+        fast = split_telegram(markup)
+        slow = render.split_telegram(markup + " " * (TELEGRAM_TEXT_LIMIT + 1))
+        assert fast == slow, markup
+
+
+def telegram_html_of(reply: Briefing) -> str:
+    from briefbot.render import telegram_html
+
+    return telegram_html(reply)

@@ -28,7 +28,7 @@ class WaitsInside(RecordingAdapter):
         super().__init__()
         self.waiting = asyncio.Event()
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         self.waiting.set()
         await asyncio.sleep(3600)
 

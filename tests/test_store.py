@@ -162,16 +162,34 @@ def test_upgraded_database_counts_ledger_articles_as_sent(tmp_path: Path) -> Non
     upgraded.close()
 
 
-def test_finishing_a_briefing_remembers_its_articles_and_forgets_older_ones(
+def test_finishing_a_briefing_remembers_its_articles_and_forgets_old_news(
     store: SqliteStore,
 ) -> None:
+    """Sent articles dated within SENT_KEPT_FOR of the send are kept (they could be new again
+    otherwise); older ones are old news anyway, and forgotten."""
     sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
-    store.finish_briefing(sub.id, DAY, newest_article_id="old", newest_article_date=DAY,
-                          sent_at=NOW, sent_articles=[("old", DAY)])
+    week_ago = NOW.date() - dt.timedelta(days=7)
+    month_ago = NOW.date() - dt.timedelta(days=30)
+    store.finish_briefing(sub.id, DAY, newest_article_id="old", newest_article_date=week_ago,
+                          sent_at=NOW, sent_articles=[("old", week_ago), ("ancient", month_ago)])
     later = DAY + dt.timedelta(days=1)
     store.finish_briefing(sub.id, later, newest_article_id="new", newest_article_date=later,
                           sent_at=NOW, sent_articles=[("new", later), ("same-day", later)])
-    assert store.sent_article_ids(sub.id) == {"new", "same-day"}
+    assert store.sent_article_ids(sub.id) == {"old", "new", "same-day"}
+    assert store.subscription("telegram", "-1").last_article_date == later  # type: ignore[union-attr]
+
+
+def test_a_back_dated_article_sent_last_does_not_lower_the_newest_date(
+    store: SqliteStore,
+) -> None:
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.finish_briefing(sub.id, DAY, newest_article_id="new", newest_article_date=DAY,
+                          sent_at=NOW, sent_articles=[("new", DAY)])
+    earlier = DAY - dt.timedelta(days=2)
+    store.finish_briefing(sub.id, DAY + dt.timedelta(days=1), newest_article_id="late",
+                          newest_article_date=earlier, sent_at=NOW,
+                          sent_articles=[("late", earlier)])
+    assert store.subscription("telegram", "-1").last_article_date == DAY  # type: ignore[union-attr]
 
 
 def test_a_claim_taken_over_after_its_lease_cannot_be_renewed(store: SqliteStore) -> None:
@@ -182,3 +200,27 @@ def test_a_claim_taken_over_after_its_lease_cannot_be_renewed(store: SqliteStore
     assert store.claim_part(sub.id, DAY, 0, ["a"], claimant="second", now=later,
                             lease=LEASE) == "claimed"
     assert not store.renew_claim(sub.id, DAY, 0, claimant="first", now=later, lease=LEASE)
+
+
+def test_upgraded_database_keeps_subscriptions_in_the_chat_and_restores_pruned_sent_articles(
+    tmp_path: Path,
+) -> None:
+    """Version 4 -> 5: no topic (the chat itself), and every article in the ledger counts as sent."""
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(";".join(MIGRATIONS[:4]) + "; PRAGMA user_version = 4;")
+    db.execute("INSERT INTO subscriptions VALUES (1, 'telegram', '-1', '07:30', 'UTC', 'a', "
+               "'2026-11-01T00:00:00+00:00', 'chat', NULL, '2026-11-22', 'bridge', "
+               "'2026-11-22', '2026-11-22T07:30:00+00:00', '2026-11-01T00:00:00+00:00')")
+    db.execute("INSERT INTO ledger VALUES (1, '2026-11-20', 0, '[\"park\"]', "
+               "'2026-11-20T07:30:00+00:00')")
+    db.execute("INSERT INTO ledger VALUES (1, '2026-11-22', 0, '[\"bridge\"]', "
+               "'2026-11-22T07:30:00+00:00')")
+    db.execute("INSERT INTO sent_articles VALUES (1, 'bridge', '2026-11-22')")  # park pruned
+    db.commit()
+    db.close()
+    upgraded = SqliteStore(path)
+    sub = upgraded.subscription("telegram", "-1")
+    assert sub is not None and sub.thread_id is None
+    assert upgraded.sent_article_ids(1) == {"bridge", "park"}
+    upgraded.close()

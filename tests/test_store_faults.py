@@ -90,6 +90,7 @@ def test_send_due_on_a_corrupt_database_exits_2_without_a_traceback(tmp_path: Pa
     config = tmp_path / "config.yaml"
     config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {path}\n")
     env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    env["TELEGRAM_BOT_TOKEN"] = "123456789:AAHnotusednotusednotusednotusedno"  # never reached
     result = subprocess.run(
         [sys.executable, "-m", "briefbot", "--config", str(config), "send-due"],
         capture_output=True, text=True, timeout=60, env=env,

@@ -261,3 +261,17 @@ async def test_an_absurd_zone_name_gets_the_example_not_a_crash() -> None:
     assert resolve_zone("A" * 300) is None
     assert resolve_zone("../../etc/passwd") is None
     assert resolve_zone("america/argentina/buenos_aires") == "America/Argentina/Buenos_Aires"
+
+
+async def test_subscribe_in_a_forum_topic_records_the_topic_and_general_clears_it(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    from dataclasses import replace
+
+    in_topic = replace(message(admin=True), thread_id="77")
+    await service.subscribe(in_topic, "07:30")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.thread_id == "77"
+    await service.subscribe(message(admin=True), "07:30")  # again, from General
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.thread_id is None

@@ -307,6 +307,52 @@ async def test_group_admin_check_asks_telegram(fake: FakeTelegram) -> None:
     assert [m.parsed_text for m in replies] == ["admin=True", "admin=False"]
 
 
+# --- forum topics ----------------------------------------------------------------------------
+
+
+async def test_every_part_of_a_reply_in_a_forum_topic_stays_in_that_topic(
+    fake: FakeTelegram,
+) -> None:
+    """Part 1 is a reply to the command; part 2 on must name the topic or land in General."""
+    digest = big_digest()
+    parts = render_telegram(digest)
+    assert len(parts) >= 3
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    async with running(fake, Recorder(digest)):
+        fake.push_message("/latest", chat_id=-700, chat_type="supergroup", thread_id=77)
+        sent = await fake.wait_for_messages(len(parts), chat_id=-700, timeout=10)
+    assert [m.thread_id for m in sent] == [77] * len(parts)
+
+
+async def test_a_message_in_a_forum_topic_reaches_the_core_with_its_topic(
+    fake: FakeTelegram,
+) -> None:
+    recorder = Recorder()
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    async with running(fake, recorder):
+        fake.push_message("/subscribe 07:30", chat_id=-700, chat_type="supergroup", thread_id=77)
+        fake.push_message("/status", chat_id=-700, chat_type="supergroup")  # General
+        await fake.wait_for_messages(2, chat_id=-700)
+    assert [i.thread_id for i in recorder.seen] == ["77", None]
+
+
+async def test_send_part_posts_into_the_given_forum_topic(fake: FakeTelegram) -> None:
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    async with running(fake, Recorder(), receive=False) as adapter:
+        await adapter.send_part("-700", "<b>Morning briefing</b>", thread_id="77")
+        await adapter.send_part("-700", "<b>Part two</b>", thread_id="77")
+    assert [m.thread_id for m in fake.messages_to(-700)] == [77, 77]
+
+
+async def test_a_deleted_forum_topic_pauses_the_briefing_with_the_fix(fake: FakeTelegram) -> None:
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    fake.deleted_topics[-700] = {77}
+    async with running(fake, Recorder(), receive=False) as adapter:
+        with pytest.raises(ChatUnavailable) as caught:
+            await adapter.send_part("-700", "<b>Morning briefing</b>", thread_id="77")
+    assert "topic 77 was deleted" in caught.value.reason and "/subscribe" in caught.value.reason
+
+
 # --- failures while replying -----------------------------------------------------------------
 
 
@@ -650,3 +696,46 @@ async def test_an_unreachable_bot_api_is_a_temporary_failure_naming_base_url() -
     with pytest.raises(TemporaryFailure, match=r"cannot reach the Telegram Bot API .*telegram.base_url"):
         await adapter.start()
     await adapter.stop()
+
+
+def test_sniffio_is_a_dependency_so_httpcore_does_not_retry_its_import_per_request() -> None:
+    """Without sniffio, httpcore re-attempts `import sniffio` about ten times a request."""
+    from importlib.metadata import requires
+
+    import sniffio
+
+    assert sniffio.current_async_library is not None
+    declared = [r.split(">")[0].split("=")[0].strip() for r in requires("briefbot") or []]
+    assert "sniffio" in declared
+
+
+async def test_the_send_window_paces_by_when_sends_were_answered() -> None:
+    """The 4th send of a 3-per-second window waits for 1 s after the 1st was *answered*, so a
+    slow answer (its request may have arrived late) pushes the next send back, not forward."""
+    from briefbot.adapters.telegram_adapter import SendWindow
+
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    window = SendWindow(3, 1.0, clock=lambda: now[0], sleep=sleep)
+    for answer_after in (0.25, 0.0, 0.0):  # the first answer comes back 0.25 s late
+        async with window:
+            now[0] += answer_after
+    async with window:
+        started = now[0]
+    assert slept == [1.0] and started == 1.25  # paced by start times it would be 1.0
+
+
+async def test_a_broadcast_under_the_30_per_second_limit_gets_no_429(fake: FakeTelegram) -> None:
+    fake.global_rate = 30
+    chats = [-(1000 + n) for n in range(45)]
+    for chat in chats:
+        fake.add_chat(chat, "supergroup")
+    async with running(fake, Recorder(), receive=False) as adapter:
+        await asyncio.gather(*(adapter.send_part(str(c), "<b>Briefing</b>") for c in chats))
+    assert len(fake.sent_messages) == 45
+    assert [c.status for c in fake.calls_to("sendMessage")] == [200] * 45

@@ -168,7 +168,9 @@ class App:
         self._stop = stop
         warm_stop = threading.Event()
         self._warm_wanted.set()
-        threading.Thread(target=self._warm, args=(warm_stop,), name="qa-warm", daemon=True).start()
+        warmer = threading.Thread(target=self._warm, args=(warm_stop,), name="qa-warm",
+                                  daemon=True)
+        warmer.start()
         sync_config_subscriptions(self.store, self.config, dt.datetime.now(dt.UTC))
         self.delivery = RecordingDelivery(
             self.store, self.library, adapters, catch_up=self.config.catch_up_window,
@@ -197,6 +199,9 @@ class App:
         finally:
             stop.set()
             warm_stop.set()
+            # Joined, not left to die with the process: onnxruntime aborts the interpreter when
+            # a thread is still inside it at exit. One article takes well under a second.
+            await asyncio.to_thread(warmer.join, STOP_GRACE_SECONDS)
             # Let a delivery pass that is sending finish its message rather than cut it between
             # send and ledger write (which would send it again on the next start).
             if tasks:

@@ -18,7 +18,14 @@ from pathlib import Path
 from briefbot import __version__
 from briefbot.articles import Article, Library
 from briefbot.briefing import make_briefing
-from briefbot.config import READER_KEY_ENV, Config, ReaderConfig, load_config
+from briefbot.config import (
+    DISCORD_TOKEN_ENV,
+    READER_KEY_ENV,
+    TELEGRAM_TOKEN_ENV,
+    Config,
+    ReaderConfig,
+    load_config,
+)
 from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import setup_logging
 from briefbot.qa import Answer, QAIndex
@@ -82,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command == "run" and not (config.telegram.token or config.discord.token)
         )
         # In the console chat, routine INFO lines would land between the replies.
-        setup_logging(getattr(args, "log_level", "warning" if console else "info"),
-                      fmt=config.log_format)
+        # --log-level wins over config.yaml's log_level, which wins over the command's default.
+        level = getattr(args, "log_level", None) or config.log_level or (
+            "warning" if console else "info")
+        setup_logging(level, fmt=config.log_format)
         return _dispatch(args, config)
     except (ConfigError, StorageError) as exc:
         print(f"briefbot: {exc}", file=sys.stderr)
@@ -92,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"briefbot: {exc}", file=sys.stderr)
         return EXIT_CONTENT
     except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:
+        # The reader of our output went away (`briefbot preview | head`): what it wanted it
+        # got. Point stdout at /dev/null so the flush at exit cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return EXIT_OK
 
 
@@ -116,8 +132,21 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return asyncio.run(app.run(config))
     if command == "send-due":
         at = _parse_at(args.at, config.timezone) if args.at else dt.datetime.now(dt.UTC)
+        _require_a_token(config)
         return asyncio.run(app.send_due(config, at))
     raise AssertionError(command)
+
+
+def _require_a_token(config: Config) -> None:
+    """send-due with no platform token would deliver nothing and exit 0: cron would never
+    notice. Say which variables are missing, and where cron reads them from."""
+    if config.telegram.token is not None or config.discord.token is not None:
+        return
+    raise ConfigError(
+        f"send-due: neither {TELEGRAM_TOKEN_ENV} nor {DISCORD_TOKEN_ENV} is set, so no "
+        "briefing can be delivered. Set one in the environment send-due runs in; cron does "
+        "not read your shell's: deploy/briefbot.cron loads them from /etc/briefbot/briefbot.env"
+    )
 
 
 def _parse_at(value: str, zone: str) -> dt.datetime:
@@ -217,6 +246,13 @@ def _check(config: Config) -> int:
     report = library.reload()
     for problem in report.problems:
         print(f"{config.content_dir.name}/{problem}")
+    for article in library.articles:
+        if article.date is None:
+            # Its parse warning says it sorts as oldest; say what that means for readers.
+            name = article.path.name if article.path is not None else article.id
+            print(f"{config.content_dir.name}/{name}: no date, so daily briefings will never "
+                  f"send it (only dated articles are news to a chat); /brief {article.id} still "
+                  "shows it. Add its date to send it")
     count = len(library.articles)
     faults = len(report.problems)
     print(f"{count} article{'s' if count != 1 else ''} loaded from {config.content_dir}; "

@@ -120,6 +120,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     keep_days: int | None = 30  # fetched articles older than this are removed; None: never
     log_format: str = "text"  # "text" (readable) or "json" (one object a line)
+    log_level: str | None = None  # debug|info|warning|error; None: the command's default
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -298,6 +299,10 @@ def load_config(
     elif path is not None and required:
         raise ConfigError(f"{path}: no such config file; copy config.yaml from the project")
     top = _mapping(raw, "config.yaml")
+    for key in top:
+        if isinstance(key, str) and "token" in key.lower():
+            env = DISCORD_TOKEN_ENV if "discord" in key.lower() else TELEGRAM_TOKEN_ENV
+            raise _token_in_config(key, env)
     _check_keys(
         top,
         {"content_dir", "database", "timezone", "catch_up_window", "reload_seconds", "telegram",
@@ -307,6 +312,7 @@ def load_config(
     zone = check_timezone(top.get("timezone", "UTC"), "timezone")
 
     tg = _mapping(top.get("telegram"), "telegram")
+    _refuse_tokens(tg, "telegram", TELEGRAM_TOKEN_ENV)
     _check_keys(tg, {"base_url", "base_file_url", "channels", "webhook"}, "telegram.")
     webhook = None
     if tg.get("webhook"):
@@ -335,6 +341,7 @@ def load_config(
     )
 
     dc = _mapping(top.get("discord"), "discord")
+    _refuse_tokens(dc, "discord", DISCORD_TOKEN_ENV)
     _check_keys(dc, {"api_base_url", "gateway_url", "channels", "guilds"}, "discord.")
     guilds_raw = dc.get("guilds") or []
     if not isinstance(guilds_raw, list) or not all(
@@ -376,6 +383,7 @@ def load_config(
         feeds=_feeds(top.get("feeds")),
         keep_days=_keep_days(top.get("keep_days", 30)),
         log_format=_log_format(top.get("log_format", "text")),
+        log_level=_log_level(top.get("log_level")),
     )
 
 
@@ -443,6 +451,36 @@ def _keep_days(value: object) -> int | None:
     if value is None:
         return None
     return int(_positive(value, "keep_days", "30 (days), or null to keep fetched articles"))
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_level(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log_level: {value!r} is not a log level; write one of "
+                          f"{', '.join(LOG_LEVELS)} (--log-level on the command line wins)")
+    return value.lower()
+
+
+_TOKEN_KEYS = ("token", "bot_token", "api_token")
+
+
+def _refuse_tokens(section: Mapping[str, Any], where: str, env: str) -> None:
+    """A token pasted into config.yaml: say where it goes instead (never echoing it)."""
+    for key in _TOKEN_KEYS:
+        if key in section:
+            raise _token_in_config(f"{where}.{key}", env)
+
+
+def _token_in_config(key: str, env: str) -> ConfigError:
+    return ConfigError(
+        f"{key}: tokens are never read from config.yaml (a config file gets copied, committed "
+        f"and shown); remove it and set the environment variable {env} instead, e.g. "
+        f"export {env}='...', or a line {env}=... in the service's env file"
+    )
 
 
 def _log_format(value: object) -> str:

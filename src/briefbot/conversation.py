@@ -38,6 +38,9 @@ class Incoming:
     # Shows the person that an answer is coming (Telegram "typing…", Discord "thinking…"),
     # awaited when the answer waits on something slow (the qa.reader endpoint). None: no sign.
     working: Callable[[], Awaitable[None]] | None = None
+    # The topic of a forum supergroup it was written in (Telegram's message_thread_id); every
+    # reply, and a daily briefing /subscribe'd from here, goes back into it. None: the chat.
+    thread_id: str | None = None
 
     async def is_admin(self) -> bool:
         if self.admin_check is not None:
@@ -127,6 +130,22 @@ _THANKS = frozenset("thanks thx ty cheers ta merci danke".split()) | {
 _ACKNOWLEDGEMENTS = frozenset(
     "ok okay k kk cool great nice lol wow sure fine bye goodbye yes no yep nope alright".split()
 ) | {"got it", "see you", "good night", "ok thanks", "ok thank you", "all good", "sounds good"}
+# Asking how the bot is, or what it is: not a question about an article.
+_HOW_ARE_YOU = frozenset({
+    "how are you", "how are you doing", "how are you today", "how r u", "how s it going",
+    "how is it going", "how do you do", "what s up", "whats up", "sup", "wassup",
+    "how are things", "you ok", "are you ok", "are you there",
+})
+_WHO_ARE_YOU = frozenset({
+    "who are you", "what are you", "what can you do", "what do you do", "are you a bot",
+    "what is this", "how does this work", "how do i use this", "commands",
+})
+# A command's name typed without the slash ("latest", "help please") is that command.
+_PLAIN_COMMAND = re.compile(r"(?:please )?(help|latest|list|status|start)(?: please)?")
+# How close (rapidfuzz WRatio, 0-100) a typo must be to a command or article id to be offered
+# as "did you mean": "lates" -> latest scores 91, "habour" -> harbour 92, "sed" -> seed 86;
+# unrelated words stay below 70.
+SUGGEST_SCORE = 80
 # Asking for the gist rather than a fact: the briefing answers that best.
 _GIST = re.compile(
     r"(?:please )?"
@@ -151,6 +170,17 @@ def help_notice(intro: str | None = None) -> Notice:
             "Or just ask, e.g. \u201cwho was at the talks?\u201d",
         ),
     )
+
+
+def _closest(typed: str, choices: Sequence[str]) -> str | None:
+    """The one choice a typo most likely meant, or None when none is close enough."""
+    from rapidfuzz import fuzz, process, utils  # loaded on the first typo only
+
+    if not typed or not choices:
+        return None
+    found = process.extractOne(typed.lower(), choices, scorer=fuzz.WRatio,
+                               processor=utils.default_process, score_cutoff=SUGGEST_SCORE)
+    return None if found is None else str(found[0])
 
 
 def format_date(date: dt.date) -> str:
@@ -212,12 +242,16 @@ class Conversation:
             if command == "unsubscribe":
                 return list(await self.subscriptions.unsubscribe(incoming))
             return list(await self.subscriptions.status(incoming))
-        return [help_notice(f"I don't know the command /{command[:32]}.")]
+        guess = _closest(command, [name for name, _ in COMMANDS])
+        hint = f" Did you mean /{guess}?" if guess else ""
+        return [help_notice(f"I don't know the command /{command[:32]}.{hint}")]
 
     def _briefing_for(self, incoming: Incoming, article_id: str) -> Briefing | Notice:
         article = self.library.find(article_id)
         if article is None:
-            return self._list(f"I have no article {article_id!r}.")
+            guess = _closest(article_id, [a.id for a in self.library.articles])
+            hint = f" Did you mean /brief {guess}?" if guess else ""
+            return self._list(f"I have no article {article_id!r}.{hint}")
         self.memory.remember_briefed(incoming.platform, incoming.chat_id, article.id)
         return make_briefing(article)
 
@@ -260,6 +294,14 @@ class Conversation:
             return Notice("You're welcome! Ask another question, or send /latest.")
         if said in _ACKNOWLEDGEMENTS:
             return Notice("\U0001f44d Send /latest for the newest briefing, or ask me about it.")
+        if said in _HOW_ARE_YOU:
+            return Notice("All good here, thanks! Send /latest for the newest briefing, or ask "
+                          "me about the news.")
+        if said in _WHO_ARE_YOU:
+            return help_notice()
+        plain = _PLAIN_COMMAND.fullmatch(said)
+        if plain is not None:
+            return (await self.handle(replace(incoming, text="/" + plain.group(1))))[0]
         if _GIST.fullmatch(said):
             last = self.memory.last_briefed(incoming.platform, incoming.chat_id)
             article = self.library.find(last) if last else self.library.latest()

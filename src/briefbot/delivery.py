@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from briefbot.adapters.base import Adapter
 from briefbot.articles import Article
@@ -32,6 +33,11 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # A subscriber back from a long silence gets the newest ten headlines, not a wall of them.
 MAX_DIGEST_ARTICLES = 10
+# What a chat was not sent is new to it if dated at most this long before its last briefing:
+# a report dated 4 March but written (or fetched) after the 5 March briefing still goes out;
+# an archive article dropped into content/ months later does not. The store keeps what each
+# chat was sent for at least this long plus a day (store.SENT_KEPT_FOR).
+NEW_WITHIN = dt.timedelta(days=7)
 
 
 class ArticleSource(Protocol):
@@ -41,6 +47,18 @@ class ArticleSource(Protocol):
     def articles(self) -> Sequence[Article]: ...
 
     def find(self, article_id: str) -> Article | None: ...
+
+
+def _new_since(sub: Subscription) -> dt.date | None:
+    """The oldest article date still news to this chat (see `Delivery.new_articles`)."""
+    if sub.last_sent_at is not None:
+        last = sub.last_sent_at.astimezone(ZoneInfo(sub.timezone)).date()
+    elif sub.last_article_date is not None:
+        last = sub.last_article_date
+    else:
+        return None
+    joined = sub.created_at.astimezone(ZoneInfo(sub.timezone)).date()
+    return max(last - NEW_WITHIN, joined)
 
 
 def utc_now() -> dt.datetime:
@@ -164,6 +182,8 @@ class Delivery:
         self._unrecorded: _Unrecorded = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # (platform, ((article id, content hash), ...)) -> rendered parts, for one pass.
+        self._parts: dict[tuple[str, tuple[tuple[str, str], ...]], Sequence[object]] = {}
 
     # Deciding
 
@@ -233,6 +253,8 @@ class Delivery:
         if not due:
             return tally.report()
         articles = tuple(self._library.articles)
+        # Most chats get the same briefing: compose and render each one once a pass.
+        self._parts = {}
         queue: asyncio.Queue[tuple[Subscription, Due]] = asyncio.Queue()
         for item in due:
             queue.put_nowait(item)
@@ -283,17 +305,20 @@ class Delivery:
     def new_articles(
         self, sub: Subscription, articles: Sequence[Article], sent: frozenset[str]
     ) -> list[Article]:
-        """The articles this subscription has not been sent, dated on or after the newest one it
-        was sent, newest first (capped); a new subscription starts with the newest article only.
+        """The articles this subscription has not been sent, newest first (capped); a new
+        subscription starts with the newest article only.
 
-        Membership, not position: a same-date article added later can sort after the one sent.
-        Undated articles sort as oldest, so they are only ever a first briefing.
+        Membership, not position or date: a same-date article added later, or one dated a few
+        days back, is new as long as the chat was not sent it. Old news is not: an article
+        dated more than NEW_WITHIN before the chat's last briefing, or before the chat
+        subscribed. Undated articles are never sent after the first briefing (`briefbot check`
+        says so).
         """
         if not articles:
             return []
         if sub.last_article_id is None and not sent:
             return [articles[0]]
-        since = sub.last_article_date
+        since = _new_since(sub)
         fresh = [a for a in articles if a.id not in sent and a.date is not None
                  and (since is None or a.date >= since)]
         return fresh[:MAX_DIGEST_ARTICLES]
@@ -327,7 +352,7 @@ class Delivery:
             return
         ids = tuple(a.id for a in chosen)
         adapter = self._adapters[sub.platform]
-        parts = adapter.render(self._compose(chosen))
+        parts = self._parts_of(adapter, chosen)
         chat_id = sub.chat_id
         for index, part in enumerate(parts):
             if index in progress.delivered_parts:
@@ -395,6 +420,17 @@ class Delivery:
                      [(a.id, a.date) for a in chosen])
         tally.add("delivered")
 
+    def _parts_of(self, adapter: Adapter, chosen: Sequence[Article]) -> Sequence[object]:
+        """The rendered parts of the briefing of `chosen`, made once a pass per platform.
+
+        Keyed by each article's content hash too, so an article edited mid-pass is not mixed up.
+        """
+        key = (adapter.platform, tuple((a.id, a.digest) for a in chosen))
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._parts[key] = tuple(adapter.render(self._compose(chosen)))
+        return parts
+
     def _finish(self, sub: Subscription, day: dt.date, newest_id: str,
                 newest_date: dt.date | None, chat_id: str, sent: Sequence[SentArticle],
                 *, sent_at: dt.datetime | None = None) -> None:
@@ -419,7 +455,7 @@ class Delivery:
         moves = 0
         while True:
             try:
-                await self._send_holding(adapter, chat_id, part, renew, stop)
+                await self._send_holding(adapter, chat_id, part, renew, stop, sub.thread_id)
                 return chat_id
             except TemporaryFailure as exc:
                 if failures >= len(self._retry_delays) or stop.is_set():
@@ -460,7 +496,7 @@ class Delivery:
 
     async def _send_holding(
         self, adapter: Adapter, chat_id: str, part: object, renew: Callable[[], bool],
-        stop: asyncio.Event,
+        stop: asyncio.Event, thread_id: str | None = None,
     ) -> None:
         """`adapter.send_part`, renewing the claim while it runs (it may wait out rate limits).
 
@@ -498,7 +534,7 @@ class Delivery:
 
         helpers = (asyncio.create_task(keep()), asyncio.create_task(cut_when_stopping()))
         try:
-            await adapter.send_part(chat_id, part)
+            await adapter.send_part(chat_id, part, thread_id=thread_id)
         except asyncio.CancelledError:
             if lost and task.uncancel() == 0:
                 raise _ClaimLost from None

@@ -254,6 +254,8 @@ def split_telegram(markup: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     and never inside a tag or an entity; a formatted span cut in two is closed at the end of one
     part and reopened, with the same attributes, at the start of the next.
     """
+    if _fits_as_is(markup, limit):
+        return [markup]
     atoms = _atoms(markup)
     visible = "".join(atom.visible for atom in atoms)
     ranges = []
@@ -296,6 +298,27 @@ def split_telegram(markup: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
         position += 1
     parts.append(_finish(current, open_tags))
     return parts
+
+
+# Whitespace just inside the first tags or just before the last ones: splitting would trim it.
+_EDGE_SPACE = re.compile(r"^(?:<[^>]*>)+\s|\s(?:<[^>]*>)+$")
+
+
+def _fits_as_is(markup: str, limit: int) -> bool:
+    """Whether splitting would return `markup` itself, told without parsing it: nearly every
+    reply fits one message, and the split parses every tag and character of it (the seed
+    briefing: about 13 µs for this check instead of a few hundred for the parse).
+
+    The visible text is never longer than the markup (tags and entities only add), so a short
+    one fits; it must also have nothing the split would trim or drop.
+    """
+    return (
+        len(markup) <= limit
+        and markup.strip() == markup
+        and bool(markup)
+        and not _EDGE_SPACE.search(markup)
+        and _drop_empty_spans(markup) == markup
+    )
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

@@ -40,6 +40,7 @@ class Subscription:
     last_article_date: dt.date | None = None
     last_sent_at: dt.datetime | None = None
     schedule_set_at: dt.datetime | None = None  # when the current time and zone took effect
+    thread_id: str | None = None  # the forum topic it was set in; None: the chat itself
 
     @property
     def owed_from(self) -> dt.datetime:
@@ -58,6 +59,9 @@ class BriefingProgress:
 
 # (article id, its date): what a finished briefing sent, so it is never "new" again.
 SentArticle = tuple[str, dt.date | None]
+# How long what a chat was sent is remembered, counted back from its last briefing: longer
+# than delivery.NEW_WITHIN (7 days), by a day for the gap between UTC and local dates.
+SENT_KEPT_FOR = dt.timedelta(days=8)
 
 
 class Store(Protocol):
@@ -80,6 +84,7 @@ class Store(Protocol):
         created_by: str,
         now: dt.datetime,
         source: Source = "chat",
+        thread_id: str | None = None,
     ) -> Subscription: ...
 
     def unsubscribe(self, platform: str, chat_id: str) -> bool: ...
@@ -238,11 +243,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, old_chat_id)
     ) WITHOUT ROWID;
     """,
+    # The forum topic (Telegram message_thread_id) a /subscribe came from: every part of every
+    # briefing goes there, not to the forum's General topic. NULL: the chat itself.
+    # And "new" now reaches back a week before the last briefing (delivery.NEW_WITHIN), so the
+    # sent articles the old rule pruned (dated before the newest one sent) are restored from
+    # the ledger, dated by the briefing's day, lest they count as new again.
+    """
+    ALTER TABLE subscriptions ADD COLUMN thread_id TEXT;
+    INSERT OR IGNORE INTO sent_articles
+        SELECT ledger.subscription_id, sent.value, ledger.local_date
+        FROM ledger, json_each(ledger.article_ids) AS sent;
+    """,
 )
 
 _COLUMNS = (
     "id, platform, chat_id, time, timezone, created_by, created_at, source, paused_reason, "
-    "last_local_date, last_article_id, last_article_date, last_sent_at, schedule_set_at"
+    "last_local_date, last_article_id, last_article_date, last_sent_at, schedule_set_at, "
+    "thread_id"
 )
 _times: dict[str, dt.time] = {}
 
@@ -261,7 +278,7 @@ def _stamp(instant: dt.datetime) -> str:
 
 def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
     (id_, platform, chat_id, at, zone, created_by, created_at, source, paused, last_date,
-     last_article, last_article_date, last_sent, schedule_set) = row
+     last_article, last_article_date, last_sent, schedule_set, thread) = row
     return Subscription(
         id=int(str(id_)),
         platform=str(platform),
@@ -281,6 +298,7 @@ def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
         schedule_set_at=(
             None if schedule_set is None else dt.datetime.fromisoformat(str(schedule_set))
         ),
+        thread_id=None if thread is None else str(thread),
     )
 
 
@@ -418,28 +436,31 @@ class SqliteStore:
         created_by: str,
         now: dt.datetime,
         source: Source = "chat",
+        thread_id: str | None = None,
     ) -> Subscription:
         """Create or change a chat's subscription; changing one also lifts a pause.
 
         A new time or zone, or a resume, takes effect at `now`: a time already past today is
-        next owed tomorrow. Repeating the same /subscribe changes nothing.
+        next owed tomorrow. Repeating the same /subscribe changes nothing. `thread_id` is the
+        forum topic the briefings go to (the one /subscribe was sent in; None: the chat).
         """
         with self._transaction() as db:
             db.execute(
                 """
                 INSERT INTO subscriptions (platform, chat_id, time, timezone, created_by,
-                                           created_at, source, schedule_set_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                           created_at, source, schedule_set_at, thread_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, chat_id) DO UPDATE SET
                     schedule_set_at = CASE
                         WHEN time != excluded.time OR timezone != excluded.timezone
                              OR paused_reason IS NOT NULL
                         THEN excluded.schedule_set_at ELSE schedule_set_at END,
                     time = excluded.time, timezone = excluded.timezone,
-                    source = excluded.source, paused_reason = NULL
+                    source = excluded.source, paused_reason = NULL,
+                    thread_id = excluded.thread_id
                 """,
                 (platform, chat_id, at.strftime("%H:%M"), timezone, created_by, _stamp(now),
-                 source, _stamp(now)),
+                 source, _stamp(now), thread_id),
             )
         found = self.subscription(platform, chat_id)
         assert found is not None
@@ -682,22 +703,23 @@ class SqliteStore:
                  for article_id, date in sent_articles],
             )
             if newest_article_id is not None:
+                date = None if newest_article_date is None else newest_article_date.isoformat()
+                # The newest date the chat was sent: a back-dated article must not lower it.
                 db.execute(
                     "UPDATE subscriptions SET last_article_id = ?, "
-                    "last_article_date = COALESCE(?, last_article_date), "
+                    "last_article_date = CASE WHEN last_article_date IS NULL "
+                    "OR ? > last_article_date THEN COALESCE(?, last_article_date) "
+                    "ELSE last_article_date END, "
                     "last_sent_at = COALESCE(?, last_sent_at) WHERE id = ?",
-                    (
-                        newest_article_id,
-                        None if newest_article_date is None else newest_article_date.isoformat(),
-                        None if sent_at is None else _stamp(sent_at),
-                        subscription_id,
-                    ),
+                    (newest_article_id, date, date,
+                     None if sent_at is None else _stamp(sent_at), subscription_id),
                 )
-                # Only articles dated on or after the newest one sent can still be "new".
+            if newest_article_id is not None and sent_at is not None:
+                # Older than this, an article is old news to the chat whether sent or not.
+                forget_before = (sent_at.astimezone(dt.UTC).date() - SENT_KEPT_FOR).isoformat()
                 db.execute(
-                    "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < "
-                    "(SELECT last_article_date FROM subscriptions WHERE id = ?)",
-                    (subscription_id, subscription_id),
+                    "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < ?",
+                    (subscription_id, forget_before),
                 )
 
     # Deferrals

@@ -71,7 +71,7 @@ class SubscriptionService:
             return [_set_in_config("change")]
         sub = self._store.subscribe(
             incoming.platform, incoming.chat_id, at, zone, created_by=incoming.user_id,
-            now=self._clock(),
+            now=self._clock(), thread_id=incoming.thread_id,
         )
         self._on_change()
         log.info("%s chat %s subscribed at %s %s by %s", incoming.platform, incoming.chat_id,

@@ -46,7 +46,8 @@ _JSON_PARAMS = frozenset(
         "protect_content", "drop_pending_updates", "allow_sending_without_reply",
     }
 )
-_INT_PARAMS = frozenset({"offset", "limit", "timeout", "user_id", "message_id"})
+_INT_PARAMS = frozenset({"offset", "limit", "timeout", "user_id", "message_id",
+                         "message_thread_id"})
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}")
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -63,6 +64,8 @@ class SentMessage:
     parse_mode: str | None
     entities: tuple[Entity, ...]
     params: Mapping[str, Any]
+    # The forum topic it was posted in; None is the chat itself (a forum's General topic).
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,8 @@ class FakeTelegram:
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.webhook_url = ""
         self.webhook_secret: str | None = None
+        # chat id -> forum topics deleted there: sending into one is refused.
+        self.deleted_topics: dict[int, set[int]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
         self._usernames: dict[str, int] = {}
         self._members: dict[tuple[int, int], str] = {}
@@ -211,9 +216,15 @@ class FakeTelegram:
         *,
         title: str | None = None,
         username: str | None = None,
+        is_forum: bool = False,
     ) -> dict[str, Any]:
-        """Make a chat known (as if it wrote to the bot or added it) and return its Chat object."""
+        """Make a chat known (as if it wrote to the bot or added it) and return its Chat object.
+
+        `is_forum=True` makes a supergroup with topics: messages may name a `thread_id`.
+        """
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if is_forum:
+            chat["is_forum"] = True
         if chat_type == "private":
             chat["first_name"] = title or "Reader"
         else:
@@ -245,8 +256,13 @@ class FakeTelegram:
         reply_to_bot: bool = False,
         first_name: str = "Reader",
         title: str | None = None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
-        """A person writes `text`; a leading /command and @mentions get their entities."""
+        """A person writes `text`; a leading /command and @mentions get their entities.
+
+        `thread_id` posts it in that topic of a forum supergroup (`add_chat(..., is_forum=True)`),
+        as Telegram does: `message_thread_id` and `is_topic_message: true`.
+        """
         if user_id is None:
             user_id = chat_id if chat_type == "private" else 42
         chat = self._chats.get(chat_id) or self.add_chat(
@@ -259,6 +275,11 @@ class FakeTelegram:
             "from": {"id": user_id, "is_bot": False, "first_name": first_name},
             "text": text,
         }
+        if thread_id is not None:
+            if not chat.get("is_forum"):
+                raise ValueError(f"chat {chat_id} is not a forum; add_chat(..., is_forum=True)")
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         entities = _auto_entities(text)
         if entities:
             message["entities"] = entities
@@ -569,15 +590,26 @@ class FakeTelegram:
             raise _Reject(400, "Bad Request: message text is empty")
         if len(visible) > MAX_TEXT:
             raise _Reject(400, "Bad Request: message is too long")
+        thread_id = params.get("message_thread_id")
+        if thread_id is not None:
+            if not isinstance(thread_id, int):
+                raise _Reject(400, "Bad Request: invalid message_thread_id")
+            if not chat.get("is_forum"):
+                thread_id = None  # Telegram ignores it outside forums
+            elif thread_id in self.deleted_topics.get(chat["id"], set()):
+                raise _Reject(400, "Bad Request: message thread not found")
         self._check_rate()
         message_id = next(self._message_ids)
         self.sent_messages.append(
             SentMessage(message_id, chat["id"], text, visible,
                         parse_mode if isinstance(parse_mode, str) else None,
-                        tuple(entities), params)
+                        tuple(entities), params, thread_id)
         )
         message: dict[str, Any] = {"message_id": message_id, "date": int(time.time()),
                                    "chat": chat, "text": visible}
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if chat["type"] != "channel":
             message["from"] = self._bot_user()
         if entities:

@@ -61,6 +61,7 @@ class RecordingAdapter:
         self._crash_after = crash_after_sends
         self._sends = 0
         self._latency = latency
+        self.topics: dict[str, str | None] = {}  # part -> the thread_id it was sent with
 
     async def start(self) -> None:
         pass
@@ -76,7 +77,7 @@ class RecordingAdapter:
             return tuple(f"digest {b.article_id}: {b.headline}" for b in reply.briefings)
         raise AssertionError(f"delivery should only send briefings, not {reply!r}")
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
         # The network round trip: other chats' sends interleave here.
         await asyncio.sleep(self._latency)
         if chat_id in self.moved:
@@ -87,6 +88,7 @@ class RecordingAdapter:
             self.temporary_failures += 1
             raise TemporaryFailure("502 Bad Gateway")
         self.outbox.add(chat_id, str(part))
+        self.topics[str(part)] = thread_id
         self._sends += 1
         if self._crash_after is not None and self._sends == self._crash_after:
             raise ProcessDied(f"killed after send {self._sends}, before the ledger write")

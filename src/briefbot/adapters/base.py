@@ -27,6 +27,8 @@ class Adapter(Protocol):
     `send_part` sends one of those messages and raises a `DeliveryError` subclass on failure:
     `ChatUnavailable` (403: blocked, kicked, missing permission), `ChatMoved` (migrated group),
     `TemporaryFailure` (5xx or timeouts after bounded retries, rate limits too long to wait).
+    `thread_id` names a topic inside the chat (a Telegram forum topic) or is None for the chat
+    itself; a platform without topics ignores it.
     """
 
     platform: str
@@ -40,5 +42,7 @@ class Adapter(Protocol):
     def render(self, reply: Reply) -> Sequence[object]:
         """The platform messages for one reply, in sending order."""
 
-    async def send_part(self, chat_id: str, part: object) -> None:
-        """Send one rendered message to a chat."""
+    async def send_part(
+        self, chat_id: str, part: object, *, thread_id: str | None = None
+    ) -> None:
+        """Send one rendered message to a chat (into topic `thread_id`, if given)."""

@@ -61,7 +61,9 @@ class ConsoleAdapter:
     def render(self, reply: Reply) -> Sequence[object]:
         return [render_plain(reply)]
 
-    async def send_part(self, chat_id: str, part: object) -> None:
+    async def send_part(
+        self, chat_id: str, part: object, *, thread_id: str | None = None
+    ) -> None:
         self._stdout.write(f"{part}\n\n")
         self._stdout.flush()
 
@@ -107,6 +109,9 @@ class ConsoleAdapter:
                     try:
                         line = input("you> ")
                     except EOFError:
+                        # Ctrl+D: end the prompt's line, so the shell's prompt starts on its own.
+                        self._stdout.write("\n")
+                        self._stdout.flush()
                         break
                     self._replied.clear()
                     loop.call_soon_threadsafe(lines.put_nowait, line)

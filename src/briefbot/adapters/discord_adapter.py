@@ -444,8 +444,13 @@ class DiscordAdapter:
     def render(self, reply: Reply) -> Sequence[DiscordMessage]:
         return render_discord(reply)
 
-    async def send_part(self, chat_id: str, part: object) -> None:
-        """Post one rendered message to a channel over REST (no gateway needed)."""
+    async def send_part(
+        self, chat_id: str, part: object, *, thread_id: str | None = None
+    ) -> None:
+        """Post one rendered message to a channel over REST (no gateway needed).
+
+        `thread_id` is unused: a Discord thread is a channel of its own, with its own id.
+        """
         if not isinstance(part, DiscordMessage):
             raise TypeError(f"expected a DiscordMessage from render(), got {type(part).__name__}")
         if self._client is None:
