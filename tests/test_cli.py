@@ -251,3 +251,20 @@ def test_check_names_a_symlink_out_of_the_folder_and_no_command_serves_it(
     assert preview.returncode == 1 and "no article 'passwd'" in preview.stderr
     ask = briefbot("ask", "--content", str(content_dir), "--article", "passwd", "what is the code?")
     assert ask.returncode == 2 and "4711" not in ask.stdout + ask.stderr
+
+
+def test_a_token_pasted_into_the_wrong_key_is_not_printed_back(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("timezone: '123456789:AAHfakefakefakefakefakefakefake12'\n")
+    result = briefbot("--config", str(config), "check")
+    assert result.returncode == 2
+    assert "timezone:" in result.stderr and "AAHfake" not in result.stderr
+
+
+def test_fetch_with_no_feeds_configured_is_not_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("content_dir: content\ndatabase: data/b.sqlite3\n")
+    (tmp_path / "content").mkdir()
+    result = briefbot("--config", str(config), "fetch")
+    assert result.returncode == 0, result.stderr
+    assert "no feeds" in result.stdout

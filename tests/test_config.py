@@ -215,3 +215,14 @@ def test_a_token_in_config_yaml_points_at_the_environment_variable(
     message = str(caught.value)
     assert message.startswith(f"{key}:") and env in message
     assert "AAHsecret" not in message and "abc.def" not in message
+
+
+@pytest.mark.parametrize("text, message", [
+    ("telegram:\n  base_url: not a url\n", r"telegram.base_url: 'not a url' is not a http or https"),
+    ("discord:\n  gateway_url: http://127.0.0.1:8080/\n", r"discord.gateway_url: .* ws or wss"),
+    ("telegram:\n  base_url: 'https://api.telegram.org/bot123456789:AAHfakefakefakefakefakefake12'\n",
+     r"telegram.base_url: the URL holds a token.*TELEGRAM_BOT_TOKEN"),
+])
+def test_server_roots_must_be_urls_without_a_token(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_config(tmp_path, text), environ={})

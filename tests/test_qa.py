@@ -492,3 +492,20 @@ def test_two_chats_asking_one_article_at_once_each_get_what_they_asked_for() -> 
     (quiet,) = answers
     assert other.found is False and other.suggestions
     assert quiet.found is False and quiet.suggestions == ()
+
+
+def test_a_mention_in_the_question_does_not_stop_the_answer(index: QAIndex) -> None:
+    for question in ("@everyone where will the boats be built?",
+                     "where will the boats be built? @briefbot"):
+        reply = index.ask(question, article_id="ferry-order")
+        assert reply.found and "Gdynia" in reply.text
+
+
+def test_a_follow_up_with_a_pronoun_stays_on_the_article_the_chat_was_given() -> None:
+    """'it' is the museum the chat was just briefed on, not the ferry route other articles count
+    commuters on: the museum article doesn't say, and a ferry figure would be a wrong answer."""
+    qa = QAIndex()
+    qa.update([FERRY, MUSEUM])
+    reply = qa.ask("how many commuters use it?", last_briefed="museum-reopens")
+    assert reply.article_id == "museum-reopens" and not reply.found
+    assert qa.ask("how many commuters use the ferry route?", last_briefed="museum-reopens").found

@@ -27,7 +27,7 @@ from briefbot.config import (
     load_config,
 )
 from briefbot.errors import BriefbotError, ConfigError, StorageError
-from briefbot.logs import setup_logging
+from briefbot.logs import redaction_filter, setup_logging
 from briefbot.qa import Answer, QAIndex
 from briefbot.render import render_discord, render_plain, render_telegram
 from briefbot.schedule import parse_instant
@@ -95,10 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(level, fmt=config.log_format)
         return _dispatch(args, config)
     except (ConfigError, StorageError) as exc:
-        print(f"briefbot: {exc}", file=sys.stderr)
+        # A token pasted into the wrong key comes back in "key: 'value' is not …": never print it.
+        print(f"briefbot: {redaction_filter().redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BriefbotError as exc:
-        print(f"briefbot: {exc}", file=sys.stderr)
+        print(f"briefbot: {redaction_filter().redact(str(exc))}", file=sys.stderr)
         return EXIT_CONTENT
     except KeyboardInterrupt:
         return EXIT_OK
@@ -299,8 +300,10 @@ def _fetch(config: Config) -> int:
     from briefbot.runstate import RunState
 
     if not config.feeds:
-        raise ConfigError("feeds: no feeds in the config; add e.g. "
-                          "feeds: [{url: https://example.org/rss.xml, name: example}]")
+        # Not an error: the cron line in deploy/ runs `fetch` whether feeds are set up or not.
+        print("fetch: no feeds in the config, nothing to fetch (add e.g. "
+              "feeds: [{url: https://example.org/rss.xml, name: example}])")
+        return EXIT_OK
     try:
         state = RunState(config.database)
     except (OSError, sqlite3.Error) as exc:

@@ -333,7 +333,8 @@ def load_config(
             path=str(wh.get("path", "telegram")).strip("/"),
         )
     telegram = TelegramConfig(
-        base_url=_optional_str(tg.get("base_url"), "telegram.base_url"),
+        base_url=_base_url(tg.get("base_url"), "telegram.base_url",
+                           "http://127.0.0.1:8081/bot"),
         base_file_url=_optional_str(tg.get("base_file_url"), "telegram.base_file_url"),
         channels=_channels(tg.get("channels"), "telegram.channels", "chat_id", zone),
         webhook=webhook,
@@ -349,8 +350,10 @@ def load_config(
     ):
         raise ConfigError("discord.guilds: expected a list of server ids (numbers)")
     discord = DiscordConfig(
-        api_base_url=_optional_str(dc.get("api_base_url"), "discord.api_base_url"),
-        gateway_url=_optional_str(dc.get("gateway_url"), "discord.gateway_url"),
+        api_base_url=_base_url(dc.get("api_base_url"), "discord.api_base_url",
+                               "http://127.0.0.1:8080/api/v10"),
+        gateway_url=_base_url(dc.get("gateway_url"), "discord.gateway_url",
+                              "ws://127.0.0.1:8080/", schemes=("ws", "wss")),
         channels=_channels(dc.get("channels"), "discord.channels", "channel_id", zone),
         guilds=tuple(int(g) for g in guilds_raw),
         token=_env_secret(environ, DISCORD_TOKEN_ENV),
@@ -487,3 +490,20 @@ def _log_format(value: object) -> str:
     if value not in ("text", "json"):
         raise ConfigError(f"log_format: {value!r} is not a log format; write text or json")
     return str(value)
+
+
+def _base_url(value: object, key: str, example: str,
+              schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """An optional server root: a URL of one of `schemes`, with a host and no token in it."""
+    url = _optional_str(value, key)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(f"{key}: {url!r} is not a {' or '.join(schemes)} URL; write the "
+                          f"server's root, like {example!r}, or leave it out")
+    if re.search(r"\d{5,}:[A-Za-z0-9_-]{20,}", url) or parts.password:
+        raise ConfigError(f"{key}: the URL holds a token; write the server's root only, like "
+                          f"{example!r}: briefbot adds the token from the environment "
+                          "(TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)")
+    return url

@@ -29,6 +29,9 @@ from briefbot.qa.words import _SYNONYMS, _plausible_typo, _term
 
 SYNONYM_TRUST = 0.7  # a synonym's share of a question word's weight when routing
 
+# Words that point back at what the chat was just told about.
+_FOLLOW_UP = frozenset("it its he him his she her they them their this these".split())
+
 # Articles prepared ahead of their first question (newest first): a first question costs about
 # 50 ms of tagging and embedding on an unprepared article (bench/qa_speed.py).
 WARM_ARTICLES = 500
@@ -108,6 +111,10 @@ class QAIndex:
         last = snap.tables.get(last_briefed) if last_briefed else None
         if last is not None:
             fit = last._match(q)
+            if _FOLLOW_UP.intersection(q.words):
+                # "why did it move?", "how old is he?": about the article the chat was just
+                # given, whatever other articles share its words.
+                return last.answer(question)
             if not q.slots or fit >= 0.5 or q.kind in (AUTHOR, PUBLISHED):
                 reply = last.answer(question, suggest=not q.slots)
                 if reply.found or not q.slots:

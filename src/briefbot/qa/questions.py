@@ -83,6 +83,7 @@ def _clean(question: str) -> str:
     text = question[:MAX_QUESTION_CHARS]
     text = re.sub(r"<[^<>]{0,200}>", " ", text)
     text = html.unescape(text)
+    text = re.sub(r"(?<![\w@])@\w{1,64}", " ", text)  # "@briefbot", "@everyone": who, not what
     text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     return " ".join(strip_emoji(text).split())
 
