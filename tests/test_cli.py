@@ -248,7 +248,7 @@ def test_check_names_a_symlink_out_of_the_folder_and_no_command_serves_it(
     assert "2 articles loaded" in check.stdout
 
     preview = briefbot("--config", str(config), "preview", "passwd")
-    assert preview.returncode == 1 and "no article 'passwd'" in preview.stderr
+    assert preview.returncode == 2 and "no article 'passwd'" in preview.stderr
     ask = briefbot("ask", "--content", str(content_dir), "--article", "passwd", "what is the code?")
     assert ask.returncode == 2 and "4711" not in ask.stdout + ask.stderr
 
@@ -268,3 +268,20 @@ def test_fetch_with_no_feeds_configured_is_not_an_error(tmp_path: Path) -> None:
     result = briefbot("--config", str(config), "fetch")
     assert result.returncode == 0, result.stderr
     assert "no feeds" in result.stdout
+
+
+def test_preview_of_an_unknown_article_is_a_usage_error_like_ask(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\n")
+    result = briefbot("--config", str(config), "preview", "nope")
+    assert result.returncode == 2
+    assert "no article 'nope' (known: seed" in result.stderr
+
+
+def test_a_bare_city_as_time_zone_gets_the_iana_name_suggested(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("timezone: Berlin\n")
+    result = briefbot("--config", str(config), "check")
+    assert result.returncode == 2 and "like Europe/Berlin" in result.stderr
+    config.write_text("timezone: Tokyo\n")
+    assert "like Asia/Tokyo" in briefbot("--config", str(config), "check").stderr

@@ -275,3 +275,11 @@ async def test_subscribe_in_a_forum_topic_records_the_topic_and_general_clears_i
     await service.subscribe(message(admin=True), "07:30")  # again, from General
     sub = store.subscription("telegram", "-100")
     assert sub is not None and sub.thread_id is None
+
+
+async def test_a_bare_city_gets_its_area_city_name_suggested(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    [reply] = await service.subscribe(message(admin=True), "07:30 Tokyo")
+    assert isinstance(reply, Notice) and "Did you mean Asia/Tokyo?" in reply.text
+    assert store.subscription("telegram", "-100") is None

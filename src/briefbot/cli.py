@@ -327,9 +327,14 @@ def _fetch(config: Config) -> int:
 def _preview(args: argparse.Namespace, config: Config) -> int:
     library = _load_library(config.content_dir)
     article = library.find(args.id) if args.id else library.latest()
+    if article is None and args.id:
+        # the same answer as `ask --article nope`: a usage error, with the ids there are
+        known = ", ".join(a.id for a in library.articles[:10]) or "none"
+        print(f"briefbot: no article {args.id!r} (known: {known})", file=sys.stderr)
+        return EXIT_USAGE
     if article is None:
-        what = f"no article {args.id!r}" if args.id else f"no articles in {config.content_dir}"
-        print(f"briefbot: {what}; see `briefbot check`", file=sys.stderr)
+        print(f"briefbot: no articles in {config.content_dir}; see `briefbot check`",
+              file=sys.stderr)
         return EXIT_CONTENT
     briefing = make_briefing(article)
     if args.platform == "telegram":

@@ -142,9 +142,13 @@ def check_timezone(value: object, key: str) -> str:
     name = str(value).strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        from briefbot.schedule import zone_suggestion
+
+        guess = zone_suggestion(name)
+        like = guess if guess else "Europe/Berlin or UTC"
         raise ConfigError(
-            f"{key}: {value!r} is not an IANA time zone; use a name like Europe/Berlin or UTC"
+            f"{key}: {value!r} is not an IANA time zone; use a name like {like}"
         ) from None
     return name
 

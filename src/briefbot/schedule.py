@@ -51,6 +51,17 @@ def resolve_zone(name: str) -> str | None:
     return name
 
 
+def zone_suggestion(name: str) -> str | None:
+    """The IANA zone a bare city most likely means ('berlin' -> 'Europe/Berlin'), or None."""
+    city = name.strip().replace(" ", "_").casefold()
+    if not city or len(city) > _ZONE_NAME_MAX:
+        return None
+    matches = sorted(full for folded, full in _zone_names_by_folded_case().items()
+                     if folded.rsplit("/", 1)[-1] == city and "/" in folded
+                     and not folded.startswith(("etc/", "posix/", "right/")))
+    return matches[0] if matches else None
+
+
 @functools.lru_cache(maxsize=65536)
 def occurrence(local_date: dt.date, at: dt.time, zone_name: str) -> dt.datetime:
     """The UTC instant when `at` o'clock happens on `local_date` in the zone.

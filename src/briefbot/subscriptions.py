@@ -14,6 +14,7 @@ from briefbot.schedule import (
     owed_from,
     parse_local_time,
     resolve_zone,
+    zone_suggestion,
 )
 from briefbot.store import Store, Subscription
 
@@ -63,7 +64,10 @@ class SubscriptionService:
             return [self._usage(f"“{_clip(words[0])}” is not a time of day; write it as HH:MM.")]
         zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
         if zone is None:
-            return [self._usage(f"“{_clip(words[1])}” is not a time zone I know; use Area/City.")]
+            guess = zone_suggestion(words[1])
+            hint = f" Did you mean {guess}?" if guess else ""
+            return [self._usage(f"“{_clip(words[1])}” is not a time zone I know; use Area/City."
+                                + hint)]
         if not await incoming.is_admin():
             return [_refusal()]
         before = self._store.subscription(incoming.platform, incoming.chat_id)

@@ -95,11 +95,12 @@ def get_embedder() -> Embedder | None:
             return _embedder
         try:
             if os.environ.get("BRIEFBOT_EMBEDDINGS", "").lower() in {"off", "0", "false", "no"}:
-                log.info("sentence embeddings are off (BRIEFBOT_EMBEDDINGS)")
+                log.debug("sentence embeddings are off (BRIEFBOT_EMBEDDINGS)")
             else:
                 _embedder = _load()
         except ImportError as error:
-            log.info("sentence embeddings unavailable (%s); Q&A uses its lexical stages only. "
+            # The default install: not news, so not above debug.
+            log.debug("sentence embeddings unavailable (%s); Q&A uses its lexical stages only. "
                      "Install them with: make run EXTRAS=embeddings "
                      "(or pip install 'briefbot[embeddings]')", error.name)
         except Exception as error:  # a broken install must not stop the bot
