@@ -285,3 +285,20 @@ def test_a_bare_city_as_time_zone_gets_the_iana_name_suggested(tmp_path: Path) -
     assert result.returncode == 2 and "like Europe/Berlin" in result.stderr
     config.write_text("timezone: Tokyo\n")
     assert "like Asia/Tokyo" in briefbot("--config", str(config), "check").stderr
+
+
+def test_chat_outside_a_project_folder_leaves_no_data_folder_behind(tmp_path: Path) -> None:
+    """With no config.yaml the database goes to the user's state folder, not ./data/."""
+    home = tmp_path / "home"
+    work = tmp_path / "elsewhere"
+    home.mkdir()
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_BOT_TOKEN") and k != "XDG_STATE_HOME"}
+    env["HOME"] = str(home)
+    env["PYTHONPATH"] = str(ROOT / "src")
+    result = subprocess.run([sys.executable, "-m", "briefbot", "chat"], cwd=work, input="/help\n",
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert not (work / "data").exists()
+    assert (home / ".local" / "state" / "briefbot" / "briefbot.sqlite3").exists()

@@ -377,7 +377,7 @@ def load_config(
         raise ConfigError(f"reload_seconds: {reload_seconds!r} must be a positive number")
     return Config(
         content_dir=(base / str(top.get("content_dir", "content"))).resolve(),
-        database=(base / str(top.get("database", "data/briefbot.sqlite3"))).resolve(),
+        database=(base / str(top.get("database", _default_database(path, environ)))).resolve(),
         timezone=zone,
         catch_up_window=_duration(
             top.get("catch_up_window", "2h"), "catch_up_window", longest=dt.timedelta(hours=24)
@@ -511,3 +511,12 @@ def _base_url(value: object, key: str, example: str,
                           f"{example!r}: briefbot adds the token from the environment "
                           "(TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)")
     return url
+
+
+def _default_database(path: Path | None, environ: Mapping[str, str]) -> str:
+    """data/briefbot.sqlite3 beside config.yaml; with no config file (briefbot run from any
+    folder), the user's state folder, so no stray ./data/ appears wherever it was started."""
+    if path is not None and path.exists():
+        return "data/briefbot.sqlite3"
+    state = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME", "~")) / ".local/state")
+    return str(Path(state).expanduser() / "briefbot" / "briefbot.sqlite3")

@@ -21,6 +21,9 @@ APOLOGY = Notice("Sorry, something went wrong on my side while answering that. P
 log = logging.getLogger(__name__)
 
 
+PROMPT = "you> "
+
+
 class ConsoleAdapter:
     """Reads lines as messages from one person and prints the replies."""
 
@@ -41,6 +44,8 @@ class ConsoleAdapter:
         self._chat_id = chat_id
         self._receive = receive
         self._interactive = self._stdin.isatty() and self._stdout.isatty()
+        self._at_prompt = False  # input() is waiting: a log line must not land on the prompt
+        self._wrapped: list[tuple[logging.Handler, logging.Handler]] = []
         self._task: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()  # set at end of input
         # In a terminal the prompt waits until the replies are printed, so they don't interleave.
@@ -48,9 +53,39 @@ class ConsoleAdapter:
 
     async def start(self) -> None:
         if self._receive and self._task is None:
+            if self._interactive:
+                self.keep_log_lines_off_the_prompt()
             self._task = asyncio.create_task(self._serve(), name="console-chat")
 
+    def keep_log_lines_off_the_prompt(self, logger: logging.Logger | None = None) -> None:
+        """Wrap `logger`'s (default: the root's) terminal handlers so a line logged while the
+        prompt waits clears the prompt first and redraws it, with what was typed, after."""
+        logger = logger or logging.getLogger()
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler):
+                wrapper = _PromptSafe(handler, self)
+                logger.removeHandler(handler)
+                logger.addHandler(wrapper)
+                self._wrapped.append((wrapper, handler))
+
+    def _restore_log_handlers(self, logger: logging.Logger | None = None) -> None:
+        logger = logger or logging.getLogger()
+        for wrapper, handler in self._wrapped:
+            logger.removeHandler(wrapper)
+            logger.addHandler(handler)
+        self._wrapped.clear()
+
+    def redraw_prompt(self) -> str:
+        """What the prompt line shows now: 'you> ' and whatever has been typed after it."""
+        typed = ""
+        with contextlib.suppress(ImportError):
+            import readline
+
+            typed = readline.get_line_buffer()
+        return PROMPT + typed
+
     async def stop(self) -> None:
+        self._restore_log_handlers()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,12 +142,15 @@ class ConsoleAdapter:
             while True:
                 if self._interactive:
                     try:
-                        line = input("you> ")
+                        self._at_prompt = True
+                        line = input(PROMPT)
                     except EOFError:
                         # Ctrl+D: end the prompt's line, so the shell's prompt starts on its own.
                         self._stdout.write("\n")
                         self._stdout.flush()
                         break
+                    finally:
+                        self._at_prompt = False
                     self._replied.clear()
                     loop.call_soon_threadsafe(lines.put_nowait, line)
                     self._replied.wait()
@@ -149,3 +187,25 @@ class ConsoleAdapter:
             return
         with contextlib.suppress(OSError):
             readline.write_history_file(HISTORY_FILE)
+
+
+class _PromptSafe(logging.Handler):
+    """A terminal log handler that steps around the console prompt (see
+    ConsoleAdapter.keep_log_lines_off_the_prompt). The wrapped handler keeps its own filters,
+    so token redaction still applies."""
+
+    def __init__(self, inner: logging.StreamHandler[TextIO], console: ConsoleAdapter) -> None:
+        super().__init__(inner.level)
+        self.inner = inner
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        at_prompt = self.console._at_prompt
+        stream = self.console._stdout
+        if at_prompt:
+            stream.write("\r\x1b[K")  # back to the line's start, and clear it
+            stream.flush()
+        self.inner.handle(record)
+        if at_prompt:
+            stream.write(self.console.redraw_prompt())
+            stream.flush()
