@@ -7,58 +7,24 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Protocol
 
 from briefbot.articles import Library, is_valid_article_id
-from briefbot.briefing import Briefing, Digest, headline_of, make_briefing
-from briefbot.qa import Answer, QAIndex
+from briefbot.briefing import headline_of, make_briefing
+from briefbot.commands import COMMANDS
+from briefbot.messages import Answer, Briefing
+from briefbot.messages import ChatKind as ChatKind  # re-exported: defined in the leaf module
+from briefbot.messages import Incoming as Incoming
+from briefbot.messages import Notice as Notice
+from briefbot.messages import Reply as Reply
+from briefbot.qa import QAIndex
 
 if TYPE_CHECKING:  # httpx, which the reader needs, loads only when a reader is configured
     from briefbot.qa.reader import Reader
 
 log = logging.getLogger(__name__)
-
-ChatKind = Literal["private", "group", "channel"]
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message a person sent, translated from the platform by an adapter."""
-
-    platform: str  # "console", "telegram", "discord"
-    chat_id: str
-    user_id: str
-    text: str
-    chat_kind: ChatKind = "private"
-    # Asked only when a command needs it (/subscribe in a group): adapters pass a call that asks
-    # the platform (getChatMember, guild permissions). None means: admin only in a private chat.
-    admin_check: Callable[[], Awaitable[bool]] | None = None
-    # Shows the person that an answer is coming (Telegram "typing…", Discord "thinking…"),
-    # awaited when the answer waits on something slow (the qa.reader endpoint). None: no sign.
-    working: Callable[[], Awaitable[None]] | None = None
-    # The topic of a forum supergroup it was written in (Telegram's message_thread_id); every
-    # reply, and a daily briefing /subscribe'd from here, goes back into it. None: the chat.
-    thread_id: str | None = None
-
-    async def is_admin(self) -> bool:
-        if self.admin_check is not None:
-            return await self.admin_check()
-        return self.chat_kind == "private"
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Plain words from the bot (help, lists, refusals); `items` render as a bulleted list."""
-
-    text: str
-    items: tuple[str, ...] = ()
-    title: str | None = None
-    is_error: bool = False  # Discord shows these to the asker only (ephemeral) where it can
-
-
-Reply = Briefing | Digest | Answer | Notice
 
 
 class ChatMemory(Protocol):
@@ -94,17 +60,6 @@ class InMemoryChatMemory:
 
 MAX_QUESTION_CHARS = 1000
 LIST_LIMIT = 20
-
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("latest", "the newest briefing"),
-    ("list", "the articles I know"),
-    ("brief", "ID: the briefing for one article"),
-    ("ask", "QUESTION: ask about the article (or just type the question)"),
-    ("subscribe", "HH:MM [Area/City]: a daily briefing here (admins)"),
-    ("unsubscribe", "stop the daily briefing (admins)"),
-    ("status", "when the next daily briefing comes"),
-    ("help", "this list"),
-)
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
 # Bidi overrides and isolates can make a reply read backwards; control characters garble it.

@@ -22,7 +22,6 @@ with warnings.catch_warnings():
 
 from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
-from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.errors import (
     ChatUnavailable,
     ConfigError,
@@ -31,6 +30,7 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
+from briefbot.messages import APOLOGY, DISCORD, Incoming, Notice, Reply
 from briefbot.render import DiscordMessage, render_discord
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-PLATFORM = "discord"
+PLATFORM = DISCORD
 # Discord drops an interaction not answered within 3 s; past this we show "thinking..." first.
 DEFER_AFTER_SECONDS = 1.5
 # discord.py's smallest allowed value: a longer rate limit raises instead of freezing a delivery.
@@ -47,8 +47,6 @@ MAX_RATELIMIT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 60.0
 NO_PINGS = discord.AllowedMentions.none()
 MISSING_ACCESS_CODES = {50001, 50013}
-APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
-                 is_error=True)  # Missing Access, Missing Permissions
 
 
 def point_discord_py_at(api_base_url: str | None, gateway_url: str | None) -> Callable[[], None]:

@@ -41,9 +41,8 @@ from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
 from briefbot.adapters.base import ChatEvents, Handler
+from briefbot.commands import COMMANDS as CORE_COMMANDS
 from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
-from briefbot.conversation import COMMANDS as CORE_COMMANDS
-from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.errors import (
     ChatMoved,
     ChatUnavailable,
@@ -54,11 +53,12 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
+from briefbot.messages import APOLOGY, TELEGRAM, Incoming, Reply
 from briefbot.render import render_telegram
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+PLATFORM = TELEGRAM
 # The command menu is the conversation's own list, so the two cannot drift apart.
 COMMANDS = tuple((name, about[:1].upper() + about[1:]) for name, about in CORE_COMMANDS)
 OUR_COMMANDS = frozenset({name for name, _ in COMMANDS} | {"start"})
@@ -90,8 +90,6 @@ HTTP_TIMEOUT_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 60.0
 ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
-                 is_error=True)
 _REJECTED_TOKEN = (
     f"{TELEGRAM_TOKEN_ENV} was rejected by the Telegram server; check the token from @BotFather"
 )
