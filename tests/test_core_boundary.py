@@ -45,8 +45,9 @@ def test_importing_an_adapter_loads_no_qa_engine(adapter: str) -> None:
     assert "briefbot.conversation" not in loaded and "briefbot.articles" not in loaded
 
 
-def test_messages_is_a_leaf_of_the_standard_library() -> None:
+@pytest.mark.parametrize("leaf", ["briefbot.messages", "briefbot.commands"])
+def test_what_every_adapter_reads_is_a_leaf_of_the_standard_library(leaf: str) -> None:
     """Every adapter imports it, so it must pull in nothing else of ours and no package."""
-    added = _modules_loaded_by("briefbot.messages") - _modules_loaded_by("sys")
-    assert {m for m in added if m.split(".")[0] == "briefbot"} == {"briefbot", "briefbot.messages"}
+    added = _modules_loaded_by(leaf) - _modules_loaded_by("sys")
+    assert {m for m in added if m.split(".")[0] == "briefbot"} == {"briefbot", leaf}
     assert {m.split(".")[0] for m in added} - {"briefbot"} <= sys.stdlib_module_names

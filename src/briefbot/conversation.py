@@ -7,10 +7,11 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from briefbot import commands
 from briefbot.articles import Library, is_valid_article_id
 from briefbot.briefing import headline_of, make_briefing
 from briefbot.commands import COMMANDS
@@ -58,6 +59,9 @@ class InMemoryChatMemory:
         self._last[(platform, chat_id)] = article_id
 
 
+# What a command's method looks like: the message, and the text after the command's name.
+CommandHandler = Callable[[Incoming, str], Awaitable[list[Reply]]]
+NO_SUBSCRIPTIONS = Notice("Daily briefings are not set up on this bot.", is_error=True)
 MAX_QUESTION_CHARS = 1000
 LIST_LIMIT = 20
 
@@ -121,7 +125,7 @@ def help_notice(intro: str | None = None) -> Notice:
         title="briefbot",
         text=intro or "I brief you on the news and answer questions about it.",
         items=(
-            *(f"/{name} {about}" for name, about in COMMANDS),
+            *(command.help_line for command in COMMANDS),
             "Or just ask, e.g. \u201cwho was at the talks?\u201d",
         ),
     )
@@ -175,31 +179,48 @@ class Conversation:
         match = _COMMAND.match(text)
         if match is None:
             return [await self._chat(incoming, text)]
-        command = match.group(1).lower()
-        args = (match.group(2) or "").strip()
-        if command in ("start", "help"):
-            return [help_notice()]
-        if command == "latest":
-            return [self._latest(incoming)]
-        if command == "list":
-            return [self._list()]
-        if command == "brief":
-            return [self._brief(incoming, args)]
-        if command == "ask":
-            if not args:
-                return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
-            return [await self._ask(incoming, args)]
-        if command in ("subscribe", "unsubscribe", "status"):
-            if self.subscriptions is None:
-                return [Notice("Daily briefings are not set up on this bot.", is_error=True)]
-            if command == "subscribe":
-                return list(await self.subscriptions.subscribe(incoming, args))
-            if command == "unsubscribe":
-                return list(await self.subscriptions.unsubscribe(incoming))
-            return list(await self.subscriptions.status(incoming))
-        guess = _closest(command, [name for name, _ in COMMANDS])
-        hint = f" Did you mean /{guess}?" if guess else ""
-        return [help_notice(f"I don't know the command /{command[:32]}.{hint}")]
+        name, args = match.group(1).lower(), (match.group(2) or "").strip()
+        command = commands.find(name)
+        if command is None:
+            guess = _closest(name, [c.name for c in COMMANDS])
+            hint = f" Did you mean /{guess}?" if guess else ""
+            return [help_notice(f"I don't know the command /{name[:32]}.{hint}")]
+        handler: CommandHandler = getattr(self, command.handler)
+        return await handler(incoming, args)
+
+    # --- one method a command, named by its `handler` in briefbot.commands ------------------
+
+    async def cmd_help(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [help_notice()]
+
+    async def cmd_latest(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [self._latest(incoming)]
+
+    async def cmd_list(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [self._list()]
+
+    async def cmd_brief(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [self._brief(incoming, args)]
+
+    async def cmd_ask(self, incoming: Incoming, args: str) -> list[Reply]:
+        if not args:
+            return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
+        return [await self._ask(incoming, args)]
+
+    async def cmd_subscribe(self, incoming: Incoming, args: str) -> list[Reply]:
+        if self.subscriptions is None:
+            return [NO_SUBSCRIPTIONS]
+        return list(await self.subscriptions.subscribe(incoming, args))
+
+    async def cmd_unsubscribe(self, incoming: Incoming, args: str) -> list[Reply]:
+        if self.subscriptions is None:
+            return [NO_SUBSCRIPTIONS]
+        return list(await self.subscriptions.unsubscribe(incoming))
+
+    async def cmd_status(self, incoming: Incoming, args: str) -> list[Reply]:
+        if self.subscriptions is None:
+            return [NO_SUBSCRIPTIONS]
+        return list(await self.subscriptions.status(incoming))
 
     def _briefing_for(self, incoming: Incoming, article_id: str) -> Briefing | Notice:
         article = self.library.find(article_id)

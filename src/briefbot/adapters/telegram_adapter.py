@@ -40,8 +40,8 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
+from briefbot import commands
 from briefbot.adapters.base import ChatEvents, Handler
-from briefbot.commands import COMMANDS as CORE_COMMANDS
 from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
 from briefbot.errors import (
     ChatMoved,
@@ -59,9 +59,9 @@ from briefbot.render import render_telegram
 log = logging.getLogger(__name__)
 
 PLATFORM = TELEGRAM
-# The command menu is the conversation's own list, so the two cannot drift apart.
-COMMANDS = tuple((name, about[:1].upper() + about[1:]) for name, about in CORE_COMMANDS)
-OUR_COMMANDS = frozenset({name for name, _ in COMMANDS} | {"start"})
+# The command menu (name, description), from the one list that /help and dispatch use too.
+COMMANDS = tuple((command.name, command.menu_line) for command in commands.COMMANDS)
+OUR_COMMANDS = frozenset(commands.BY_NAME)
 # 5xx and timeouts: tries per message, and the first pause (doubling after each try).
 SEND_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.25
