@@ -49,7 +49,6 @@ DEFER_AFTER_SECONDS = 1.5
 MAX_RATELIMIT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 60.0
 NO_PINGS = discord.AllowedMentions.none()
-MISSING_ACCESS_CODES = {50001, 50013}
 
 
 def point_discord_py_at(api_base_url: str | None, gateway_url: str | None) -> Callable[[], None]:
