@@ -8,12 +8,15 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import resources
 
 import snowballstemmer
 
 from briefbot.articles import Article
+from briefbot.messages import Briefing as Briefing  # re-exported: defined in the leaf module
+from briefbot.messages import Bullet as Bullet
+from briefbot.messages import Digest as Digest
 from briefbot.text import extract_emoji, is_emoji_char, strip_emoji
 
 # One short line on a phone (Telegram wraps at about 40 characters a line, so four lines).
@@ -31,32 +34,6 @@ _FACT_WEIGHT = 0.2
 _REDUNDANCY_COSINE = 0.35
 # Lead bias makes sentences past this point unlikely picks; capping keeps TextRank's n² cheap.
 _MAX_CANDIDATES = 80
-
-
-@dataclass(frozen=True, slots=True)
-class Bullet:
-    emoji: str
-    text: str  # one line, at most BULLET_MAX_CHARS characters, no emoji of its own in front
-
-
-@dataclass(frozen=True, slots=True)
-class Briefing:
-    """A platform-neutral briefing; renderers turn it into messages."""
-
-    article_id: str
-    headline: str  # recased when the file had it in all caps
-    emoji: str  # the headline's own emoji ("" if none)
-    byline: str  # "author · February 11, 2026" (either part may be missing)
-    bullets: tuple[Bullet, ...]
-    link: str | None = None
-    date: dt.date | None = None  # the article's date, so a digest can say how fresh each item is
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """Several articles at once: headline and two bullets each, newest first."""
-
-    briefings: tuple[Briefing, ...]
 
 
 def headline_of(article: Article) -> str:

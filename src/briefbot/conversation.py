@@ -8,57 +8,24 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Protocol
 
+from briefbot import commands
 from briefbot.articles import Library, is_valid_article_id
-from briefbot.briefing import Briefing, Digest, headline_of, make_briefing
-from briefbot.qa import Answer, QAIndex
+from briefbot.briefing import headline_of, make_briefing
+from briefbot.commands import COMMANDS
+from briefbot.messages import Answer, Briefing
+from briefbot.messages import ChatKind as ChatKind  # re-exported: defined in the leaf module
+from briefbot.messages import Incoming as Incoming
+from briefbot.messages import Notice as Notice
+from briefbot.messages import Reply as Reply
+from briefbot.qa import QAIndex
 
 if TYPE_CHECKING:  # httpx, which the reader needs, loads only when a reader is configured
     from briefbot.qa.reader import Reader
 
 log = logging.getLogger(__name__)
-
-ChatKind = Literal["private", "group", "channel"]
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message a person sent, translated from the platform by an adapter."""
-
-    platform: str  # "console", "telegram", "discord"
-    chat_id: str
-    user_id: str
-    text: str
-    chat_kind: ChatKind = "private"
-    # Asked only when a command needs it (/subscribe in a group): adapters pass a call that asks
-    # the platform (getChatMember, guild permissions). None means: admin only in a private chat.
-    admin_check: Callable[[], Awaitable[bool]] | None = None
-    # Shows the person that an answer is coming (Telegram "typing…", Discord "thinking…"),
-    # awaited when the answer waits on something slow (the qa.reader endpoint). None: no sign.
-    working: Callable[[], Awaitable[None]] | None = None
-    # The topic of a forum supergroup it was written in (Telegram's message_thread_id); every
-    # reply, and a daily briefing /subscribe'd from here, goes back into it. None: the chat.
-    thread_id: str | None = None
-
-    async def is_admin(self) -> bool:
-        if self.admin_check is not None:
-            return await self.admin_check()
-        return self.chat_kind == "private"
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Plain words from the bot (help, lists, refusals); `items` render as a bulleted list."""
-
-    text: str
-    items: tuple[str, ...] = ()
-    title: str | None = None
-    is_error: bool = False  # Discord shows these to the asker only (ephemeral) where it can
-
-
-Reply = Briefing | Digest | Answer | Notice
 
 
 class ChatMemory(Protocol):
@@ -92,19 +59,11 @@ class InMemoryChatMemory:
         self._last[(platform, chat_id)] = article_id
 
 
+# What a command's method looks like: the message, and the text after the command's name.
+CommandHandler = Callable[[Incoming, str], Awaitable[list[Reply]]]
+NO_SUBSCRIPTIONS = Notice("Daily briefings are not set up on this bot.", is_error=True)
 MAX_QUESTION_CHARS = 1000
 LIST_LIMIT = 20
-
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("latest", "the newest briefing"),
-    ("list", "the articles I know"),
-    ("brief", "ID: the briefing for one article"),
-    ("ask", "QUESTION: ask about the article (or just type the question)"),
-    ("subscribe", "HH:MM [Area/City]: a daily briefing here (admins)"),
-    ("unsubscribe", "stop the daily briefing (admins)"),
-    ("status", "when the next daily briefing comes"),
-    ("help", "this list"),
-)
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
 # Bidi overrides and isolates can make a reply read backwards; control characters garble it.
@@ -166,7 +125,7 @@ def help_notice(intro: str | None = None) -> Notice:
         title="briefbot",
         text=intro or "I brief you on the news and answer questions about it.",
         items=(
-            *(f"/{name} {about}" for name, about in COMMANDS),
+            *(command.help_line for command in COMMANDS),
             "Or just ask, e.g. \u201cwho was at the talks?\u201d",
         ),
     )
@@ -220,31 +179,48 @@ class Conversation:
         match = _COMMAND.match(text)
         if match is None:
             return [await self._chat(incoming, text)]
-        command = match.group(1).lower()
-        args = (match.group(2) or "").strip()
-        if command in ("start", "help"):
-            return [help_notice()]
-        if command == "latest":
-            return [self._latest(incoming)]
-        if command == "list":
-            return [self._list()]
-        if command == "brief":
-            return [self._brief(incoming, args)]
-        if command == "ask":
-            if not args:
-                return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
-            return [await self._ask(incoming, args)]
-        if command in ("subscribe", "unsubscribe", "status"):
-            if self.subscriptions is None:
-                return [Notice("Daily briefings are not set up on this bot.", is_error=True)]
-            if command == "subscribe":
-                return list(await self.subscriptions.subscribe(incoming, args))
-            if command == "unsubscribe":
-                return list(await self.subscriptions.unsubscribe(incoming))
-            return list(await self.subscriptions.status(incoming))
-        guess = _closest(command, [name for name, _ in COMMANDS])
-        hint = f" Did you mean /{guess}?" if guess else ""
-        return [help_notice(f"I don't know the command /{command[:32]}.{hint}")]
+        name, args = match.group(1).lower(), (match.group(2) or "").strip()
+        command = commands.find(name)
+        if command is None:
+            guess = _closest(name, [c.name for c in COMMANDS])
+            hint = f" Did you mean /{guess}?" if guess else ""
+            return [help_notice(f"I don't know the command /{name[:32]}.{hint}")]
+        handler: CommandHandler = getattr(self, command.handler)
+        return await handler(incoming, args)
+
+    # --- one method a command, named by its `handler` in briefbot.commands ------------------
+
+    async def cmd_help(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [help_notice()]
+
+    async def cmd_latest(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [self._latest(incoming)]
+
+    async def cmd_list(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [self._list()]
+
+    async def cmd_brief(self, incoming: Incoming, args: str) -> list[Reply]:
+        return [self._brief(incoming, args)]
+
+    async def cmd_ask(self, incoming: Incoming, args: str) -> list[Reply]:
+        if not args:
+            return [Notice("Ask me something after /ask, e.g. /ask who was at the talks?")]
+        return [await self._ask(incoming, args)]
+
+    async def cmd_subscribe(self, incoming: Incoming, args: str) -> list[Reply]:
+        if self.subscriptions is None:
+            return [NO_SUBSCRIPTIONS]
+        return list(await self.subscriptions.subscribe(incoming, args))
+
+    async def cmd_unsubscribe(self, incoming: Incoming, args: str) -> list[Reply]:
+        if self.subscriptions is None:
+            return [NO_SUBSCRIPTIONS]
+        return list(await self.subscriptions.unsubscribe(incoming))
+
+    async def cmd_status(self, incoming: Incoming, args: str) -> list[Reply]:
+        if self.subscriptions is None:
+            return [NO_SUBSCRIPTIONS]
+        return list(await self.subscriptions.status(incoming))
 
     def _briefing_for(self, incoming: Incoming, article_id: str) -> Briefing | Notice:
         article = self.library.find(article_id)

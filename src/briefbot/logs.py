@@ -138,9 +138,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-LOG_FORMATS = ("text", "json")
-
-
 def _formatter(fmt: str) -> logging.Formatter:
     if fmt == "json":
         return JsonFormatter()

@@ -6,14 +6,9 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from briefbot.briefing import Briefing, Bullet, Digest
-from briefbot.qa import Answer
-
-if TYPE_CHECKING:
-    # Only for annotations: rendering needs no conversation logic, and conversation may render.
-    from briefbot.conversation import Notice, Reply
+from briefbot.messages import Answer, Briefing, Bullet, Digest, Notice, Reply
 
 TELEGRAM_TEXT_LIMIT = 4096  # code points of the visible text, after entity parsing
 DISCORD_CONTENT_LIMIT = 2000

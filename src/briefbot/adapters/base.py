@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from briefbot.conversation import Incoming, Reply
+from briefbot.messages import Incoming, Reply
 
 # What an adapter calls for each message a person sends: the core answers with replies.
 Handler = Callable[[Incoming], Awaitable[Sequence[Reply]]]

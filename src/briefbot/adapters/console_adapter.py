@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import TextIO
 
 from briefbot.adapters.base import Handler
-from briefbot.conversation import Incoming, Notice, Reply
+from briefbot.messages import APOLOGY, CONSOLE, Incoming, Reply
 from briefbot.render import render_plain
 
 HISTORY_FILE = Path.home() / ".briefbot_history"
-APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
-                 is_error=True)
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +25,7 @@ PROMPT = "you> "
 class ConsoleAdapter:
     """Reads lines as messages from one person and prints the replies."""
 
-    platform = "console"
+    platform = CONSOLE
 
     def __init__(
         self,

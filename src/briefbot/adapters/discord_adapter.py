@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import re
 import warnings
@@ -20,9 +21,10 @@ with warnings.catch_warnings():
     import discord
     from discord import app_commands
 
+from briefbot import commands
 from briefbot.adapters.base import ChatEvents, Handler
+from briefbot.commands import Command
 from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
-from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.errors import (
     ChatUnavailable,
     ConfigError,
@@ -31,6 +33,7 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
+from briefbot.messages import APOLOGY, DISCORD, Incoming, Notice, Reply
 from briefbot.render import DiscordMessage, render_discord
 
 log = logging.getLogger(__name__)
@@ -39,16 +42,13 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-PLATFORM = "discord"
+PLATFORM = DISCORD
 # Discord drops an interaction not answered within 3 s; past this we show "thinking..." first.
 DEFER_AFTER_SECONDS = 1.5
 # discord.py's smallest allowed value: a longer rate limit raises instead of freezing a delivery.
 MAX_RATELIMIT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 60.0
 NO_PINGS = discord.AllowedMentions.none()
-MISSING_ACCESS_CODES = {50001, 50013}
-APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
-                 is_error=True)  # Missing Access, Missing Permissions
 
 
 def point_discord_py_at(api_base_url: str | None, gateway_url: str | None) -> Callable[[], None]:
@@ -143,6 +143,36 @@ async def tell_privately(interaction: discord.Interaction[_Client], text: str) -
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
     except discord.HTTPException as error:
         log.warning("Discord: could not answer interaction %s: %s", interaction.id, error)
+
+
+def slash_command(
+    command: Command, run: Callable[[discord.Interaction[_Client], str], Awaitable[None]]
+) -> app_commands.Command[Any, ..., None]:
+    """`command` as a slash command whose options are its arguments; `run` gets its chat text.
+
+    discord.py reads a command's options from its callback's signature, so the one callback
+    gets a signature built from the arguments: each a string of bounded length, the optional
+    ones None when left out. The chat text is the same the person could type: "/brief seed".
+    """
+
+    async def callback(interaction: discord.Interaction[_Client], **options: str | None) -> None:
+        words = [options.get(argument.name) for argument in command.arguments]
+        await run(interaction, " ".join([f"/{command.name}", *(w for w in words if w)]))
+
+    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=discord.Interaction)]
+    for argument in command.arguments:
+        text = app_commands.Range[str, 1, argument.max_length]
+        parameters.append(inspect.Parameter(
+            argument.name, inspect.Parameter.KEYWORD_ONLY,
+            annotation=text if argument.required else text | None,
+            default=inspect.Parameter.empty if argument.required else None,
+        ))
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    described = app_commands.describe(**{a.name: a.description for a in command.arguments})
+    return app_commands.Command(
+        name=command.name, description=command.description, callback=described(callback)
+    )
 
 
 class DiscordAdapter:
@@ -261,51 +291,9 @@ class DiscordAdapter:
     # --- slash commands ----------------------------------------------------------------------
 
     def add_commands(self, tree: app_commands.CommandTree[_Client]) -> None:
-        """The slash commands, each the same as its text command in the conversation."""
-
-        @tree.command(name="latest", description="The newest briefing")
-        async def latest(interaction: discord.Interaction[_Client]) -> None:
-            await self.on_slash(interaction, "/latest")
-
-        @tree.command(name="list", description="The articles I can brief you on")
-        async def list_(interaction: discord.Interaction[_Client]) -> None:
-            await self.on_slash(interaction, "/list")
-
-        @tree.command(name="brief", description="The briefing for one article")
-        @app_commands.rename(article="id")
-        @app_commands.describe(article="The article id, from /list")
-        async def brief(
-            interaction: discord.Interaction[_Client], article: app_commands.Range[str, 1, 100]
-        ) -> None:
-            await self.on_slash(interaction, f"/brief {article}")
-
-        @tree.command(name="ask", description="Ask a question about the news")
-        @app_commands.describe(question="e.g. who was at the talks?")
-        async def ask(
-            interaction: discord.Interaction[_Client], question: app_commands.Range[str, 1, 500]
-        ) -> None:
-            await self.on_slash(interaction, f"/ask {question}")
-
-        @tree.command(name="help", description="What I can do")
-        async def help_(interaction: discord.Interaction[_Client]) -> None:
-            await self.on_slash(interaction, "/help")
-
-        @tree.command(name="subscribe", description="A daily briefing in this channel (admins)")
-        @app_commands.describe(time="Local time, e.g. 07:30", timezone="e.g. Europe/Berlin")
-        async def subscribe(
-            interaction: discord.Interaction[_Client],
-            time: app_commands.Range[str, 1, 10],
-            timezone: app_commands.Range[str, 1, 64] | None = None,
-        ) -> None:
-            await self.on_slash(interaction, f"/subscribe {time} {timezone or ''}".rstrip())
-
-        @tree.command(name="unsubscribe", description="Stop the daily briefing here (admins)")
-        async def unsubscribe(interaction: discord.Interaction[_Client]) -> None:
-            await self.on_slash(interaction, "/unsubscribe")
-
-        @tree.command(name="status", description="When the next daily briefing comes")
-        async def status(interaction: discord.Interaction[_Client]) -> None:
-            await self.on_slash(interaction, "/status")
+        """The slash commands: each command of briefbot.commands, run as its chat text."""
+        for command in commands.COMMANDS:
+            tree.add_command(slash_command(command, self.on_slash))
 
     async def sync_commands(self, tree: app_commands.CommandTree[_Client]) -> None:
         """Guild commands appear at once; global ones can take a while to reach every client."""

@@ -40,10 +40,9 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
+from briefbot import commands
 from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
-from briefbot.conversation import COMMANDS as CORE_COMMANDS
-from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.errors import (
     ChatMoved,
     ChatUnavailable,
@@ -54,14 +53,15 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
+from briefbot.messages import APOLOGY, TELEGRAM, Incoming, Reply
 from briefbot.render import render_telegram
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
-# The command menu is the conversation's own list, so the two cannot drift apart.
-COMMANDS = tuple((name, about[:1].upper() + about[1:]) for name, about in CORE_COMMANDS)
-OUR_COMMANDS = frozenset({name for name, _ in COMMANDS} | {"start"})
+PLATFORM = TELEGRAM
+# The command menu (name, description), from the one list that /help and dispatch use too.
+COMMANDS = tuple((command.name, command.menu_line) for command in commands.COMMANDS)
+OUR_COMMANDS = frozenset(commands.BY_NAME)
 # 5xx and timeouts: tries per message, and the first pause (doubling after each try).
 SEND_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.25
@@ -90,8 +90,6 @@ HTTP_TIMEOUT_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 60.0
 ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-APOLOGY = Notice("Sorry, something went wrong on my side while answering that. Please try again.",
-                 is_error=True)
 _REJECTED_TOKEN = (
     f"{TELEGRAM_TOKEN_ENV} was rejected by the Telegram server; check the token from @BotFather"
 )

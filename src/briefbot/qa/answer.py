@@ -1,27 +1,10 @@
-"""The Answer a user sees, and how its one line is composed from a fact and a quote."""
+"""How an Answer's one line is composed from a fact and a quote (Answer is in briefbot.messages)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from briefbot.messages import Answer as Answer  # re-exported: adapters render it without the engine
 
 MAX_ANSWER_CHARS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the bot says to a question about one article."""
-
-    question: str
-    found: bool
-    text: str  # one line: 'fact “quote”' (<= 300 chars); or "doesn't say. Try: …"
-    article_id: str | None
-    source: str | None = None  # the cited sentence, verbatim (emoji stripped), when found
-    fact: str | None = None  # the short fact ("Abu Dhabi", "2021"), when it adds to the quote
-    suggestions: tuple[str, ...] = ()  # questions this article can answer, when not found
-    quote: str | None = None  # the cited sentence exactly as in `text`, maybe shortened with …
-    headline: str | None = None  # the cited article's headline, shown as the answer's source
-    origin: Literal["offline", "reader"] = "offline"  # which engine answered (qa.reader)
 
 
 def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | None, str]:

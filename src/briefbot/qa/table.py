@@ -129,7 +129,6 @@ class QATable:
             sorted({w for ws in self._words for w in ws if not w[:1].isdigit()}
                    | {w for w in title_words if not w[:1].isdigit()})
         )
-        self._vocab_set = frozenset(self.vocabulary)
         self._stem_vocab = tuple(sorted({t for t in self.doc_freq if t[:1].isalpha()}))
         self._stems_by_initial: dict[str, list[str]] = defaultdict(list)
         for stem in self._stem_vocab:
@@ -150,10 +149,6 @@ class QATable:
         # `prepare` (QAIndex.warm, in the background): loading 10,000 articles stays quick.
 
     # ---- public API -------------------------------------------------------------------------
-
-    def match_score(self, question: str) -> float:
-        """How well the question fits this article (for routing a question to an article)."""
-        return self._match(parse_question(question))
 
     def answer(self, question: str, *, suggest: bool = True,
                vector: Vectors | None = None) -> Answer:
