@@ -400,14 +400,8 @@ class SqliteStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         self._check_same_file()
-        # IMMEDIATE takes the write lock up front, so two processes' claims serialise here.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with immediate_transaction(self._db) as db:
+            yield db
 
     def close(self) -> None:
         self._db.close()
@@ -803,3 +797,18 @@ def sync_config_subscriptions(store: Store, config: Config, now: dt.datetime) ->
     """Upsert every channel listed in config.yaml; drop config subscriptions no longer listed."""
     store.sync_config_channels("telegram", config.telegram.channels, now)
     store.sync_config_channels("discord", config.discord.channels, now)
+
+
+@contextmanager
+def immediate_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on `db` (autocommit mode), rolled back on any error.
+
+    IMMEDIATE takes the write lock up front, so two processes' claims serialise here rather
+    than failing at their first write."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
