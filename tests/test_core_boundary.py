@@ -12,6 +12,7 @@ CORE_MODULES = [
     "briefbot.conversation", "briefbot.delivery", "briefbot.qa", "briefbot.render",
     "briefbot.schedule", "briefbot.store", "briefbot.subscriptions", "briefbot.text",
     "briefbot.adapters.console_adapter", "briefbot.commands", "briefbot.messages",
+    "briefbot.respond",
 ]
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from briefbot.adapters.base import Handler
-from briefbot.messages import APOLOGY, CONSOLE, Incoming, Reply
+from briefbot.messages import CONSOLE, Incoming, Reply
 from briefbot.render import render_plain
+from briefbot.respond import respond
 
 HISTORY_FILE = Path.home() / ".briefbot_history"
-log = logging.getLogger(__name__)
 
 
 PROMPT = "you> "
@@ -122,14 +122,10 @@ class ConsoleAdapter:
 
     async def _answer(self, line: str) -> None:
         incoming = Incoming(self.platform, self._chat_id, "console-user", line)
-        try:
-            replies = await self._handler(incoming)
-        except Exception:  # one bad message must not end the chat
-            log.exception("console: answering %r failed", line[:80])
-            replies = [APOLOGY]
-        for reply in replies:
-            for part in self.render(reply):
-                await self.send_part(self._chat_id, part)
+        await respond(incoming, self._handler, self.render, self._print)
+
+    async def _print(self, reply: Reply, part: object) -> None:
+        await self.send_part(self._chat_id, part)
 
     def _read_lines(
         self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]

@@ -33,8 +33,9 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
-from briefbot.messages import APOLOGY, DISCORD, Incoming, Notice, Reply
+from briefbot.messages import DISCORD, Incoming, Notice, Reply
 from briefbot.render import DiscordMessage, render_discord
+from briefbot.respond import respond
 
 log = logging.getLogger(__name__)
 
@@ -334,38 +335,26 @@ class DiscordAdapter:
             admin_check=_async_value(_is_admin(interaction.permissions)) if in_server else None,
             working=defer,
         )
-        work = asyncio.ensure_future(self.handler(incoming))
-        try:
-            done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
-            if not done:
-                await defer()
-            replies = await work
-            if deferral is not None:
-                # The first part must follow the "thinking…", not race it. A deferral that
-                # failed leaves the interaction open: the answer is then sent as the response.
-                with contextlib.suppress(discord.HTTPException):
-                    await deferral
-        finally:
-            work.cancel()  # only matters when deferring failed: the answer could not be shown
-        deferred = deferral is not None and interaction.response.is_done()
-        try:
-            first = not deferred
-            for reply in replies:
-                ephemeral = isinstance(reply, Notice) and reply.is_error
-                for part in self.render(reply):
-                    content, embeds = _content(part), _embeds(part)
-                    if first:
-                        await interaction.response.send_message(
-                            content, embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_PINGS
-                        )
-                        first = False
-                    else:
-                        await interaction.followup.send(
-                            content or discord.utils.MISSING, embeds=embeds, ephemeral=ephemeral,
-                            allowed_mentions=NO_PINGS,
-                        )
-        except discord.Forbidden as error:
-            await self._unavailable(incoming.chat_id, error)
+
+        async def answer(incoming: Incoming) -> Sequence[Reply]:
+            # The core's replies, with "thinking…" shown once they take a while.
+            work = asyncio.ensure_future(self.handler(incoming))
+            try:
+                done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
+                if not done:
+                    await defer()
+                return await work
+            finally:
+                work.cancel()  # only matters when deferring failed: the answer can't be shown
+                if deferral is not None:
+                    # The first part must follow the "thinking…", not race it. A deferral that
+                    # failed leaves the interaction open: the answer is then sent as the response.
+                    with contextlib.suppress(discord.HTTPException):
+                        await deferral
+
+        failure = await respond(incoming, answer, self.render, _responder(interaction),
+                                self.events)
+        if isinstance(failure, ChatUnavailable):
             await tell_privately(
                 interaction, "I may not post in this channel; ask an admin to check my permissions."
             )
@@ -403,29 +392,7 @@ class DiscordAdapter:
             admin_check=None if message.guild is None else _async_value(_member_is_admin(message)),
             working=_typing(message.channel),
         )
-        try:
-            replies = list(await self.handler(incoming))
-        except Exception:  # one bad message must not leave the person without an answer
-            log.exception("Discord: answering a message in channel %s failed", message.channel.id)
-            replies = [APOLOGY]
-        try:
-            # The first part answers the question as a reply, so the thread of talk stays clear.
-            reference = message.to_reference(fail_if_not_exists=False)
-            for reply in replies:
-                for part in self.render(reply):
-                    await message.channel.send(
-                        _content(part), embeds=_embeds(part), allowed_mentions=NO_PINGS,
-                        reference=reference,
-                    )
-                    reference = discord.utils.MISSING
-        except discord.Forbidden as error:
-            await self._unavailable(incoming.chat_id, error)
-
-    async def _unavailable(self, chat_id: str, error: discord.HTTPException) -> None:
-        reason = f"Discord refused to post: {error.text or error.status} (code {error.code})"
-        log.warning("Discord: channel %s: %s", chat_id, reason)
-        if self.events is not None:
-            await self.events.chat_unavailable(PLATFORM, chat_id, reason)
+        await respond(incoming, self.handler, self.render, _replier(message), self.events)
 
     # --- rendering and delivery --------------------------------------------------------------
 
@@ -449,9 +416,7 @@ class DiscordAdapter:
         try:
             await channel.send(_content(part), embeds=_embeds(part), allowed_mentions=NO_PINGS)
         except discord.Forbidden as error:
-            raise ChatUnavailable(
-                chat_id, f"the bot may not post there: {error.text} (code {error.code})"
-            ) from None
+            raise _refused(chat_id, error) from None
         except discord.NotFound:
             raise ChatUnavailable(chat_id, "no such channel, or the bot was removed") from None
         except discord.RateLimited as error:
@@ -467,6 +432,58 @@ class DiscordAdapter:
             ) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise TemporaryFailure(f"cannot reach Discord: {type(error).__name__}") from None
+
+
+def _responder(
+    interaction: discord.Interaction[_Client],
+) -> Callable[[Reply, DiscordMessage], Awaitable[None]]:
+    """Sends the parts of the replies to a slash command: the first as the interaction's response
+    (unless "thinking…" already is), the rest as follow-ups; an error only to the asker."""
+    chat_id = str(interaction.channel_id)
+
+    async def send(reply: Reply, part: DiscordMessage) -> None:
+        ephemeral = isinstance(reply, Notice) and reply.is_error
+        content, embeds = _content(part), _embeds(part)
+        try:
+            if not interaction.response.is_done():
+                await interaction.response.send_message(
+                    content, embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_PINGS
+                )
+            else:
+                await interaction.followup.send(
+                    content or discord.utils.MISSING, embeds=embeds, ephemeral=ephemeral,
+                    allowed_mentions=NO_PINGS,
+                )
+        except discord.Forbidden as error:
+            raise _refused(chat_id, error) from None
+
+    return send
+
+
+def _replier(message: discord.Message) -> Callable[[Reply, DiscordMessage], Awaitable[None]]:
+    """Sends the parts of the replies to `message`: the first as a reply to it, so the thread of
+    talk stays clear."""
+    chat_id = str(message.channel.id)
+    reference = message.to_reference(fail_if_not_exists=False)
+
+    async def send(_reply: Reply, part: DiscordMessage) -> None:
+        nonlocal reference
+        try:
+            await message.channel.send(
+                _content(part), embeds=_embeds(part), allowed_mentions=NO_PINGS,
+                reference=reference,
+            )
+        except discord.Forbidden as error:
+            raise _refused(chat_id, error) from None
+        reference = discord.utils.MISSING
+
+    return send
+
+
+def _refused(chat_id: str, error: discord.HTTPException) -> ChatUnavailable:
+    """A 403 from Discord: the bot was removed, or lacks a permission in the channel."""
+    reason = f"the bot may not post there: {error.text or error.status} (code {error.code})"
+    return ChatUnavailable(chat_id, reason)
 
 
 def _content(part: DiscordMessage) -> str | None:

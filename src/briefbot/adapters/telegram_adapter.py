@@ -53,8 +53,9 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
-from briefbot.messages import APOLOGY, TELEGRAM, Incoming, Reply
+from briefbot.messages import TELEGRAM, Incoming, Reply
 from briefbot.render import render_telegram
+from briefbot.respond import respond
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +401,7 @@ class TelegramAdapter:
         if text is None:
             return
         chat_id = str(message.chat.id)
+        topic = _topic_of(message)
         incoming = Incoming(
             platform=PLATFORM,
             chat_id=chat_id,
@@ -407,16 +409,12 @@ class TelegramAdapter:
             text=text,
             chat_kind="private" if message.chat.type == Chat.PRIVATE else "group",
             admin_check=None if message.chat.type == Chat.PRIVATE else self._admin_check(message),
-            working=self._typing(message.chat.id, _topic_of(message)),
-            thread_id=None if _topic_of(message) is None else str(_topic_of(message)),
+            working=self._typing(message.chat.id, topic),
+            thread_id=None if topic is None else str(topic),
         )
         async with self._turn(chat_id):
-            try:
-                replies: Sequence[Reply] = await self.handler(incoming)
-            except Exception:
-                log.exception("Telegram chat %s: the answer failed; sent an apology", chat_id)
-                replies = [APOLOGY]
-            await self._reply(message, replies)
+            await respond(incoming, self.handler, self.render, self._replier(message),
+                          self.events)
 
     def _addressed_text(self, message: Message) -> str | None:
         """The text meant for the bot, or None for group talk that does not address it."""
@@ -475,28 +473,21 @@ class TelegramAdapter:
 
         return typing
 
-    async def _reply(self, message: Message, replies: Sequence[Reply]) -> None:
+    def _replier(self, message: Message) -> Callable[[Reply, str], Awaitable[None]]:
+        """Sends the parts of the replies to `message`, each into the asker's forum topic."""
         chat_id = str(message.chat.id)
         # In a group the first part answers the message itself, so the thread stays readable.
         reply_to = message.message_id if message.chat.type != Chat.PRIVATE else None
         # In a forum every part goes into the asker's topic: only the first is a reply, and a
         # message that is not a reply and names no topic lands in General.
         topic = _topic_of(message)
-        try:
-            for reply in replies:
-                for part in self.render(reply):
-                    await self._send(chat_id, part, reply_to, topic)
-                    reply_to = None
-        except ChatUnavailable as exc:
-            log.warning("Telegram chat %s: cannot reply: %s", chat_id, exc.reason)
-            if self.events is not None:
-                await self.events.chat_unavailable(PLATFORM, chat_id, exc.reason)
-        except ChatMoved as exc:
-            log.info("Telegram chat %s moved to %s", chat_id, exc.new_chat_id)
-            if self.events is not None:
-                await self.events.chat_moved(PLATFORM, chat_id, exc.new_chat_id)
-        except DeliveryError as exc:
-            log.warning("Telegram chat %s: reply not delivered: %s", chat_id, exc)
+
+        async def send(_reply: Reply, html: str) -> None:
+            nonlocal reply_to
+            await self._send(chat_id, html, reply_to, topic)
+            reply_to = None
+
+        return send
 
     @contextlib.asynccontextmanager
     async def _turn(self, chat_id: str) -> AsyncIterator[None]:
