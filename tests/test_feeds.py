@@ -345,3 +345,17 @@ async def test_same_day_items_sort_newest_first_by_time(
         for guid, title, hour in [("z", "Morning", "06"), ("a", "Evening", "08"), ("m", "Noon", "07")])))
     await fetch(content, state, [feed(server, "/rss.xml", "harbour")])
     assert [a.title for a in articles(content).articles] == ["Evening", "Noon", "Morning"]
+
+
+async def test_an_item_whose_guid_changes_on_every_fetch_is_written_once(
+    server: FeedServer, state: RunState, content: Path
+) -> None:
+    """Some feeds mint a new guid per request; the same link and title is the same item."""
+    feeds = [feed(server, "/rss.xml", "harbour")]
+    for n in range(4):
+        server.routes["/rss.xml"] = Route(rss(FERRY.replace("harbour-1", f"harbour-1-{n}")))
+        await fetch(content, state, feeds, now=NOW + dt.timedelta(minutes=15 * n))
+    assert count_md(content) == 1  # before: one more file each fetch
+    server.routes["/rss.xml"] = Route(rss(MARKET))  # a genuinely new item still comes in
+    await fetch(content, state, feeds, now=NOW + dt.timedelta(hours=2))
+    assert count_md(content) == 2

@@ -739,3 +739,49 @@ async def test_a_broadcast_under_the_30_per_second_limit_gets_no_429(fake: FakeT
         await asyncio.gather(*(adapter.send_part(str(c), "<b>Briefing</b>") for c in chats))
     assert len(fake.sent_messages) == 45
     assert [c.status for c in fake.calls_to("sendMessage")] == [200] * 45
+
+
+class Held:
+    """A handler that holds one chat's answers until released (a slow reader model)."""
+
+    def __init__(self, held_chat: str) -> None:
+        self.held_chat = held_chat
+        self.release = asyncio.Event()
+        self.answered: list[str] = []
+
+    async def __call__(self, incoming: Incoming) -> Sequence[Reply]:
+        if incoming.chat_id == self.held_chat:
+            await self.release.wait()
+        self.answered.append(incoming.chat_id)
+        return [Notice(f"answer for {incoming.text}")]
+
+
+async def test_a_flooding_chat_cannot_hold_the_update_slots_other_chats_need(
+    fake: FakeTelegram,
+) -> None:
+    from briefbot.adapters.telegram_adapter import MAX_WAITING_PER_CHAT, UPDATE_CONCURRENCY
+
+    handler = Held("555")
+    async with running(fake, handler):
+        for n in range(UPDATE_CONCURRENCY + 8):
+            fake.push_message(f"question {n}", chat_id=555)
+        fake.push_message("/help", chat_id=2)
+        # before: chat 2 waited until every one of chat 555's questions had been answered
+        await fake.wait_for_messages(1, chat_id=2)
+        handler.release.set()
+        await fake.wait_for_messages(MAX_WAITING_PER_CHAT, chat_id=555)
+        await asyncio.sleep(0.2)
+    assert handler.answered.count("555") == MAX_WAITING_PER_CHAT
+
+
+async def test_stop_is_bounded_when_a_reply_hangs(fake: FakeTelegram) -> None:
+    """A hanging reader model (or a long wait) must not hold the process at SIGTERM."""
+    handler = Held("555")  # never released
+    adapter = TelegramAdapter(config_for(fake), handler, backoff_seconds=0.01, stop_grace=0.2)
+    await adapter.start()
+    fake.push_message("a question the model never answers", chat_id=555)
+    fake.push_message("/help", chat_id=2)
+    await fake.wait_for_messages(1, chat_id=2)
+    async with asyncio.timeout(10):  # before: stop waited for the hanging reply forever
+        await adapter.stop()
+    assert fake.messages_to(555) == []

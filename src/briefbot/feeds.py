@@ -306,6 +306,14 @@ def _write_new(path: Path, data: bytes) -> None:
             temp.unlink()
 
 
+def _alias_key(item: FeedItem) -> str | None:
+    """A second key for an item with a link: its link and title, whatever its guid says."""
+    if not item.link:
+        return None
+    digest = hashlib.sha256(f"{item.link}\n{item.title}".encode()).hexdigest()
+    return f"link+title:{digest}"
+
+
 def _sha256_of(path: Path) -> str | None:
     try:
         if path.is_symlink():
@@ -520,7 +528,11 @@ class FeedFetcher:
             article_id = article_id_for(feed.name, item.key)
             if not is_valid_article_id(article_id):  # feed names are checked; belt and braces
                 raise FeedError(f"feed name {feed.name!r} cannot start an article id")
-            if self.state.item(feed.name, item.key) is not None:
+            # A feed that gives an item a new guid on every fetch (seen in the wild) must not
+            # write it again: the same link and title is the same item, whatever its guid.
+            alias = _alias_key(item)
+            if (self.state.item(feed.name, item.key) is not None
+                    or (alias is not None and self.state.has_alias(feed.name, alias))):
                 known += 1
                 continue
             if oldest is not None and item.published is not None and item.published < oldest:
@@ -556,6 +568,8 @@ class FeedFetcher:
             self.state.record_item(FeedItemRecord(
                 feed.name, item.key, article_id, hashlib.sha256(data).hexdigest(), published,
                 now, now))
+            if alias is not None:
+                self.state.record_alias(feed.name, alias, item.key)
             written.append(article_id)
         if unread_pages:
             warnings.append(f"{unread_pages} page{'s' if unread_pages != 1 else ''} could not be "

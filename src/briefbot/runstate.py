@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS feed_items (
     removed_why TEXT,
     PRIMARY KEY (feed, item_key)
 );
+CREATE TABLE IF NOT EXISTS feed_item_aliases (
+    feed TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    PRIMARY KEY (feed, alias)
+);
 CREATE TABLE IF NOT EXISTS delivery_passes (
     slot TEXT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -184,6 +190,16 @@ class RunState:
             (feed, item_key),
         ).fetchone()
         return None if row is None else _row_to_item(row)
+
+    def has_alias(self, feed: str, alias: str) -> bool:
+        """Whether an item of `feed` was already written under this second key."""
+        return self._db.execute("SELECT 1 FROM feed_item_aliases WHERE feed = ? AND alias = ?",
+                                (feed, alias)).fetchone() is not None
+
+    def record_alias(self, feed: str, alias: str, item_key: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO feed_item_aliases (feed, alias, item_key) "
+                       "VALUES (?, ?, ?)", (feed, alias, item_key))
 
     def items(self, *, present_only: bool = False) -> list[FeedItemRecord]:
         where = " WHERE removed_at IS NULL" if present_only else ""

@@ -84,6 +84,10 @@ UNCERTAIN_RETRIES = 1
 OVERALL_PER_WINDOW = 30
 WINDOW_SECONDS = 1.0
 UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay in order
+# Messages of one chat waiting for their turn (with the one being answered); more are dropped
+# on arrival, so a flooding chat holds at most this many of the UPDATE_CONCURRENCY slots.
+MAX_WAITING_PER_CHAT = 16
+STOP_GRACE_SECONDS = 5.0  # at stop, replies in progress get this long before they are cut
 POLL_TIMEOUT_SECONDS = 10
 HTTP_TIMEOUT_SECONDS = 10.0
 # Telegram can take tens of seconds to answer sendMessage under load; giving up sooner only
@@ -245,6 +249,7 @@ class TelegramAdapter:
         backoff_seconds: float = FIRST_BACKOFF_SECONDS,
         send_timeout: float = SEND_TIMEOUT_SECONDS,
         max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
+        stop_grace: float = STOP_GRACE_SECONDS,
     ) -> None:
         self.config = config
         self.handler = handler
@@ -253,6 +258,7 @@ class TelegramAdapter:
         self.backoff_seconds = backoff_seconds
         self.send_timeout = send_timeout
         self.max_retry_after = max_retry_after
+        self.stop_grace = stop_grace  # seconds that replies in progress get at stop
         # Sends retried after a timeout that may have delivered them: possible duplicates.
         self.resent_after_timeout = 0
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -338,7 +344,14 @@ class TelegramAdapter:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if app.running:
-                await app.stop()  # answers the updates already fetched, so it needs the bot
+                # Answers the updates already fetched (so it needs the bot), for a bounded
+                # time: a hanging reader model or a long 429 must not hold the process.
+                try:
+                    async with asyncio.timeout(self.stop_grace):
+                        await app.stop()
+                except TimeoutError:
+                    log.warning("Telegram: stopped after %.0f s with replies still in progress; "
+                                "those chats get no answer", self.stop_grace)
         finally:
             self._app = None
             await app.shutdown()
@@ -412,6 +425,12 @@ class TelegramAdapter:
             working=self._typing(message.chat.id, topic),
             thread_id=None if topic is None else str(topic),
         )
+        if self._chat_waiters[chat_id] >= MAX_WAITING_PER_CHAT:
+            # A chat flooding faster than it is answered (a slow reader model makes this easy)
+            # must not fill the library's update slots that every other chat needs.
+            log.info("Telegram chat %s: %d messages already waiting; this one is dropped",
+                     chat_id, MAX_WAITING_PER_CHAT)
+            return
         async with self._turn(chat_id):
             await respond(incoming, self.handler, self.render, self._replier(message),
                           self.events)
