@@ -494,3 +494,14 @@ def test_an_impossible_front_matter_date_names_its_line_and_an_example(
     (problem,) = _problems_for(library, "month13.md")
     assert problem == ("month13.md:4: error: 'date: 2026-13-01' is not a real date (month must be "
                        "in 1..12); write it as year-month-day, like 'date: 2026-02-11'")
+
+
+def test_bidi_overrides_and_control_characters_never_reach_readers(tmp_path: Path) -> None:
+    """A feed item can carry U+202E (text shown backwards) or NUL/BEL; readers get neither."""
+    path = tmp_path / "evil.txt"
+    path.write_text("Council \u202eapproves\u202c budget\n- Kim Park\n- March 3, 2026\n\n"
+                    "The council\x00approved the \u2066budget\u2069 on Monday.\x07\n",
+                    encoding="utf-8")
+    article, _ = parse_article(path)
+    assert article.title == "Council approves budget"
+    assert article.paragraphs == ("The council approved the budget on Monday.",)

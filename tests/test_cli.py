@@ -302,3 +302,8 @@ def test_chat_outside_a_project_folder_leaves_no_data_folder_behind(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert not (work / "data").exists()
     assert (home / ".local" / "state" / "briefbot" / "briefbot.sqlite3").exists()
+
+
+def test_ask_with_an_empty_question_is_a_usage_error() -> None:
+    result = briefbot("ask", "--article", "seed", "")
+    assert result.returncode == 2 and "empty question" in result.stderr

@@ -359,3 +359,17 @@ async def test_an_item_whose_guid_changes_on_every_fetch_is_written_once(
     server.routes["/rss.xml"] = Route(rss(MARKET))  # a genuinely new item still comes in
     await fetch(content, state, feeds, now=NOW + dt.timedelta(hours=2))
     assert count_md(content) == 2
+
+
+async def test_an_item_with_a_huge_link_is_written_without_it_and_still_loads(
+    server: FeedServer, state: RunState, content: Path
+) -> None:
+    huge = FERRY.replace("https://news.example.org/ferry",
+                         "https://news.example.org/ferry?" + "a=1&amp;" * 10_000)
+    server.routes["/rss.xml"] = Route(rss(huge))
+    [result] = await fetch(content, state, [feed(server, "/rss.xml", "harbour")])
+    assert result.outcome == "ok" and len(result.written) == 1
+    library = articles(content)
+    assert [p for p in library.problems if p.fatal] == []  # before: front matter over the cap
+    [article] = library.articles
+    assert article.source_url is None

@@ -71,7 +71,18 @@ def test_a_token_shape_only_matches_from_the_start_of_a_run() -> None:
     """
     from briefbot.logs import _TOKEN_PATTERNS
 
-    telegram, discord = _TOKEN_PATTERNS
+    telegram, discord = _TOKEN_PATTERNS[:2]
     assert telegram.match("12345678:" + "A" * 25, 1) is None
     assert discord.match("x" * 30 + ".abcde." + "y" * 25, 1) is None
     assert discord.match("x" * 30 + ".abcde." + "y" * 25, 0) is not None
+
+
+def test_discord_interaction_tokens_are_redacted_from_urls_and_payloads() -> None:
+    """They let anyone answer as the bot in that chat for 15 minutes."""
+    from briefbot.logs import REDACTED, redaction_filter
+
+    token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OmFiY2RlZmdoaWprbG1u"
+    line = (f"POST /api/v10/interactions/1234567/{token}/callback "
+            f"{{'type': 2, 'token': '{token}'}} PATCH /webhooks/99/{token}/messages/@original")
+    redacted = redaction_filter().redact(line)
+    assert token not in redacted and redacted.count(REDACTED) == 3

@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -559,7 +560,8 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
             path, f"the body is {length:,} characters; briefings and answers use only the first "
             f"{MAX_BODY_CHARS:,}. Split it into several articles", None, fatal=False,
         ))
-    title = str(meta["title"])
+    paragraphs = [_visible(p) for p in paragraphs]
+    title = _visible(str(meta["title"]))
     if len(title) > MAX_TITLE_CHARS:
         problems.append(ContentProblem(
             path, f"the headline is {len(title):,} characters; it is cut to {MAX_TITLE_CHARS}. "
@@ -567,6 +569,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
         ))
         title = title[:MAX_TITLE_CHARS].rstrip()
     author = _opt_str(meta.get("author"))
+    author = _visible(author) if author is not None else None
     if author is not None and len(author) > MAX_BYLINE_CHARS:
         problems.append(ContentProblem(
             path, f"the author is {len(author):,} characters; it is cut to {MAX_BYLINE_CHARS}. "
@@ -588,6 +591,19 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
         digest=hashlib.sha256(data).hexdigest(),
     )
     return article, problems
+
+
+# Bidi overrides and isolates make text read backwards in a chat (a feed item can carry them).
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def _visible(text: str) -> str:
+    """`text` without bidi controls, other control characters (NUL, BEL…) turned to spaces."""
+    text = text.translate(_BIDI)
+    if text.isprintable():
+        return text
+    return "".join(" " if unicodedata.category(ch) == "Cc" and ch != "\t" else ch
+                   for ch in text).strip()
 
 
 def _opt_str(value: object) -> str | None:

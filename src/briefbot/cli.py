@@ -169,6 +169,10 @@ def _load_library(folder: Path) -> Library:
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
+    if not all(question.strip() for question in args.questions):
+        print('briefbot: an empty question; write it in quotes, like: ask "who was at the talks?"',
+              file=sys.stderr)
+        return EXIT_USAGE
     folder = args.content.resolve() if args.content else config.content_dir
     if not folder.is_dir():
         print(f"briefbot: no article folder at {folder}; pass --content DIR or set content_dir",

@@ -73,10 +73,12 @@ _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068
 def clean_text(text: str) -> str:
     """Drop control and bidi-override characters, keep newlines and emoji, trim."""
     text = text.translate(_BIDI)
+    # A control character between words still separates them ("who\x00was" is two words).
     kept = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co")
+        ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co") else " "
+        for ch in text
     )
-    return kept.strip()
+    return re.sub(r" {2,}", " ", kept).strip()
 
 
 # Small talk is answered as such, never looked up in an article ("thanks" is not a question).

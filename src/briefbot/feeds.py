@@ -153,8 +153,13 @@ def _http_url(value: object, base: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     absolute = urljoin(base, value.strip())
+    if len(absolute) > MAX_LINK_CHARS:
+        return None  # a 70 KB link would push the article's front matter past what is read
     parts = urlsplit(absolute)
     return absolute if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+MAX_LINK_CHARS = 2_000  # longer item links are dropped (browsers and servers cap near here)
 
 
 def _detail_text(entry: Any, key: str) -> str:

@@ -17,6 +17,11 @@ from typing import Any
 _TOKEN_PATTERNS = (
     re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{20,}"),
     re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}"),
+    # Discord interaction tokens (valid 15 minutes, enough to answer as the bot in that chat):
+    # in webhook URLs discord.py logs, and in gateway payloads at DEBUG.
+    re.compile(r"(?<=/interactions/)\d+/[A-Za-z0-9_.-]{20,}"),
+    re.compile(r"(?<=/webhooks/)\d+/[A-Za-z0-9_.-]{20,}"),
+    re.compile(r"(?<=['\"]token['\"]: ['\"])[A-Za-z0-9_.-]{20,}"),
 )
 REDACTED = "[REDACTED]"
 
