@@ -283,3 +283,13 @@ async def test_a_bare_city_gets_its_area_city_name_suggested(
     [reply] = await service.subscribe(message(admin=True), "07:30 Tokyo")
     assert isinstance(reply, Notice) and "Did you mean Asia/Tokyo?" in reply.text
     assert store.subscription("telegram", "-100") is None
+
+
+async def test_the_console_chat_cannot_subscribe_to_briefings_nothing_would_deliver(
+    service: SubscriptionService, store: SqliteStore
+) -> None:
+    console = Incoming(platform="console", chat_id="console", user_id="console-user",
+                       text="/subscribe 07:30")
+    [reply] = await service.subscribe(console, "07:30")
+    assert isinstance(reply, Notice) and reply.is_error and "Telegram and Discord" in reply.text
+    assert store.subscription("console", "console") is None

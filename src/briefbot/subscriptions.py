@@ -56,6 +56,12 @@ class SubscriptionService:
         self._catch_up = catch_up  # the delivery loop's window (config `catch_up_window`)
 
     async def subscribe(self, incoming: Incoming, args: str) -> Sequence[Reply]:
+        if incoming.platform == "console":
+            # Nothing delivers to a terminal: a stored console subscription would only show up
+            # in `status` as overdue, forever.
+            return [Notice("Daily briefings go to Telegram and Discord chats; here, /latest shows "
+                           "the newest. To try one, `briefbot send-due` with a channel listed in "
+                           "config.yaml.", is_error=True)]
         words = args.split()
         if not words or len(words) > 2:
             return [self._usage("Tell me the time for the daily briefing.")]
