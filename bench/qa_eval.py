@@ -2,7 +2,7 @@
 
 Usage: python bench/qa_eval.py [EVAL_DIR] [--split NAME|PREFIX] [--scores-only] [--in-process]
                               [--verbose]
-       python bench/qa_eval.py --split tune|check|untouched   (the frozen splits)
+       python bench/qa_eval.py --split tune|check|untouched|frozen   (frozen: all three)
 EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
 it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
 project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check",
@@ -74,6 +74,13 @@ def main() -> int:
     parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     args = parser.parse_args()
 
+    if args.split == "frozen":  # the three frozen splits, one after another (scores only)
+        for name in NAMED_SPLITS:
+            print(f"== {name}", flush=True)
+            extra = ["--in-process"] if args.in_process else []
+            subprocess.run([sys.executable, __file__, "--split", name, "--scores-only", *extra],
+                           check=True)
+        return 0
     by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
     folder_of: dict[str, Path] = {}
     if args.split in NAMED_SPLITS:
