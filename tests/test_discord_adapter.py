@@ -644,3 +644,22 @@ async def test_a_long_slash_answer_arrives_in_order_as_answer_then_followups(
     assert [m.via for m in messages] == ["interaction"] + ["followup"] * (expected - 1)
     assert all(len(m.content) <= 2000 for m in messages)
     assert "Item 0:" in messages[0].content and "Item 39:" in messages[-1].content
+
+
+async def test_a_slash_command_the_core_leaves_unanswered_is_still_acknowledged(
+    fake: FakeDiscord, events: Events
+) -> None:
+    """Over their message budget a user gets no answer, but Discord needs one for a command."""
+
+    async def silent(incoming: Incoming) -> list[Reply]:
+        return []
+
+    adapter = DiscordAdapter(config_for(fake), silent, events, guild_ready_timeout=0.05)
+    await adapter.start()
+    try:
+        await fake.dispatch_slash("help")
+        [sent] = await fake.wait_for_messages(1)  # before: nothing ("did not respond")
+    finally:
+        await adapter.stop()
+    assert sent.via == "interaction" and sent.ephemeral
+    assert "faster than I can answer" in sent.content

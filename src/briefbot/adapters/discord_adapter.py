@@ -336,6 +336,8 @@ class DiscordAdapter:
             working=defer,
         )
 
+        replied: list[int] = []
+
         async def answer(incoming: Incoming) -> Sequence[Reply]:
             # The core's replies, with "thinking…" shown once they take a while.
             work = asyncio.ensure_future(self.handler(incoming))
@@ -343,7 +345,9 @@ class DiscordAdapter:
                 done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
                 if not done:
                     await defer()
-                return await work
+                replies = await work
+                replied.append(len(replies))
+                return replies
             finally:
                 work.cancel()  # only matters when deferring failed: the answer can't be shown
                 if deferral is not None:
@@ -354,6 +358,11 @@ class DiscordAdapter:
 
         failure = await respond(incoming, answer, self.render, _responder(interaction),
                                 self.events)
+        if replied == [0]:
+            # The core stayed silent (a user over their message budget): a slash command must
+            # still be acknowledged, or Discord shows "The application did not respond".
+            await tell_privately(interaction, "You're sending commands faster than I can "
+                                              "answer; try again in a minute.")
         if isinstance(failure, ChatUnavailable):
             await tell_privately(
                 interaction, "I may not post in this channel; ask an admin to check my permissions."
