@@ -8,7 +8,6 @@ import hashlib
 import os
 import re
 import stat
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from briefbot.errors import ContentError
-from briefbot.text import split_sentences
+from briefbot.text import split_sentences, visible_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,8 +559,8 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
             path, f"the body is {length:,} characters; briefings and answers use only the first "
             f"{MAX_BODY_CHARS:,}. Split it into several articles", None, fatal=False,
         ))
-    paragraphs = [_visible(p) for p in paragraphs]
-    title = _visible(str(meta["title"]))
+    paragraphs = [visible_text(p) for p in paragraphs]
+    title = visible_text(str(meta["title"]))
     if len(title) > MAX_TITLE_CHARS:
         problems.append(ContentProblem(
             path, f"the headline is {len(title):,} characters; it is cut to {MAX_TITLE_CHARS}. "
@@ -569,7 +568,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
         ))
         title = title[:MAX_TITLE_CHARS].rstrip()
     author = _opt_str(meta.get("author"))
-    author = _visible(author) if author is not None else None
+    author = visible_text(author) if author is not None else None
     if author is not None and len(author) > MAX_BYLINE_CHARS:
         problems.append(ContentProblem(
             path, f"the author is {len(author):,} characters; it is cut to {MAX_BYLINE_CHARS}. "
@@ -591,19 +590,6 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
         digest=hashlib.sha256(data).hexdigest(),
     )
     return article, problems
-
-
-# Bidi overrides and isolates make text read backwards in a chat (a feed item can carry them).
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
-
-
-def _visible(text: str) -> str:
-    """`text` without bidi controls, other control characters (NUL, BEL…) turned to spaces."""
-    text = text.translate(_BIDI)
-    if text.isprintable():
-        return text
-    return "".join(" " if unicodedata.category(ch) == "Cc" and ch != "\t" else ch
-                   for ch in text).strip()
 
 
 def _opt_str(value: object) -> str | None:

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import logging
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
@@ -21,6 +20,7 @@ from briefbot.messages import Incoming as Incoming
 from briefbot.messages import Notice as Notice
 from briefbot.messages import Reply as Reply
 from briefbot.qa import QAIndex
+from briefbot.text import visible_text
 
 if TYPE_CHECKING:  # httpx, which the reader needs, loads only when a reader is configured
     from briefbot.qa.reader import Reader
@@ -66,19 +66,8 @@ MAX_QUESTION_CHARS = 1000
 LIST_LIMIT = 20
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
-# Bidi overrides and isolates can make a reply read backwards; control characters garble it.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
-
-
-def clean_text(text: str) -> str:
-    """Drop control and bidi-override characters, keep newlines and emoji, trim."""
-    text = text.translate(_BIDI)
-    # A control character between words still separates them ("who\x00was" is two words).
-    kept = "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co") else " "
-        for ch in text
-    )
-    return re.sub(r" {2,}", " ", kept).strip()
+# People's messages lose bidi overrides and control characters (one shared rule, text.py).
+clean_text = visible_text
 
 
 # Small talk is answered as such, never looked up in an article ("thanks" is not a question).

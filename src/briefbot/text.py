@@ -120,3 +120,18 @@ def strip_emoji(text: str) -> str:
 # Characters that show as nothing but split words for search and copy-paste: soft hyphen,
 # zero-width space/joiners, word joiner, byte-order mark.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+# Bidi overrides and isolates make text read backwards in a chat; control characters garble it.
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# A run of control, surrogate or private-use characters, with the spaces around it.
+_CONTROL_RUN = re.compile(
+    " *[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff]+ *"
+)
+
+
+def visible_text(text: str) -> str:
+    """`text` as people should see it: bidi controls dropped, each run of other control
+    characters one space ("who\\x00was" stays two words), newlines and tabs kept, trimmed.
+    For people's messages and for article and feed text alike."""
+    return _CONTROL_RUN.sub(" ", text.translate(_BIDI)).strip()
