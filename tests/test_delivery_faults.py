@@ -309,3 +309,23 @@ async def test_a_config_group_that_migrated_is_briefed_once_a_day_at_its_new_id(
     assert [s.chat_id for s in store.subscriptions()] == ["-1001234"]
     told = [r for r in caplog.records if "Replace -100 with -1001234 in config.yaml" in r.message]
     assert len(told) == 1
+
+
+async def test_a_send_whose_connection_drops_after_it_was_accepted_is_sent_once_more_at_most(
+    fake: FakeTelegram,
+) -> None:
+    """Telegram took the message, then the connection closed with no answer."""
+    fake.add_chat(5)
+    fake.inject("hangup", times=None)
+    adapter = TelegramAdapter(
+        TelegramConfig(base_url=fake.base_url, token=Secret(fake.token)), _ignore,
+        receive=False, backoff_seconds=0.01,
+    )
+    await adapter.start()
+    try:
+        with pytest.raises(OutcomeUnknown):
+            await adapter.send_part("5", "hello")
+    finally:
+        await adapter.stop()
+    assert len(fake.messages_to(5)) == 2  # before: retried as "surely not sent", four copies
+    assert adapter.resent_after_timeout == 1

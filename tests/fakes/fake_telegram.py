@@ -102,7 +102,7 @@ class _Reject(Exception):
 
 
 _FAULT_KINDS = ("retry_after", "server_error", "delay", "blocked", "chat_not_found", "migrated",
-                "error")
+                "error", "hangup")
 _STATUS_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
                 504: "Gateway Timeout"}
 
@@ -316,7 +316,8 @@ class FakeTelegram:
         `after=n` lets the first n matching requests through (a fault in mid-conversation).
         kinds: retry_after (retry_after=1), server_error (status=500), delay (seconds=6;
         then answers 504 unless deliver=True), blocked (description=...), chat_not_found,
-        migrated (migrate_to_chat_id=...), error (status=, description=, parameters=).
+        migrated (migrate_to_chat_id=...), error (status=, description=, parameters=),
+        hangup (the request takes effect, then the connection closes with no answer).
         `method="*"` matches every method except getUpdates.
         """
         if kind not in _FAULT_KINDS:
@@ -412,7 +413,7 @@ class FakeTelegram:
         self.received.append(method)
         self._wake()
         try:
-            await self._apply_faults(method.lower(), params)
+            hangup = await self._apply_faults(method.lower(), params)
             handler = self._handlers.get(method.lower())
             if method.lower() == "getupdates":
                 result = await self._get_updates(params)
@@ -426,6 +427,8 @@ class FakeTelegram:
             return web.json_response(response, status=reject.status)
         response = {"ok": True, "result": result}
         self._record(method, params, 200, response)
+        if hangup and request.transport is not None:
+            request.transport.close()  # accepted, but the client never hears so
         return web.json_response(response)
 
     def _record(self, method: str, params: dict[str, Any], status: int,
@@ -433,7 +436,8 @@ class FakeTelegram:
         self.calls.append(Call(method, params, status, response, time.monotonic()))
         self._wake()
 
-    async def _apply_faults(self, method: str, params: dict[str, Any]) -> None:
+    async def _apply_faults(self, method: str, params: dict[str, Any]) -> bool:
+        """Raise the first matching fault's rejection; -> whether to hang up after answering."""
         for fault in self._faults:
             if fault.method != method and not (fault.method == "*" and method != "getupdates"):
                 continue
@@ -441,13 +445,16 @@ class FakeTelegram:
                 continue
             if fault.skip > 0:
                 fault.skip -= 1
-                return
+                return False
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
+            if fault.kind == "hangup":
+                return True
             await self._fail(fault)
-            return
+            return False
+        return False
 
     async def _fail(self, fault: _Fault) -> None:
         p = fault.params

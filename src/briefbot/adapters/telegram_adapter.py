@@ -223,12 +223,16 @@ class CappedRateLimiter(AIORateLimiter):
             raise long_wait.original from None
 
 
-def _uncertain(error: TimedOut) -> bool:
-    """Whether a timed-out request may have reached Telegram (read/write timeout, not connect)."""
+def _uncertain(error: NetworkError) -> bool:
+    """Whether a failed request may have reached Telegram: a read or write timeout, or the
+    connection dropped while the answer was awaited (not a refused connection, a pool timeout
+    or an HTTP error status, after which it surely did not arrive)."""
     cause = error.__cause__
-    return not isinstance(cause, (httpx.ConnectTimeout, httpx.PoolTimeout)) and (
-        "Pool timeout" not in error.message
-    )
+    if isinstance(error, TimedOut):
+        return not isinstance(cause, (httpx.ConnectTimeout, httpx.PoolTimeout)) and (
+            "Pool timeout" not in error.message
+        )
+    return isinstance(cause, (httpx.ReadError, httpx.RemoteProtocolError))
 
 
 # --- the adapter -----------------------------------------------------------------------------
@@ -594,23 +598,19 @@ class TelegramAdapter:
                         "/subscribe in a topic (or in General) resumes the briefing there",
                     ) from None
                 raise DeliveryError(f"Telegram refused the message: {exc.message}") from None
-            except TimedOut as exc:
+            except NetworkError as exc:  # TimedOut included
                 if _uncertain(exc):
                     # The message may be in the chat already: once more at most, and counted.
                     if uncertain >= UNCERTAIN_RETRIES:
                         raise OutcomeUnknown(
-                            f"Telegram did not answer within {self.send_timeout:.0f} s, twice; "
-                            "the message may or may not have arrived"
+                            f"Telegram did not answer twice ({exc.message}); the message may "
+                            "or may not have arrived"
                         ) from None
                     uncertain += 1
                     self.resent_after_timeout += 1
-                    log.warning("Telegram chat %s: no answer to sendMessage within %.0f s; "
-                                "sending once more, so it may arrive twice", chat_id,
-                                self.send_timeout)
+                    log.warning("Telegram chat %s: no answer to sendMessage (%s); sending once "
+                                "more, so it may arrive twice", chat_id, exc.message)
                     continue
-                await self._backoff(chat_id, exc, attempt, delay)
-                delay *= 2
-            except NetworkError as exc:
                 await self._backoff(chat_id, exc, attempt, delay)
                 delay *= 2
             except TelegramError as exc:
