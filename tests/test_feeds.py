@@ -373,3 +373,14 @@ async def test_an_item_with_a_huge_link_is_written_without_it_and_still_loads(
     assert [p for p in library.problems if p.fatal] == []  # before: front matter over the cap
     [article] = library.articles
     assert article.source_url is None
+
+
+async def test_a_failing_feed_is_named_without_the_key_in_its_query(
+    server: FeedServer, state: RunState, content: Path
+) -> None:
+    """Private feeds carry keys in their URL (?token=…); errors are logged and kept for status."""
+    private = FeedConfig(url=server.url("/gone.xml") + "?token=s3cr3t-feed-key", name="private")
+    [result] = await fetch(content, state, [private])
+    assert result.outcome == "failed"
+    assert "404" in str(result.message) and "s3cr3t" not in str(result.message)
+    assert "/gone.xml?…" in str(result.message)

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,27 @@ def test_a_read_only_shm_file_is_refused_at_start(
     monkeypatch.setattr(os, "access", access)
     with pytest.raises(StorageError, match="-shm is read-only"):
         SqliteStore(path)
+
+
+def test_the_console_chat_exits_2_when_its_database_goes_away(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {path}\n")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "briefbot", "--config", str(config), "chat"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert chat.stderr is not None and chat.stdin is not None
+    for _ in range(600):  # started: the database is open (bounded: 30 s)
+        if path.exists():
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    _remove_database(path)
+    chat.stdin.write("/latest\n")  # remembering the chat's article is a write
+    chat.stdin.close()
+    assert chat.wait(timeout=60) == 2  # before: 0, as if nothing had happened
+    assert chat.stdout is not None
+    chat.stdout.close()
+    chat.stderr.close()

@@ -284,7 +284,7 @@ async def chat(config: Config, *, fetch_feeds: bool = False) -> int:
     await asyncio.wait([serving, finished], return_when=asyncio.FIRST_COMPLETED)
     stop.set()
     await serving
-    return 0
+    return app.exit_code  # 2 when the database went away under the chat
 
 
 async def run(config: Config) -> int:

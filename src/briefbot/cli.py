@@ -27,7 +27,7 @@ from briefbot.config import (
     load_config,
 )
 from briefbot.errors import BriefbotError, ConfigError, StorageError
-from briefbot.logs import redaction_filter, setup_logging
+from briefbot.logs import redaction_filter, setup_logging, shown_url
 from briefbot.qa import Answer, QAIndex
 from briefbot.render import render_discord, render_plain, render_telegram
 from briefbot.schedule import parse_instant
@@ -244,7 +244,7 @@ def _check(config: Config) -> int:
     print(f"config: {where}: OK")
     if config.reader is not None:
         key = "set" if config.reader.api_key is not None else "not set"
-        print(f"qa.reader: {config.reader.model} at {config.reader.url}, timeout "
+        print(f"qa.reader: {config.reader.model} at {shown_url(config.reader.url)}, timeout "
               f"{config.reader.timeout:g} s, {READER_KEY_ENV} {key}; answers are checked "
               "against the article")
     library = Library(config.content_dir)

@@ -25,6 +25,7 @@ from bs4 import BeautifulSoup
 from briefbot import __version__
 from briefbot.articles import is_valid_article_id
 from briefbot.config import FeedConfig
+from briefbot.logs import shown_url
 from briefbot.runstate import FeedItemRecord, FeedState, FetchOutcome, RunState
 from briefbot.text import split_sentences
 
@@ -490,7 +491,8 @@ class FeedFetcher:
                     if response.status_code >= 400:
                         raise FeedError(
                             f"the server answered HTTP {response.status_code} "
-                            f"{response.reason_phrase} for {url}; check the feed's url")
+                            f"{response.reason_phrase} for {shown_url(url)}; check the feed's "
+                            "url")
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > max_bytes:
                         raise FeedError(_too_big(int(declared), max_bytes))
@@ -513,8 +515,10 @@ class FeedFetcher:
         except httpx.DecodingError:
             raise FeedError("the server sent a body that cannot be decompressed") from None
         except httpx.HTTPError as exc:
-            raise FeedError(f"cannot fetch {url} ({type(exc).__name__}: "
-                            f"{_clip(str(exc), 120) or 'no details'})") from None
+            # httpx's text may repeat the URL, query and all: shown without it
+            detail = str(exc).replace(url, shown_url(url))
+            raise FeedError(f"cannot fetch {shown_url(url)} ({type(exc).__name__}: "
+                            f"{_clip(detail, 120) or 'no details'})") from None
 
     async def _store_items(
         self, feed: FeedConfig, parsed: ParsedFeed, now: dt.datetime, client: httpx.AsyncClient

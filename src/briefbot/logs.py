@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 # Telegram tokens look like 123456789:AA...; Discord tokens are three dot-separated base64 parts.
 # Each pattern may only start where a run of its characters starts (the lookbehind): unanchored,
@@ -170,3 +171,15 @@ def setup_logging(level: str = "info", secrets: Iterable[str] = (), fmt: str = "
     # redact it anyway; this keeps the log readable.
     if root.level > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def shown_url(url: str) -> str:
+    """`url` for a log line or an error message: a password and the query (where feed and API
+    keys often ride, "?token=…") replaced by "…". Operators still see which server it was."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:…@" if parts.password else ""
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}{query}" if parts.scheme else url

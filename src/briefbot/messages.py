@@ -14,7 +14,6 @@ from typing import Literal
 CONSOLE = "console"
 TELEGRAM = "telegram"
 DISCORD = "discord"
-PLATFORMS = (CONSOLE, TELEGRAM, DISCORD)
 
 ChatKind = Literal["private", "group", "channel"]
 
@@ -23,7 +22,7 @@ ChatKind = Literal["private", "group", "channel"]
 class Incoming:
     """A message a person sent, translated from the platform by an adapter."""
 
-    platform: str  # one of PLATFORMS
+    platform: str  # CONSOLE, TELEGRAM or DISCORD
     chat_id: str
     user_id: str
     text: str
