@@ -315,11 +315,7 @@ class QATable:
         tagged = self._tag()
         resolved = [self._resolve(slot) for slot in q.slots]
         missing = sum(1 for alts in resolved if not alts) / len(resolved) if resolved else 0.0
-        scores, covers = self._scores(resolved)
-        for i, sentence in enumerate(tagged.sentences[1:], start=1):
-            if sentence.anaphoric:  # "These talks…" lends its words to the sentence before
-                scores[i - 1] += 0.5 * scores[i]
-                covers[i - 1] = max(covers[i - 1], min(1.0, covers[i - 1] + covers[i]))
+        scores, covers = _lent(tagged, *self._scores(resolved))
         rule_index = None
         if reply.found and reply.source is not None:
             rule_index = next((i for i, s in enumerate(tagged.sentences)
@@ -396,14 +392,7 @@ class QATable:
             described = self._describe(q, tagged)
             if described is not None:
                 return described, True
-        scores, covers = self._scores(resolved)
-        # A sentence opening "These talks…" lends its words to the sentence it refers back to.
-        lent = list(scores)
-        lent_cover = list(covers)
-        for i, sentence in enumerate(tagged.sentences[1:], start=1):
-            if sentence.anaphoric:
-                lent[i - 1] += 0.5 * scores[i]
-                lent_cover[i - 1] = max(lent_cover[i - 1], min(1.0, covers[i - 1] + covers[i]))
+        lent, lent_cover = _lent(tagged, *self._scores(resolved))
         if q.kind == QUOTE:
             quoted = self._quote_answer(q, tagged, resolved, lent, lent_cover)
             if quoted is not None:
@@ -732,6 +721,18 @@ class QATable:
             token_lists = [list(_TOKEN.finditer(t)) for t in self._texts]
             self._tagged = tag_article(self._texts, token_lists, self._words, self._bags)
         return self._tagged
+
+
+def _lent(tagged: Tagged, scores: list[float],
+          covers: list[float]) -> tuple[list[float], list[float]]:
+    """BM25 scores and covers per sentence, a sentence opening "These talks…" lending half its
+    score and its cover to the sentence it refers back to."""
+    lent, lent_cover = list(scores), list(covers)
+    for i, sentence in enumerate(tagged.sentences[1:], start=1):
+        if sentence.anaphoric:
+            lent[i - 1] += 0.5 * scores[i]
+            lent_cover[i - 1] = max(lent_cover[i - 1], min(1.0, covers[i - 1] + covers[i]))
+    return lent, lent_cover
 
 
 def _mentions(sentences: list[Sentence], i: int, alts: dict[str, float]) -> bool:
