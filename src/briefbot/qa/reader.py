@@ -19,6 +19,7 @@ from briefbot.articles import Article
 from briefbot.config import ReaderConfig
 from briefbot.logs import register_secret
 from briefbot.qa.answer import Answer, _compose
+from briefbot.qa.table import article_sentences
 from briefbot.text import strip_emoji
 
 log = logging.getLogger(__name__)
@@ -217,12 +218,6 @@ async def _keep_working(working: Working | None) -> AsyncIterator[None]:
 
 
 # --- the prompt ---------------------------------------------------------------------------------
-
-
-def article_sentences(article: Article) -> list[str]:
-    """The article's sentences as the offline engine cites them (emoji stripped), empties gone."""
-    texts = (strip_emoji(s) for s in article.sentences)
-    return [t for t in texts if re.search(r"\w", t)]
 
 
 def pick_sentences(question: str, sentences: Sequence[str], source: str | None) -> list[int]:

@@ -102,13 +102,19 @@ def scorer() -> rank.Scorer | None:
 _SUGGEST: ContextVar[bool] = ContextVar("briefbot_qa_suggest", default=True)
 
 
+def article_sentences(article: Article) -> list[str]:
+    """The sentences answers cite, by index: emoji stripped, those without a letter or digit
+    (in any script) left out. The reader (qa/reader.py) numbers them the same way."""
+    texts = (strip_emoji(s) for s in article.sentences)
+    return [t for t in texts if re.search(r"\w", t)]
+
+
 class QATable:
     """Everything needed to answer questions about one article, built once at load time."""
 
     def __init__(self, article: Article) -> None:
         self.article = article
-        self._texts = [strip_emoji(s) for s in article.sentences]
-        self._texts = [t for t in self._texts if _WORD_CHARS.search(t)]
+        self._texts = article_sentences(article)
         self._words = [_words(t) for t in self._texts]
         self._bags = [_bag(ws) for ws in self._words]
         for text, bag in zip(self._texts, self._bags, strict=True):
