@@ -353,6 +353,18 @@ async def test_a_deleted_forum_topic_pauses_the_briefing_with_the_fix(fake: Fake
     assert "topic 77 was deleted" in caught.value.reason and "/subscribe" in caught.value.reason
 
 
+async def test_a_reply_into_a_deleted_topic_does_not_pause_the_chat(fake: FakeTelegram) -> None:
+    """The asker's topic went away under the reply: that reply is lost, the chat is not."""
+    events = RecordingEvents()
+    fake.add_chat(-700, "supergroup", is_forum=True)
+    fake.deleted_topics[-700] = {77}
+    async with running(fake, Recorder(), events):
+        fake.push_message("/latest", chat_id=-700, chat_type="supergroup", thread_id=77)
+        fake.push_message("/help", chat_id=-700, chat_type="supergroup")  # General still works
+        await fake.wait_for_messages(1, chat_id=-700)
+    assert events.unavailable == []  # before: the chat's daily briefing was paused
+
+
 # --- failures while replying -----------------------------------------------------------------
 
 

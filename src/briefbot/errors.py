@@ -28,6 +28,11 @@ class ChatUnavailable(DeliveryError):
         self.reason = reason
 
 
+class TopicGone(ChatUnavailable):
+    """The forum topic the message was for is closed or deleted: a briefing meant for it pauses;
+    a reply to someone in it is simply lost (the chat itself is fine)."""
+
+
 class ChatMoved(DeliveryError):
     """The chat has a new id (a Telegram group upgraded to a supergroup): move it."""
 

@@ -51,6 +51,7 @@ from briefbot.errors import (
     OutcomeUnknown,
     RateLimited,
     TemporaryFailure,
+    TopicGone,
 )
 from briefbot.logs import register_secret
 from briefbot.messages import TELEGRAM, Incoming, Reply
@@ -507,7 +508,12 @@ class TelegramAdapter:
 
         async def send(_reply: Reply, html: str) -> None:
             nonlocal reply_to
-            await self._send(chat_id, html, reply_to, topic)
+            try:
+                await self._send(chat_id, html, reply_to, topic)
+            except TopicGone:
+                # The asker's topic closed under the reply: that reply is lost, but the chat
+                # (and its daily briefing, perhaps in another topic) is fine.
+                raise DeliveryError(f"the forum topic {topic} was closed or deleted") from None
             reply_to = None
 
         return send
@@ -593,7 +599,7 @@ class TelegramAdapter:
                     raise ChatUnavailable(chat_id, "chat not found") from None
                 if topic is not None and _TOPIC_GONE.search(exc.message):
                     # Sending to General instead would surprise the forum; pause and say why.
-                    raise ChatUnavailable(
+                    raise TopicGone(
                         chat_id, f"its forum topic {topic} was deleted or closed; an admin's "
                         "/subscribe in a topic (or in General) resumes the briefing there",
                     ) from None
