@@ -27,7 +27,7 @@ from briefbot.articles import is_valid_article_id
 from briefbot.config import FeedConfig
 from briefbot.logs import shown_url
 from briefbot.runstate import FeedItemRecord, FeedState, FetchOutcome, RunState
-from briefbot.text import split_sentences
+from briefbot.text import clip_words, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,6 @@ def html_to_text(html: str) -> str:
     return " ".join(html_to_paragraphs(html))
 
 
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:-")
-    return cut + "…"
-
-
 def _shorten(paragraphs: list[str], limit: int) -> list[str]:
     """The leading paragraphs up to `limit` characters, ending at a sentence where one fits."""
     kept: list[str] = []
@@ -114,7 +107,7 @@ def _shorten(paragraphs: list[str], limit: int) -> list[str]:
         if sentences:
             kept.append(" ".join(sentences))
         elif not kept:
-            kept.append(_clip(paragraph, limit))
+            kept.append(clip_words(paragraph, limit))
         break
     return kept
 
@@ -209,14 +202,14 @@ def parse_feed(
     benign = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
     broken = bool(parsed.get("bozo")) and problem is not None and not isinstance(problem, benign)
     if not entries and broken:
-        raise FeedError(f"not a readable RSS or Atom feed ({_clip(str(problem), 160)}); check "
+        raise FeedError(f"not a readable RSS or Atom feed ({clip_words(str(problem), 160)}); check "
                         "the URL points at the feed itself")
     if not entries and not parsed.get("version"):
         raise FeedError(f"not an RSS or Atom feed (the server sent {content_type or 'no type'}"
                         "); check the URL points at the feed itself, not a web page")
     warnings: list[str] = []
     if broken:
-        warnings.append(f"the feed is not well-formed ({_clip(str(problem), 120)}); "
+        warnings.append(f"the feed is not well-formed ({clip_words(str(problem), 120)}); "
                         "read what could be read")
     items: list[FeedItem] = []
     keys: set[str] = set()
@@ -229,14 +222,14 @@ def parse_feed(
             repeated += 1
             continue
         paragraphs, full = _body(entry)
-        title = _clip(_detail_text(entry, "title"), TITLE_CHARS)
+        title = clip_words(_detail_text(entry, "title"), TITLE_CHARS)
         if not title:
             first = split_sentences(paragraphs[0])[0] if paragraphs else ""
             if not first:
                 empty += 1
                 continue
             untitled += 1
-            title = _clip(first, 90)
+            title = clip_words(first, 90)
         published = None
         for field_name in ("published_parsed", "updated_parsed"):
             if entry.get(field_name):
@@ -253,7 +246,7 @@ def parse_feed(
         keys.add(key)
         detail = entry.get("author_detail") or {}
         name = detail.get("name") if isinstance(detail.get("name"), str) else None
-        author = _clip(html_to_text(name) if name else _detail_text(entry, "author"),
+        author = clip_words(html_to_text(name) if name else _detail_text(entry, "author"),
                        AUTHOR_CHARS) or None
         items.append(FeedItem(key=key, title=title, author=author, published=published,
                               link=link, paragraphs=tuple(paragraphs), full=full))
@@ -518,7 +511,7 @@ class FeedFetcher:
             # httpx's text may repeat the URL, query and all: shown without it
             detail = str(exc).replace(url, shown_url(url))
             raise FeedError(f"cannot fetch {shown_url(url)} ({type(exc).__name__}: "
-                            f"{_clip(detail, 120) or 'no details'})") from None
+                            f"{clip_words(detail, 120) or 'no details'})") from None
 
     async def _store_items(
         self, feed: FeedConfig, parsed: ParsedFeed, now: dt.datetime, client: httpx.AsyncClient

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from briefbot.messages import Answer, Briefing, Bullet, Digest, Notice, Reply
+from briefbot.text import clip_words
 
 TELEGRAM_TEXT_LIMIT = 4096  # code points of the visible text, after entity parsing
 DISCORD_CONTENT_LIMIT = 2000
@@ -420,14 +421,11 @@ def _is_web_url(url: str | None) -> bool:
 
 def _clip(text: str, limit: int) -> str:
     """At most `limit` characters, cut at a space with … when it has to be cut."""
-    if len(text) <= limit:
+    clipped = clip_words(text, limit)
+    if clipped == text:
         return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
     # A trailing lone backslash would escape the ellipsis instead of what it was escaping.
-    cut = cut.rstrip()
+    cut = clipped[:-1]
     while cut.endswith("\\") and not cut.endswith("\\\\"):
         cut = cut[:-1]
     return cut + "…"

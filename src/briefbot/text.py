@@ -135,3 +135,15 @@ def visible_text(text: str) -> str:
     characters one space ("who\\x00was" stays two words), newlines and tabs kept, trimmed.
     For people's messages and for article and feed text alike."""
     return _CONTROL_RUN.sub(" ", text.translate(_BIDI)).strip()
+
+
+def clip_words(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: cut at a space (when one is past the middle),
+    trailing punctuation dropped, and … added when it had to be cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
