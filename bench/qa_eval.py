@@ -2,13 +2,13 @@
 
 Usage: python bench/qa_eval.py [EVAL_DIR] [--split NAME|PREFIX] [--scores-only] [--in-process]
                               [--verbose]
-       python bench/qa_eval.py --split tune|check|untouched|frozen   (frozen: all three)
+       python bench/qa_eval.py --split tune|check|untouched|sealed|frozen   (frozen: all four)
 EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
 it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
 project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check",
 or several: "fresh_05,fresh_06");
---split tune, check or untouched reads the frozen splits of bench/qa_holdout/splits.yaml (the
-dev set included where the split names it); check and untouched always print scores only.
+--split tune, check, untouched or sealed reads the frozen splits of bench/qa_holdout/splits.yaml
+(the dev set included where the split names it); all but tune print scores only.
 --scores-only prints the figures without the misses (for a split that must stay unseen).
 By default each article's questions go through `briefbot ask --json` in one subprocess per
 article, as a user would run it; --in-process calls QAIndex directly (faster, no CLI needed).
@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-NAMED_SPLITS = ("tune", "check", "untouched")
+NAMED_SPLITS = ("tune", "check", "untouched", "sealed")
 
 
 def _briefbot_command() -> list[str]:
@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     args = parser.parse_args()
 
-    if args.split == "frozen":  # the three frozen splits, one after another (scores only)
+    if args.split == "frozen":  # the frozen splits, one after another (scores only)
         for name in NAMED_SPLITS:
             print(f"== {name}", flush=True)
             extra = ["--in-process"] if args.in_process else []
