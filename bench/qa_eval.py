@@ -2,7 +2,8 @@
 
 Usage: python bench/qa_eval.py [EVAL_DIR] [--split NAME|PREFIX] [--scores-only] [--in-process]
                               [--verbose]
-       python bench/qa_eval.py --split tune|check|untouched|sealed|frozen   (frozen: all four)
+       python bench/qa_eval.py --split tune|check|untouched|sealed|frozen
+(frozen: tune, check and untouched; the sealed split runs only when named)
 EVAL_DIR is any folder holding .txt articles and a questions.yaml ({article, q, kind, accept});
 it defaults to ../shared/eval/dev relative to the repository root (bench/qa_holdout is the
 project's own). --split keeps only articles whose file name starts with PREFIX ("tune", "check",
@@ -30,6 +31,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 NAMED_SPLITS = ("tune", "check", "untouched", "sealed")
+FROZEN = NAMED_SPLITS[:3]
 
 
 def _briefbot_command() -> list[str]:
@@ -75,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.split == "frozen":  # the frozen splits, one after another (scores only)
-        for name in NAMED_SPLITS:
+        for name in FROZEN:
             print(f"== {name}", flush=True)
             extra = ["--in-process"] if args.in_process else []
             subprocess.run([sys.executable, __file__, "--split", name, "--scores-only", *extra],
