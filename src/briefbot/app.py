@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from briefbot.adapters.base import Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
 from briefbot.articles import ContentProblem, Library, ReloadReport
 from briefbot.budget import Budget
@@ -25,6 +24,7 @@ from briefbot.delivery import send_due as deliver_due
 from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.operations import FeedLoop, RecordingDelivery, record_pass
+from briefbot.ports import AnyAdapter
 from briefbot.qa import QAIndex, embed
 from briefbot.runstate import RunState
 from briefbot.store import SqliteStore, sync_config_subscriptions
@@ -80,7 +80,7 @@ class App:
             self.library, self.qa, memory=self.store, subscriptions=self.subscriptions,
             reader=self.reader,
         )
-        self.adapters: dict[str, Adapter] = {}
+        self.adapters: dict[str, AnyAdapter] = {}
         self.budget = Budget()
 
     def load_content(self) -> ReloadReport:
@@ -142,9 +142,9 @@ class App:
         if self.delivery is not None:
             self.delivery.wake()
 
-    def platform_adapters(self, *, receive: bool) -> dict[str, Adapter]:
+    def platform_adapters(self, *, receive: bool) -> dict[str, AnyAdapter]:
         """An adapter for every platform with a token (imported only when needed)."""
-        adapters: dict[str, Adapter] = {}
+        adapters: dict[str, AnyAdapter] = {}
         if self.config.telegram.token is not None:
             from briefbot.adapters.telegram_adapter import TelegramAdapter
 
@@ -160,7 +160,7 @@ class App:
         return adapters
 
     async def serve(
-        self, adapters: dict[str, Adapter], stop: asyncio.Event, *, fetch_feeds: bool = False
+        self, adapters: dict[str, AnyAdapter], stop: asyncio.Event, *, fetch_feeds: bool = False
     ) -> None:
         """Start the adapters, the scheduler, the content watcher and (with `fetch_feeds`) the
         feed loop; run until `stop`."""
@@ -176,7 +176,7 @@ class App:
             self.store, self.library, adapters, catch_up=self.config.catch_up_window,
             run_state=self.run_state,
         )
-        started: list[Adapter] = []
+        started: list[AnyAdapter] = []
         tasks: list[asyncio.Task[None]] = []
         try:
             if fetch_feeds and self.config.feeds:
@@ -221,7 +221,9 @@ class App:
             self.store.close()
             self.run_state.close()
 
-    async def _start(self, adapter: Adapter, stop: asyncio.Event, started: list[Adapter]) -> None:
+    async def _start(
+        self, adapter: AnyAdapter, stop: asyncio.Event, started: list[AnyAdapter]
+    ) -> None:
         """Start one adapter, retrying with backoff while its platform cannot be reached.
 
         A server often boots before its network is up; exiting would only have the service
@@ -323,7 +325,7 @@ async def send_due(config: Config, at: dt.datetime) -> int:
     # SIGTERM/SIGINT: the messages in flight finish, no new one starts, every claim is released.
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    started: dict[str, Adapter] = {}
+    started: dict[str, AnyAdapter] = {}
     unreachable = False
     try:
         for platform, adapter in app.platform_adapters(receive=False).items():

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from briefbot.adapters.base import Adapter
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
 from briefbot.conversation import Reply
@@ -23,6 +22,7 @@ from briefbot.errors import (
     RateLimited,
     TemporaryFailure,
 )
+from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
 from briefbot.schedule import Due, Missed, decide, next_due, owed_from
 from briefbot.store import BriefingProgress, SentArticle, Store, Subscription
 

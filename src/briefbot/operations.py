@@ -15,17 +15,13 @@ import httpx
 from briefbot.config import Config
 from briefbot.delivery import Delivery, PassReport
 from briefbot.feeds import FeedFetcher, FetchResult, RetentionReport, apply_retention, next_fetch
+from briefbot.ports import Clock, utc_now
 from briefbot.runstate import RunState
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 # The feed loop looks again at least this often, so a feed added while it sleeps is not late.
 FEED_LOOP_MAX_SLEEP = dt.timedelta(minutes=5)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def record_pass(state: RunState, at: dt.datetime, source: str, report: PassReport) -> None:

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.errors import ChatMoved, ChatUnavailable, DeliveryError
 from briefbot.messages import APOLOGY, Incoming, Reply
+from briefbot.ports import ChatEvents, Handler
 
 log = logging.getLogger(__name__)
 

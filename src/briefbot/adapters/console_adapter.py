@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from briefbot.adapters.base import Handler
 from briefbot.messages import CONSOLE, Incoming, Reply
+from briefbot.ports import Handler
 from briefbot.render import render_plain
 from briefbot.respond import respond
 

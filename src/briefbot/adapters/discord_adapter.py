@@ -22,7 +22,6 @@ with warnings.catch_warnings():
     from discord import app_commands
 
 from briefbot import commands
-from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.commands import Command
 from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
 from briefbot.errors import (
@@ -34,6 +33,7 @@ from briefbot.errors import (
 )
 from briefbot.logs import register_secret
 from briefbot.messages import DISCORD, Incoming, Notice, Reply
+from briefbot.ports import ChatEvents, Handler
 from briefbot.render import DiscordMessage, render_discord
 from briefbot.respond import respond
 

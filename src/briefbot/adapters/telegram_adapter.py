@@ -41,7 +41,6 @@ from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
 from briefbot import commands
-from briefbot.adapters.base import ChatEvents, Handler
 from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
 from briefbot.errors import (
     ChatMoved,
@@ -55,6 +54,7 @@ from briefbot.errors import (
 )
 from briefbot.logs import register_secret
 from briefbot.messages import TELEGRAM, Incoming, Reply
+from briefbot.ports import ChatEvents, Handler
 from briefbot.render import render_telegram
 from briefbot.respond import respond
 
