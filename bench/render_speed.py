@@ -15,7 +15,9 @@ from pathlib import Path
 from briefbot.articles import Article, parse_article
 from briefbot.briefing import make_briefing
 from briefbot.conversation import Notice
-from briefbot.render import render_discord, render_plain, render_telegram
+from briefbot.render.discord import render_discord
+from briefbot.render.plain import render_plain
+from briefbot.render.telegram import render_telegram
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -470,7 +470,9 @@ def test_md_entities_and_inline_html_read_as_a_renderer_shows_them(
 
 def test_md_without_bullets_shows_no_markup_in_any_renderer(content_dir: Path, write: Write) -> None:
     from briefbot.briefing import make_briefing
-    from briefbot.render import render_discord, render_plain, render_telegram
+    from briefbot.render.discord import render_discord
+    from briefbot.render.plain import render_plain
+    from briefbot.render.telegram import render_telegram
 
     write("plan.md", ENTITY_ARTICLE.replace('bullets:\n  - "The plan costs &euro;4&nbsp;million."\n', ""))
     article, _ = parse_article(content_dir / "plan.md")

@@ -21,20 +21,18 @@ from briefbot.articles import Article, parse_article
 from briefbot.briefing import Briefing, Bullet, Digest, make_briefing, make_digest
 from briefbot.conversation import Notice
 from briefbot.qa import Answer
-from briefbot.render import (
+from briefbot.render.discord import (
     DISCORD_CONTENT_LIMIT,
     DISCORD_EMBED_DESCRIPTION_LIMIT,
     DISCORD_EMBED_FOOTER_LIMIT,
     DISCORD_EMBED_TITLE_LIMIT,
     DISCORD_EMBED_TOTAL_LIMIT,
     DISCORD_EMBEDS_PER_MESSAGE,
-    TELEGRAM_TEXT_LIMIT,
     DiscordMessage,
     render_discord,
-    render_plain,
-    render_telegram,
-    split_telegram,
 )
+from briefbot.render.plain import render_plain
+from briefbot.render.telegram import TELEGRAM_TEXT_LIMIT, render_telegram, split_telegram
 from fakes.telegram_html import parse_html
 
 REPO = Path(__file__).resolve().parents[1]
@@ -386,7 +384,7 @@ def test_a_found_answer_names_the_article_it_quotes_on_every_platform() -> None:
 
 def test_a_message_that_fits_is_not_parsed_for_splitting(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nearly every reply fits one message; parsing it into atoms was most of render's time."""
-    from briefbot import render
+    from briefbot.render import telegram as render
 
     def no_parsing(_markup: str) -> list[object]:
         raise AssertionError("split_telegram parsed a message that fits as it is")
@@ -399,7 +397,7 @@ def test_a_message_that_fits_is_not_parsed_for_splitting(monkeypatch: pytest.Mon
 
 def test_the_fast_path_gives_what_the_split_gives() -> None:
     """Every short markup shape the split would change (trim, drop an empty span) still is."""
-    from briefbot import render
+    from briefbot.render import telegram as render
 
     cases = [
         "<b>x</b>", " <b>x</b>", "<b> x</b>", "<b>x </b>", "x\n", "<b></b>x", "x<i></i>",
@@ -414,6 +412,6 @@ def test_the_fast_path_gives_what_the_split_gives() -> None:
 
 
 def telegram_html_of(reply: Briefing) -> str:
-    from briefbot.render import telegram_html
+    from briefbot.render.telegram import telegram_html
 
     return telegram_html(reply)

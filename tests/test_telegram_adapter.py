@@ -23,7 +23,7 @@ from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.errors import ChatMoved, ChatUnavailable, ConfigError, TemporaryFailure
 from briefbot.qa import QAIndex
 from briefbot.qa.reader import Reader
-from briefbot.render import render_telegram
+from briefbot.render.telegram import render_telegram
 from fakes.fake_reader import MODEL, FakeReader, says
 from fakes.fake_telegram import FakeTelegram
 from fakes.telegram_html import parse_html

@@ -29,7 +29,7 @@ from briefbot.config import (
 from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import redaction_filter, setup_logging, shown_url
 from briefbot.qa import Answer, QAIndex
-from briefbot.render import render_discord, render_plain, render_telegram
+from briefbot.render import discord, plain, telegram
 from briefbot.schedule import parse_instant
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
@@ -341,14 +341,6 @@ def _preview(args: argparse.Namespace, config: Config) -> int:
               file=sys.stderr)
         return EXIT_CONTENT
     briefing = make_briefing(article)
-    if args.platform == "telegram":
-        print("\n\n".join(render_telegram(briefing)))
-    elif args.platform == "discord":
-        messages = [
-            {"content": m.content, "embeds": [e.to_dict() for e in m.embeds]}
-            for m in render_discord(briefing)
-        ]
-        print(json.dumps(messages, ensure_ascii=False, indent=2))
-    else:
-        print(render_plain(briefing))
+    previews = {"telegram": telegram.preview, "discord": discord.preview, "plain": plain.preview}
+    print(previews[args.platform](briefing))
     return EXIT_OK

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from briefbot.messages import CONSOLE, Incoming, Reply
 from briefbot.ports import Handler
-from briefbot.render import render_plain
+from briefbot.render.plain import render_plain
 from briefbot.respond import respond
 
 HISTORY_FILE = Path.home() / ".briefbot_history"

@@ -34,7 +34,7 @@ from briefbot.errors import (
 from briefbot.logs import register_secret
 from briefbot.messages import DISCORD, Incoming, Notice, Reply
 from briefbot.ports import ChatEvents, Handler
-from briefbot.render import DiscordMessage, render_discord
+from briefbot.render.discord import DiscordMessage, render_discord
 from briefbot.respond import respond
 
 log = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ from briefbot.errors import (
 from briefbot.logs import register_secret
 from briefbot.messages import TELEGRAM, Incoming, Reply
 from briefbot.ports import ChatEvents, Handler
-from briefbot.render import render_telegram
+from briefbot.render.telegram import render_telegram
 from briefbot.respond import respond
 
 log = logging.getLogger(__name__)
