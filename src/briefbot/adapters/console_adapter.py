@@ -91,11 +91,11 @@ class ConsoleAdapter:
             self._task = None
         self.finished.set()
 
-    def render(self, reply: Reply) -> Sequence[object]:
+    def render(self, reply: Reply) -> Sequence[str]:
         return [render_plain(reply)]
 
     async def send_part(
-        self, chat_id: str, part: object, *, thread_id: str | None = None
+        self, chat_id: str, part: str, *, thread_id: str | None = None
     ) -> None:
         self._stdout.write(f"{part}\n\n")
         self._stdout.flush()
@@ -124,7 +124,7 @@ class ConsoleAdapter:
         incoming = Incoming(self.platform, self._chat_id, "console-user", line)
         await respond(incoming, self._handler, self.render, self._print)
 
-    async def _print(self, reply: Reply, part: object) -> None:
+    async def _print(self, reply: Reply, part: str) -> None:
         await self.send_part(self._chat_id, part)
 
     def _read_lines(

@@ -409,14 +409,12 @@ class DiscordAdapter:
         return render_discord(reply)
 
     async def send_part(
-        self, chat_id: str, part: object, *, thread_id: str | None = None
+        self, chat_id: str, part: DiscordMessage, *, thread_id: str | None = None
     ) -> None:
         """Post one rendered message to a channel over REST (no gateway needed).
 
         `thread_id` is unused: a Discord thread is a channel of its own, with its own id.
         """
-        if not isinstance(part, DiscordMessage):
-            raise TypeError(f"expected a DiscordMessage from render(), got {type(part).__name__}")
         if self._client is None:
             raise RuntimeError("DiscordAdapter.send_part before start()")
         if not chat_id.isdigit():

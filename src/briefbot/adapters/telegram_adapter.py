@@ -55,7 +55,7 @@ from briefbot.errors import (
 from briefbot.logs import register_secret
 from briefbot.messages import TELEGRAM, Incoming, Reply
 from briefbot.ports import ChatEvents, Handler
-from briefbot.render.telegram import render_telegram
+from briefbot.render.telegram import TelegramHTML, render_telegram
 from briefbot.respond import respond
 
 log = logging.getLogger(__name__)
@@ -497,7 +497,7 @@ class TelegramAdapter:
 
         return typing
 
-    def _replier(self, message: Message) -> Callable[[Reply, str], Awaitable[None]]:
+    def _replier(self, message: Message) -> Callable[[Reply, TelegramHTML], Awaitable[None]]:
         """Sends the parts of the replies to `message`, each into the asker's forum topic."""
         chat_id = str(message.chat.id)
         # In a group the first part answers the message itself, so the thread stays readable.
@@ -506,7 +506,7 @@ class TelegramAdapter:
         # message that is not a reply and names no topic lands in General.
         topic = _topic_of(message)
 
-        async def send(_reply: Reply, html: str) -> None:
+        async def send(_reply: Reply, html: TelegramHTML) -> None:
             nonlocal reply_to
             try:
                 await self._send(chat_id, html, reply_to, topic)
@@ -548,19 +548,17 @@ class TelegramAdapter:
 
     # --- rendering and sending ---------------------------------------------------------------
 
-    def render(self, reply: Reply) -> Sequence[str]:
+    def render(self, reply: Reply) -> Sequence[TelegramHTML]:
         return render_telegram(reply)
 
     async def send_part(
-        self, chat_id: str, part: object, *, thread_id: str | None = None
+        self, chat_id: str, part: TelegramHTML, *, thread_id: str | None = None
     ) -> None:
         """Send one HTML message; failures become ChatUnavailable, ChatMoved or TemporaryFailure."""
-        if not isinstance(part, str):
-            raise TypeError(f"expected Telegram HTML text from render(), got {type(part).__name__}")
         topic = int(thread_id) if thread_id is not None and _TOPIC.fullmatch(thread_id) else None
         await self._send(chat_id, part, None, topic)
 
-    async def _send(self, chat_id: str, html: str, reply_to: int | None,
+    async def _send(self, chat_id: str, html: TelegramHTML, reply_to: int | None,
                     topic: int | None = None) -> None:
         bot = self._application().bot
         target: int | str = int(chat_id) if _CHAT_ID.fullmatch(chat_id) else chat_id
