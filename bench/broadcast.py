@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from briefbot.adapters import telegram_adapter  # noqa: E402
-from briefbot.config import Secret, TelegramConfig  # noqa: E402
+from briefbot.adapters.telegram_config import TelegramConfig  # noqa: E402
+from briefbot.config import Secret  # noqa: E402
 from briefbot.conversation import Incoming, Reply  # noqa: E402
 from briefbot.delivery import Delivery  # noqa: E402
 from briefbot.schedule import decide  # noqa: E402

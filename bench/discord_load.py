@@ -19,8 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from briefbot.adapters.discord_adapter import DiscordAdapter
+from briefbot.adapters.discord_config import DiscordConfig
 from briefbot.articles import Library
-from briefbot.config import DiscordConfig, Secret
+from briefbot.config import Secret
 from briefbot.conversation import Conversation
 from briefbot.qa import QAIndex
 from fakes.fake_discord import GUILD_ID, TOKEN, FakeDiscord

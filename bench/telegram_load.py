@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the fake lives with the tests
 
 from briefbot.adapters.telegram_adapter import TelegramAdapter  # noqa: E402
+from briefbot.adapters.telegram_config import TelegramConfig  # noqa: E402
 from briefbot.articles import Library  # noqa: E402
-from briefbot.config import Secret, TelegramConfig  # noqa: E402
+from briefbot.config import Secret  # noqa: E402
 from briefbot.conversation import Conversation  # noqa: E402
 from briefbot.qa import QAIndex  # noqa: E402
 from fakes.fake_telegram import FakeTelegram  # noqa: E402

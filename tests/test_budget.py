@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from briefbot.adapters.telegram_config import TelegramConfig
 from briefbot.app import App
 from briefbot.budget import Budget, Limit, TokenBucket
-from briefbot.config import Config, Secret, TelegramConfig
+from briefbot.config import Config, Secret
 from briefbot.conversation import Incoming
 from fakes.fake_telegram import FakeTelegram
 

@@ -10,8 +10,10 @@ import pytest
 
 from briefbot import commands
 from briefbot.adapters.discord_adapter import DiscordAdapter
+from briefbot.adapters.discord_config import DiscordConfig
 from briefbot.adapters.telegram_adapter import TelegramAdapter
-from briefbot.config import DiscordConfig, Secret, TelegramConfig
+from briefbot.adapters.telegram_config import TelegramConfig
+from briefbot.config import Secret
 from briefbot.conversation import Conversation, Incoming, help_notice
 from briefbot.messages import Notice, Reply
 from fakes.fake_discord import GUILD_ID, TOKEN, FakeDiscord

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from briefbot.adapters.telegram_adapter import TelegramAdapter
-from briefbot.config import Secret, TelegramConfig
+from briefbot.adapters.telegram_config import TelegramConfig
+from briefbot.config import Secret
 from briefbot.conversation import Incoming, Reply
 from briefbot.delivery import DEFAULT_LEASE, Delivery
 from briefbot.errors import OutcomeUnknown

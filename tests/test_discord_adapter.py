@@ -17,9 +17,10 @@ import pytest
 import briefbot.qa
 from briefbot.adapters import discord_adapter
 from briefbot.adapters.discord_adapter import DiscordAdapter
+from briefbot.adapters.discord_config import DiscordConfig
 from briefbot.articles import Library
 from briefbot.briefing import Digest, make_briefing
-from briefbot.config import DiscordConfig, ReaderConfig, Secret
+from briefbot.config import ReaderConfig, Secret
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.errors import ChatUnavailable, TemporaryFailure
 from briefbot.qa import Answer, QAIndex

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from briefbot.adapters.telegram_adapter import COMMANDS, POLL_TIMEOUT_SECONDS, TelegramAdapter
+from briefbot.adapters.telegram_config import TelegramConfig, WebhookConfig
 from briefbot.articles import Library
 from briefbot.briefing import Briefing, Bullet, Digest
-from briefbot.config import ReaderConfig, Secret, TelegramConfig, WebhookConfig
+from briefbot.config import ReaderConfig, Secret
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.errors import ChatMoved, ChatUnavailable, ConfigError, TemporaryFailure
 from briefbot.qa import QAIndex

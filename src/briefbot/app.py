@@ -24,6 +24,7 @@ from briefbot.delivery import send_due as deliver_due
 from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.operations import FeedLoop, RecordingDelivery, record_pass
+from briefbot.platforms import PLATFORMS
 from briefbot.ports import AnyAdapter
 from briefbot.qa import QAIndex, embed
 from briefbot.runstate import RunState
@@ -45,9 +46,9 @@ class App:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        for token in (config.telegram.token, config.discord.token):
-            if token is not None:
-                register_secret(token.reveal())
+        for settings in config.platforms:
+            if settings.token is not None:
+                register_secret(settings.token.reveal())
         self.library = Library(config.content_dir)
         self._logged_problems: frozenset[ContentProblem] = frozenset()
         self.qa = QAIndex()
@@ -143,21 +144,11 @@ class App:
             self.delivery.wake()
 
     def platform_adapters(self, *, receive: bool) -> dict[str, AnyAdapter]:
-        """An adapter for every platform with a token (imported only when needed)."""
-        adapters: dict[str, AnyAdapter] = {}
-        if self.config.telegram.token is not None:
-            from briefbot.adapters.telegram_adapter import TelegramAdapter
-
-            adapters["telegram"] = TelegramAdapter(
-                self.config.telegram, self.handle, self.subscriptions, receive=receive
-            )
-        if self.config.discord.token is not None:
-            from briefbot.adapters.discord_adapter import DiscordAdapter
-
-            adapters["discord"] = DiscordAdapter(
-                self.config.discord, self.handle, self.subscriptions, receive=receive
-            )
-        return adapters
+        """An adapter for every platform with a token (its SDK imported only then)."""
+        return {
+            settings.platform: settings.adapter(self.handle, self.subscriptions, receive=receive)
+            for settings in self.config.platforms if settings.token is not None
+        }
 
     async def serve(
         self, adapters: dict[str, AnyAdapter], stop: asyncio.Event, *, fetch_feeds: bool = False
@@ -296,8 +287,8 @@ async def run(config: Config) -> int:
     adapters = app.platform_adapters(receive=True)
     if not adapters:
         print(
-            "briefbot: no TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN is set, so this is the "
-            "console chat. Set a token to serve Telegram or Discord.",
+            f"briefbot: no {' or '.join(p.token_env for p in PLATFORMS)} is set, so this is the "
+            f"console chat. Set a token to serve {' or '.join(p.title for p in PLATFORMS)}.",
             file=sys.stderr,
         )
         app.store.close()

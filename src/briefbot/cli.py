@@ -12,24 +12,24 @@ import os
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from briefbot import __version__
 from briefbot.articles import Article, Library
 from briefbot.briefing import make_briefing
 from briefbot.config import (
-    DISCORD_TOKEN_ENV,
     READER_KEY_ENV,
-    TELEGRAM_TOKEN_ENV,
     Config,
     ReaderConfig,
     load_config,
 )
 from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import redaction_filter, setup_logging, shown_url
+from briefbot.messages import Reply
+from briefbot.platforms import PLATFORMS
 from briefbot.qa import Answer, QAIndex
-from briefbot.render import discord, plain, telegram
+from briefbot.render import plain
 from briefbot.schedule import parse_instant
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                         default=argparse.SUPPRESS, help="how much to log (default: info)")
     parser = argparse.ArgumentParser(
         prog="briefbot", parents=[common],
-        description="News briefings and cited answers for Telegram and Discord.",
+        description="News briefings and cited answers for "
+                    f"{' and '.join(p.title for p in PLATFORMS)}.",
     )
     parser.add_argument("--version", action="version", version=f"briefbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -56,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", parents=[common],
                              help="show the briefing readers will get")
     preview.add_argument("id", nargs="?", help="article id (default: the newest)")
-    preview.add_argument("--platform", choices=["telegram", "discord", "plain"], default="plain")
+    preview.add_argument("--platform", choices=[*_previews()], default="plain")
     ask = sub.add_parser("ask", parents=[common], help="answer questions from the articles")
     ask.add_argument("questions", nargs="+", metavar="QUESTION")
     ask.add_argument("--content", type=Path, help="article folder (overrides content_dir)")
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(config_path, required=explicit_config)
         console = args.command == "chat" or (
-            args.command == "run" and not (config.telegram.token or config.discord.token)
+            args.command == "run" and not any(s.token for s in config.platforms)
         )
         # In the console chat, routine INFO lines would land between the replies.
         # --log-level wins over config.yaml's log_level, which wins over the command's default.
@@ -141,10 +142,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 def _require_a_token(config: Config) -> None:
     """send-due with no platform token would deliver nothing and exit 0: cron would never
     notice. Say which variables are missing, and where cron reads them from."""
-    if config.telegram.token is not None or config.discord.token is not None:
+    if any(settings.token is not None for settings in config.platforms):
         return
     raise ConfigError(
-        f"send-due: neither {TELEGRAM_TOKEN_ENV} nor {DISCORD_TOKEN_ENV} is set, so no "
+        f"send-due: neither {' nor '.join(p.token_env for p in PLATFORMS)} is set, so no "
         "briefing can be delivered. Set one in the environment send-due runs in; cron does "
         "not read your shell's: deploy/briefbot.cron loads them from /etc/briefbot/briefbot.env"
     )
@@ -341,6 +342,10 @@ def _preview(args: argparse.Namespace, config: Config) -> int:
               file=sys.stderr)
         return EXIT_CONTENT
     briefing = make_briefing(article)
-    previews = {"telegram": telegram.preview, "discord": discord.preview, "plain": plain.preview}
-    print(previews[args.platform](briefing))
+    print(_previews()[args.platform](briefing))
     return EXIT_OK
+
+
+def _previews() -> dict[str, Callable[[Reply], str]]:
+    """What `preview --platform` can show: each platform's messages, or plain text."""
+    return {platform.name: platform.preview for platform in PLATFORMS} | {"plain": plain.preview}

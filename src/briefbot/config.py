@@ -1,4 +1,8 @@
-"""config.yaml -> frozen, validated settings; tokens come from the environment only."""
+"""config.yaml -> frozen, validated settings; tokens come from the environment only.
+
+The core keys are read here; each platform's section by that platform's own schema
+(platforms.PLATFORMS).
+"""
 
 from __future__ import annotations
 
@@ -9,78 +13,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+# Re-exported: what the store, scripts and tests read from config.
+from briefbot.config_schema import ChannelSchedule as ChannelSchedule
+from briefbot.config_schema import Secret as Secret
+from briefbot.config_schema import (
+    check_keys,
+    check_timezone,
+    env_secret,
+    mapping,
+    token_in_config,
+)
 from briefbot.errors import ConfigError
+from briefbot.platforms import PLATFORMS
+from briefbot.ports import PlatformConfig
 
-TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
-DISCORD_TOKEN_ENV = "DISCORD_BOT_TOKEN"
 READER_KEY_ENV = "BRIEFBOT_READER_API_KEY"
 READER_TIMEOUT_SECONDS = 8.0  # qa.reader.timeout when not given
 READER_TIMEOUT_MAX_SECONDS = 60.0  # longer than any person waits for a chat answer
-
-
-class Secret:
-    """A token that never shows itself in a repr, a str() or a log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelSchedule:
-    """A daily briefing listed in config.yaml: post to `chat_id` at `time` in `timezone`."""
-
-    chat_id: str
-    time: dt.time
-    timezone: str
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    url: str  # the public HTTPS URL Telegram posts to
-    listen: str = "0.0.0.0"
-    port: int = 8443
-    secret_token: Secret | None = None
-    path: str = "telegram"
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramConfig:
-    base_url: str | None = None
-    base_file_url: str | None = None
-    channels: tuple[ChannelSchedule, ...] = ()
-    webhook: WebhookConfig | None = None
-    token: Secret | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordConfig:
-    api_base_url: str | None = None
-    gateway_url: str | None = None
-    channels: tuple[ChannelSchedule, ...] = ()
-    guilds: tuple[int, ...] = ()  # sync slash commands to these servers at once (else globally)
-    token: Secret | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +66,9 @@ class Config:
     timezone: str = "UTC"  # the default for /subscribe without a zone
     catch_up_window: dt.timedelta = dt.timedelta(hours=2)
     reload_seconds: float = 5.0  # how often the content folder is rescanned while running
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    # Every platform's settings, in the order of platforms.PLATFORMS; without a config file,
+    # each with its defaults and no token.
+    platforms: tuple[PlatformConfig, ...] = field(default_factory=lambda: _platforms({}, {}, "UTC"))
     reader: ReaderConfig | None = None  # qa.reader; None: offline answers only
     source: Path | None = None  # the file this came from, if any
     feeds: tuple[FeedConfig, ...] = ()
@@ -122,35 +76,17 @@ class Config:
     log_format: str = "text"  # "text" (readable) or "json" (one object a line)
     log_level: str | None = None  # debug|info|warning|error; None: the command's default
 
+    def __getattr__(self, name: str) -> PlatformConfig:
+        """A platform's settings by its name: `config.telegram`."""
+        if not name.startswith("_") and name != "platforms":
+            for settings in self.platforms:
+                if settings.platform == name:
+                    return settings
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_time_of_day(value: object, key: str) -> dt.time:
-    """'07:30' -> time(7, 30); anything else is a ConfigError naming `key`."""
-    text = str(value).strip()
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
-    if match:
-        hour, minute = int(match.group(1)), int(match.group(2))
-        if hour < 24 and minute < 60:
-            return dt.time(hour, minute)
-    raise ConfigError(f"{key}: {value!r} is not a time of day; write it as HH:MM, e.g. \"07:30\"")
-
-
-def check_timezone(value: object, key: str) -> str:
-    name = str(value).strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        from briefbot.schedule import zone_suggestion
-
-        guess = zone_suggestion(name)
-        like = guess if guess else "Europe/Berlin or UTC"
-        raise ConfigError(
-            f"{key}: {value!r} is not an IANA time zone; use a name like {like}"
-        ) from None
-    return name
 
 
 def _duration(value: object, key: str, *, longest: dt.timedelta) -> dt.timedelta:
@@ -169,74 +105,12 @@ def _duration(value: object, key: str, *, longest: dt.timedelta) -> dt.timedelta
     return dt.timedelta(seconds=seconds)
 
 
-def _mapping(value: object, key: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key}: expected a mapping of settings, got {type(value).__name__}")
-    return value
-
-
-def _optional_str(value: object, key: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected text, got {value!r}")
-    return value
-
-
-def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}{unknown[0]}: unknown setting; the known ones are {', '.join(sorted(allowed))}"
-        )
-
-
-def _channels(
-    value: object, key: str, id_key: str, default_zone: str
-) -> tuple[ChannelSchedule, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list like [{{{id_key}: ..., time: \"07:30\"}}]")
-    channels = []
-    for index, item in enumerate(value):
-        where = f"{key}[{index}]"
-        entry = _mapping(item, where)
-        _check_keys(entry, {id_key, "time", "timezone"}, f"{where}.")
-        if entry.get(id_key) in (None, ""):
-            raise ConfigError(f"{where}.{id_key}: missing; say which chat gets the briefing")
-        if "time" not in entry:
-            raise ConfigError(f"{where}.time: missing; write the local time as HH:MM")
-        chat_id = str(entry[id_key]).strip()
-        # Ids the platform can never resolve would fail at every delivery, silently for days.
-        if id_key == "channel_id" and not re.fullmatch(r"\d{1,20}", chat_id):
-            raise ConfigError(
-                f"{where}.channel_id: {chat_id!r} is not a Discord channel id; it is a number "
-                "like 1234567890123456789 (Developer Mode, right-click the channel, Copy ID)"
-            )
-        if id_key == "chat_id" and not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{3,31}", chat_id):
-            raise ConfigError(
-                f"{where}.chat_id: {chat_id!r} is not a Telegram chat id; write a number like "
-                "-1001234567890 or a public channel's @username, like '@news'"
-            )
-        channels.append(
-            ChannelSchedule(
-                chat_id=chat_id,
-                time=parse_time_of_day(entry["time"], f"{where}.time"),
-                timezone=check_timezone(entry.get("timezone", default_zone), f"{where}.timezone"),
-            )
-        )
-    return tuple(channels)
-
-
 def _reader(value: object, environ: Mapping[str, str]) -> ReaderConfig | None:
     """qa.reader, validated: an http(s) base URL, a model name, a timeout in (0, 60] seconds."""
     if value is None:
         return None
-    section = _mapping(value, "qa.reader")
-    _check_keys(section, {"url", "model", "timeout"}, "qa.reader.")
+    section = mapping(value, "qa.reader")
+    check_keys(section, {"url", "model", "timeout"}, "qa.reader.")
     url = section.get("url")
     try:
         parts = urlsplit(url.strip()) if isinstance(url, str) else None
@@ -275,12 +149,25 @@ def _reader(value: object, environ: Mapping[str, str]) -> ReaderConfig | None:
             f"most {READER_TIMEOUT_MAX_SECONDS:.0f}; e.g. 8"
         )
     return ReaderConfig(url=base, model=model.strip(), timeout=float(timeout),
-                        api_key=_env_secret(environ, READER_KEY_ENV))
+                        api_key=env_secret(environ, READER_KEY_ENV))
 
 
-def _env_secret(environ: Mapping[str, str], name: str) -> Secret | None:
-    value = environ.get(name, "").strip()
-    return Secret(value) if value else None
+# The top-level keys besides the platforms' sections.
+CORE_KEYS = frozenset({"content_dir", "database", "timezone", "catch_up_window", "reload_seconds",
+                       "log_level", "qa", "feeds", "keep_days", "log_format"})
+
+
+def _platforms(top: Mapping[str, object], environ: Mapping[str, str],
+               zone: str) -> tuple[PlatformConfig, ...]:
+    """Each platform's section, read by the platform's own schema."""
+    return tuple(platform.parse(top.get(platform.name), environ, zone) for platform in PLATFORMS)
+
+
+def _token_env_for(key: str) -> str:
+    """Where the token pasted under top-level `key` belongs: the variable of the platform the
+    key names, else of the first platform."""
+    named = [p.token_env for p in PLATFORMS if p.name in key.lower()]
+    return (named or [PLATFORMS[0].token_env])[-1]
 
 
 def load_config(
@@ -302,69 +189,16 @@ def load_config(
         base = path.parent
     elif path is not None and required:
         raise ConfigError(f"{path}: no such config file; copy config.yaml from the project")
-    top = _mapping(raw, "config.yaml")
+    top = mapping(raw, "config.yaml")
     for key in top:
         if isinstance(key, str) and "token" in key.lower():
-            env = DISCORD_TOKEN_ENV if "discord" in key.lower() else TELEGRAM_TOKEN_ENV
-            raise _token_in_config(key, env)
-    _check_keys(
-        top,
-        {"content_dir", "database", "timezone", "catch_up_window", "reload_seconds", "telegram",
-         "discord", "log_level", "qa", "feeds", "keep_days", "log_format"},
-        "",
-    )
+            raise token_in_config(key, _token_env_for(key))
+    check_keys(top, CORE_KEYS | {platform.name for platform in PLATFORMS}, "")
     zone = check_timezone(top.get("timezone", "UTC"), "timezone")
+    platforms = _platforms(top, environ, zone)
 
-    tg = _mapping(top.get("telegram"), "telegram")
-    _refuse_tokens(tg, "telegram", TELEGRAM_TOKEN_ENV)
-    _check_keys(tg, {"base_url", "base_file_url", "channels", "webhook"}, "telegram.")
-    webhook = None
-    if tg.get("webhook"):
-        wh = _mapping(tg["webhook"], "telegram.webhook")
-        _check_keys(wh, {"url", "listen", "port", "secret_token", "path"}, "telegram.webhook.")
-        url = _optional_str(wh.get("url"), "telegram.webhook.url")
-        if not url or not url.startswith("https://"):
-            raise ConfigError("telegram.webhook.url: Telegram needs a public https:// URL here")
-        port = wh.get("port", 8443)
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise ConfigError(f"telegram.webhook.port: {port!r} is not a port number (1-65535)")
-        secret = _optional_str(wh.get("secret_token"), "telegram.webhook.secret_token")
-        webhook = WebhookConfig(
-            url=url,
-            listen=str(wh.get("listen", "0.0.0.0")),
-            port=port,
-            secret_token=Secret(secret) if secret else None,
-            path=str(wh.get("path", "telegram")).strip("/"),
-        )
-    telegram = TelegramConfig(
-        base_url=_base_url(tg.get("base_url"), "telegram.base_url",
-                           "http://127.0.0.1:8081/bot"),
-        base_file_url=_optional_str(tg.get("base_file_url"), "telegram.base_file_url"),
-        channels=_channels(tg.get("channels"), "telegram.channels", "chat_id", zone),
-        webhook=webhook,
-        token=_env_secret(environ, TELEGRAM_TOKEN_ENV),
-    )
-
-    dc = _mapping(top.get("discord"), "discord")
-    _refuse_tokens(dc, "discord", DISCORD_TOKEN_ENV)
-    _check_keys(dc, {"api_base_url", "gateway_url", "channels", "guilds"}, "discord.")
-    guilds_raw = dc.get("guilds") or []
-    if not isinstance(guilds_raw, list) or not all(
-        isinstance(g, int) or (isinstance(g, str) and g.isdigit()) for g in guilds_raw
-    ):
-        raise ConfigError("discord.guilds: expected a list of server ids (numbers)")
-    discord = DiscordConfig(
-        api_base_url=_base_url(dc.get("api_base_url"), "discord.api_base_url",
-                               "http://127.0.0.1:8080/api/v10"),
-        gateway_url=_base_url(dc.get("gateway_url"), "discord.gateway_url",
-                              "ws://127.0.0.1:8080/", schemes=("ws", "wss")),
-        channels=_channels(dc.get("channels"), "discord.channels", "channel_id", zone),
-        guilds=tuple(int(g) for g in guilds_raw),
-        token=_env_secret(environ, DISCORD_TOKEN_ENV),
-    )
-
-    qa = _mapping(top.get("qa"), "qa")
-    _check_keys(qa, {"reader"}, "qa.")
+    qa = mapping(top.get("qa"), "qa")
+    check_keys(qa, {"reader"}, "qa.")
     reader = _reader(qa.get("reader"), environ)
 
     reload_seconds = top.get("reload_seconds", 5.0)
@@ -383,8 +217,7 @@ def load_config(
             top.get("catch_up_window", "2h"), "catch_up_window", longest=dt.timedelta(hours=24)
         ),
         reload_seconds=float(reload_seconds),
-        telegram=telegram,
-        discord=discord,
+        platforms=platforms,
         reader=reader,
         source=path if path is not None and path.exists() else None,
         feeds=_feeds(top.get("feeds")),
@@ -422,8 +255,8 @@ def _feeds(value: object) -> tuple[FeedConfig, ...]:
     names: set[str] = set()
     for index, item in enumerate(value):
         where = f"feeds[{index}]"
-        entry = _mapping(item, where)
-        _check_keys(entry, {"url", "name", "every", "full_text", "max_items", "max_bytes"},
+        entry = mapping(item, where)
+        check_keys(entry, {"url", "name", "every", "full_text", "max_items", "max_bytes"},
                     f"{where}.")
         url = entry.get("url")
         if not isinstance(url, str) or urlsplit(url.strip()).scheme not in ("http", "https") \
@@ -472,45 +305,10 @@ def _log_level(value: object) -> str | None:
     return value.lower()
 
 
-_TOKEN_KEYS = ("token", "bot_token", "api_token")
-
-
-def _refuse_tokens(section: Mapping[str, Any], where: str, env: str) -> None:
-    """A token pasted into config.yaml: say where it goes instead (never echoing it)."""
-    for key in _TOKEN_KEYS:
-        if key in section:
-            raise _token_in_config(f"{where}.{key}", env)
-
-
-def _token_in_config(key: str, env: str) -> ConfigError:
-    return ConfigError(
-        f"{key}: tokens are never read from config.yaml (a config file gets copied, committed "
-        f"and shown); remove it and set the environment variable {env} instead, e.g. "
-        f"export {env}='...', or a line {env}=... in the service's env file"
-    )
-
-
 def _log_format(value: object) -> str:
     if value not in ("text", "json"):
         raise ConfigError(f"log_format: {value!r} is not a log format; write text or json")
     return str(value)
-
-
-def _base_url(value: object, key: str, example: str,
-              schemes: tuple[str, ...] = ("http", "https")) -> str | None:
-    """An optional server root: a URL of one of `schemes`, with a host and no token in it."""
-    url = _optional_str(value, key)
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise ConfigError(f"{key}: {url!r} is not a {' or '.join(schemes)} URL; write the "
-                          f"server's root, like {example!r}, or leave it out")
-    if re.search(r"\d{5,}:[A-Za-z0-9_-]{20,}", url) or parts.password:
-        raise ConfigError(f"{key}: the URL holds a token; write the server's root only, like "
-                          f"{example!r}: briefbot adds the token from the environment "
-                          "(TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)")
-    return url
 
 
 def _default_database(path: Path | None, environ: Mapping[str, str]) -> str:

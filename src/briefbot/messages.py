@@ -10,10 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-# The platform names, as in Incoming.platform, subscriptions and the delivery ledger.
+# The console chat's name in Incoming.platform; each platform's is in its own config module
+# (platforms.py lists them), as subscriptions and the delivery ledger say it too.
 CONSOLE = "console"
-TELEGRAM = "telegram"
-DISCORD = "discord"
 
 ChatKind = Literal["private", "group", "channel"]
 
@@ -22,7 +21,7 @@ ChatKind = Literal["private", "group", "channel"]
 class Incoming:
     """A message a person sent, translated from the platform by an adapter."""
 
-    platform: str  # CONSOLE, TELEGRAM or DISCORD
+    platform: str  # CONSOLE or a platform's name (ports.Platform.name)
     chat_id: str
     user_id: str
     text: str

@@ -1,14 +1,19 @@
-"""The seams between the core and its edges: the Adapter protocol, ChatEvents, Clock."""
+"""The seams between the core and its edges: the Adapter protocol, ChatEvents, Clock, and
+what a platform gives the core (Platform, PlatformConfig)."""
 
 # Standard library and messages.py only: every adapter imports this (tests/test_core_boundary.py).
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from briefbot.messages import Incoming, Reply
+
+if TYPE_CHECKING:
+    from briefbot.config_schema import ChannelSchedule, Secret
 
 PartT = TypeVar("PartT")
 
@@ -56,6 +61,39 @@ class Adapter(Protocol[PartT]):
 # Each adapter's parts only ever go back to that adapter, which no type here can say, so the
 # part type is left open; inside an adapter and its dialect it is exact.
 AnyAdapter = Adapter[Any]
+
+
+class PlatformConfig(Protocol):
+    """A platform's section of config.yaml, validated by the platform's own schema."""
+
+    @property
+    def platform(self) -> str:
+        """The platform's name (see Platform.name)."""
+
+    @property
+    def token(self) -> Secret | None:
+        """From the environment; None: the platform is not served."""
+
+    @property
+    def channels(self) -> tuple[ChannelSchedule, ...]:
+        """The daily briefings config.yaml lists for its chats."""
+
+    def adapter(self, handler: Handler, events: ChatEvents | None, *, receive: bool) -> AnyAdapter:
+        """An adapter serving this configuration; `receive=False` only sends (`send-due`).
+        The platform's SDK is imported here, so only a platform that is served loads it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """What the core knows of a platform: one of these, listed in platforms.py."""
+
+    name: str  # its config.yaml section; Incoming.platform, subscriptions and the ledger say it
+    title: str  # as people write it: "Telegram"
+    token_env: str  # the environment variable its token comes from
+    # Its config.yaml section (None when absent), the environment and the default time zone ->
+    # its settings, or a ConfigError naming the key and the fix.
+    parse: Callable[[object, Mapping[str, str], str], PlatformConfig]
+    preview: Callable[[Reply], str]  # what `briefbot preview --platform NAME` prints
 
 
 class Clock(Protocol):

@@ -22,8 +22,8 @@ with warnings.catch_warnings():
     from discord import app_commands
 
 from briefbot import commands
+from briefbot.adapters.discord_config import DISCORD, DISCORD_TOKEN_ENV, DiscordConfig
 from briefbot.commands import Command
-from briefbot.config import DISCORD_TOKEN_ENV, DiscordConfig
 from briefbot.errors import (
     ChatUnavailable,
     ConfigError,
@@ -32,7 +32,7 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.logs import register_secret
-from briefbot.messages import DISCORD, Incoming, Notice, Reply
+from briefbot.messages import Incoming, Notice, Reply
 from briefbot.ports import ChatEvents, Handler
 from briefbot.render.discord import DiscordMessage, render_discord
 from briefbot.respond import respond

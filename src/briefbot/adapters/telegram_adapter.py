@@ -41,7 +41,7 @@ from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
 from briefbot import commands
-from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
+from briefbot.adapters.telegram_config import TELEGRAM, TELEGRAM_TOKEN_ENV, TelegramConfig
 from briefbot.errors import (
     ChatMoved,
     ChatUnavailable,
@@ -53,7 +53,7 @@ from briefbot.errors import (
     TopicGone,
 )
 from briefbot.logs import register_secret
-from briefbot.messages import TELEGRAM, Incoming, Reply
+from briefbot.messages import Incoming, Reply
 from briefbot.ports import ChatEvents, Handler
 from briefbot.render.telegram import TelegramHTML, render_telegram
 from briefbot.respond import respond
