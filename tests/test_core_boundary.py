@@ -12,7 +12,10 @@ CORE_MODULES = [
     "briefbot.conversation", "briefbot.delivery", "briefbot.qa", "briefbot.render",
     "briefbot.schedule", "briefbot.store", "briefbot.subscriptions", "briefbot.text",
     "briefbot.adapters.console_adapter", "briefbot.commands", "briefbot.messages",
-    "briefbot.respond",
+    "briefbot.respond", "briefbot.ports", "briefbot.platforms", "briefbot.config_schema",
+    "briefbot.render.layout", "briefbot.render.telegram", "briefbot.render.discord",
+    "briefbot.render.plain", "briefbot.adapters.telegram_config",
+    "briefbot.adapters.discord_config",
 ]
 
 
@@ -51,4 +54,43 @@ def test_what_every_adapter_reads_is_a_leaf_of_the_standard_library(leaf: str) -
     """Every adapter imports it, so it must pull in nothing else of ours and no package."""
     added = _modules_loaded_by(leaf) - _modules_loaded_by("sys")
     assert {m for m in added if m.split(".")[0] == "briefbot"} == {"briefbot", leaf}
+    assert {m.split(".")[0] for m in added} - {"briefbot"} <= sys.stdlib_module_names
+
+
+# What a platform's adapter may load of briefbot: the seams, and its own dialect and schema.
+SEAMS = {
+    "briefbot", "briefbot.adapters", "briefbot.messages", "briefbot.ports", "briefbot.errors",
+    "briefbot.logs", "briefbot.commands", "briefbot.respond", "briefbot.render",
+    "briefbot.render.layout", "briefbot.render.split", "briefbot.text", "briefbot.config_schema",
+}
+ADAPTERS = {
+    "briefbot.adapters.console_adapter": {"briefbot.render.plain"},
+    "briefbot.adapters.telegram_adapter": {"briefbot.render.telegram",
+                                           "briefbot.adapters.telegram_config"},
+    "briefbot.adapters.discord_adapter": {"briefbot.render.discord",
+                                          "briefbot.adapters.discord_config"},
+}
+
+
+@pytest.mark.parametrize("adapter", sorted(ADAPTERS))
+def test_an_adapter_loads_no_engine_articles_store_or_delivery(adapter: str) -> None:
+    """An adapter translates and sends; answering, storing and scheduling stay in the core."""
+    core = ("briefbot.qa", "briefbot.articles", "briefbot.store", "briefbot.delivery",
+            "briefbot.daily", "briefbot.schedule", "briefbot.subscriptions",
+            "briefbot.conversation")
+    loaded = sorted(m for m in _modules_loaded_by(adapter)
+                    if m.startswith(core) or m == "briefbot.config")
+    assert loaded == []
+
+
+@pytest.mark.parametrize("adapter", sorted(ADAPTERS))
+def test_an_adapter_loads_only_the_seams_its_dialect_and_its_schema(adapter: str) -> None:
+    ours = {m for m in _modules_loaded_by(adapter) if m.split(".")[0] == "briefbot"}
+    assert ours - {adapter} <= SEAMS | ADAPTERS[adapter]
+
+
+def test_the_ports_are_a_leaf_beside_messages() -> None:
+    added = _modules_loaded_by("briefbot.ports") - _modules_loaded_by("sys")
+    assert {m for m in added if m.split(".")[0] == "briefbot"} == {
+        "briefbot", "briefbot.ports", "briefbot.messages"}
     assert {m.split(".")[0] for m in added} - {"briefbot"} <= sys.stdlib_module_names
