@@ -197,8 +197,7 @@ def _clip(text: str, limit: int) -> str:
 def _embeds(card: Card) -> list[DiscordEmbed]:
     """One embed, or more when editor bullets overflow a description (title on the first)."""
     title = dc(card.headline) + (f" {card.emoji}" if card.emoji else "")
-    bullets = "\n".join(f"{b.emoji} {dc(b.text)}" for b in card.bullets)
-    descriptions = split_text(bullets, DISCORD_EMBED_DESCRIPTION_LIMIT) or [""]
+    descriptions = split_text(_bullets(card), DISCORD_EMBED_DESCRIPTION_LIMIT) or [""]
     url = card.link if _is_web_url(card.link) else None
     footer = _clip(neutralise_mentions(card.byline), DISCORD_EMBED_FOOTER_LIMIT) or None
     embeds = []
@@ -213,6 +212,10 @@ def _embeds(card: Card) -> list[DiscordEmbed]:
             )
         )
     return embeds
+
+
+def _bullets(card: Card) -> str:
+    return "\n".join(f"{b.emoji} {dc(b.text)}" for b in card.bullets)
 
 
 def pack_embeds(embeds: list[DiscordEmbed], header: str | None = None) -> list[DiscordMessage]:
