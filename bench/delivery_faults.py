@@ -40,7 +40,7 @@ from briefbot.adapters.telegram_adapter import TelegramAdapter  # noqa: E402
 from briefbot.adapters.telegram_config import TelegramConfig  # noqa: E402
 from briefbot.config import Secret  # noqa: E402
 from briefbot.conversation import Incoming, Reply  # noqa: E402
-from briefbot.delivery import Delivery  # noqa: E402
+from briefbot.daily.delivery import Delivery  # noqa: E402
 from briefbot.store import SqliteStore  # noqa: E402
 from fakes.fake_telegram import FakeTelegram  # noqa: E402
 from fakes.recording_adapter import Shelf, story  # noqa: E402

@@ -9,8 +9,8 @@ import pytest
 
 CORE_MODULES = [
     "briefbot.articles", "briefbot.briefing", "briefbot.cli", "briefbot.config",
-    "briefbot.conversation", "briefbot.delivery", "briefbot.qa", "briefbot.render",
-    "briefbot.schedule", "briefbot.store", "briefbot.subscriptions", "briefbot.text",
+    "briefbot.conversation", "briefbot.daily.delivery", "briefbot.qa", "briefbot.render",
+    "briefbot.daily.schedule", "briefbot.store", "briefbot.daily.subscriptions", "briefbot.text",
     "briefbot.adapters.console_adapter", "briefbot.commands", "briefbot.messages",
     "briefbot.respond", "briefbot.ports", "briefbot.platforms", "briefbot.config_schema",
     "briefbot.render.layout", "briefbot.render.telegram", "briefbot.render.discord",

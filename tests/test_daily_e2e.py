@@ -13,7 +13,7 @@ import pytest
 from briefbot import app as app_module
 from briefbot import cli
 from briefbot.config import load_config
-from briefbot.schedule import next_due
+from briefbot.daily.schedule import next_due
 from fakes.fake_discord import ANNOUNCEMENTS_ID, GUILD_ID, FakeDiscord
 from fakes.fake_discord import TOKEN as DISCORD_TOKEN
 from fakes.fake_telegram import FakeTelegram

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from briefbot.delivery import DEFAULT_LEASE, Delivery, PassReport
+from briefbot.daily.delivery import DEFAULT_LEASE, Delivery, PassReport
 from briefbot.store import SqliteStore
 from fakes.recording_adapter import Outbox, ProcessDied, RecordingAdapter, Shelf, story
 
@@ -209,7 +209,7 @@ async def test_one_chat_error_does_not_stop_the_others(store: SqliteStore) -> No
         calls += 1
         if calls == 1:
             raise RuntimeError("renderer bug")
-        from briefbot.delivery import compose_briefing
+        from briefbot.daily.delivery import compose_briefing
         return compose_briefing(articles)  # type: ignore[arg-type]
 
     now = at_berlin(MONDAY, 7, 30)
@@ -708,7 +708,7 @@ async def test_a_back_dated_article_sent_is_not_sent_again_after_a_newer_one(
 
 async def test_a_briefing_many_chats_share_is_composed_once_a_pass(store: SqliteStore) -> None:
     """Rebuilding the same briefing for each chat was two thirds of a broadcast's core time."""
-    from briefbot.delivery import compose_briefing
+    from briefbot.daily.delivery import compose_briefing
 
     composed: list[tuple[str, ...]] = []
 

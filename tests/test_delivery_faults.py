@@ -17,7 +17,7 @@ from briefbot.adapters.telegram_adapter import TelegramAdapter
 from briefbot.adapters.telegram_config import TelegramConfig
 from briefbot.config import Secret
 from briefbot.conversation import Incoming, Reply
-from briefbot.delivery import DEFAULT_LEASE, Delivery
+from briefbot.daily.delivery import DEFAULT_LEASE, Delivery
 from briefbot.errors import OutcomeUnknown
 from briefbot.store import SqliteStore
 from fakes.fake_telegram import FakeTelegram

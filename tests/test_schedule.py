@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from briefbot.schedule import (
+from briefbot.daily.schedule import (
     Due,
     Missed,
     decide,

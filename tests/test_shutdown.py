@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from briefbot.delivery import DEFAULT_LEASE, Delivery
+from briefbot.daily.delivery import DEFAULT_LEASE, Delivery
 from briefbot.store import SqliteStore
 from fakes.fake_telegram import FakeTelegram
 from fakes.recording_adapter import RecordingAdapter, Shelf, story

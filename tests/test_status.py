@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from briefbot.config import Config, FeedConfig
-from briefbot.delivery import PassReport
+from briefbot.daily.delivery import PassReport
 from briefbot.operations import RecordingDelivery, record_pass
 from briefbot.runstate import RunState
 from briefbot.status import collect_status, render_text

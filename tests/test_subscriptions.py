@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from briefbot.conversation import ChatKind, Incoming, Notice, Reply
+from briefbot.daily.subscriptions import SubscriptionService
 from briefbot.store import SqliteStore
-from briefbot.subscriptions import SubscriptionService
 
 # Monday 23 November 2026, 10:00 in Berlin.
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -212,7 +212,7 @@ async def test_subscribe_in_a_config_listed_chat_points_to_config_and_changes_no
 
 def _due_now(store: SqliteStore, now: dt.datetime) -> list[str]:
     """Which chats the delivery loop would brief at `now`."""
-    from briefbot.delivery import Delivery
+    from briefbot.daily.delivery import Delivery
     from fakes.recording_adapter import RecordingAdapter, Shelf
 
     due, _ = Delivery(store, Shelf(), {"telegram": RecordingAdapter()}).due_at(now)
@@ -256,7 +256,7 @@ async def test_resuming_after_todays_time_waits_for_tomorrow_as_the_reply_says(
 
 
 async def test_an_absurd_zone_name_gets_the_example_not_a_crash() -> None:
-    from briefbot.schedule import resolve_zone
+    from briefbot.daily.schedule import resolve_zone
 
     assert resolve_zone("A" * 300) is None
     assert resolve_zone("../../etc/passwd") is None

@@ -19,8 +19,9 @@ from briefbot.articles import ContentProblem, Library, ReloadReport
 from briefbot.budget import Budget
 from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
-from briefbot.delivery import Delivery
-from briefbot.delivery import send_due as deliver_due
+from briefbot.daily.delivery import Delivery
+from briefbot.daily.delivery import send_due as deliver_due
+from briefbot.daily.subscriptions import SubscriptionService
 from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.operations import FeedLoop, RecordingDelivery, record_pass
@@ -29,7 +30,6 @@ from briefbot.ports import AnyAdapter
 from briefbot.qa import QAIndex, embed
 from briefbot.runstate import RunState
 from briefbot.store import SqliteStore, sync_config_subscriptions
-from briefbot.subscriptions import SubscriptionService
 
 if TYPE_CHECKING:
     from briefbot.qa.reader import Reader

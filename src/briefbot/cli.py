@@ -24,13 +24,13 @@ from briefbot.config import (
     ReaderConfig,
     load_config,
 )
+from briefbot.daily.schedule import parse_instant
 from briefbot.errors import BriefbotError, ConfigError, StorageError
 from briefbot.logs import redaction_filter, setup_logging, shown_url
 from briefbot.messages import Reply
 from briefbot.platforms import PLATFORMS
 from briefbot.qa import Answer, QAIndex
 from briefbot.render import plain
-from briefbot.schedule import parse_instant
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("briefbot")

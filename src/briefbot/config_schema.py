@@ -75,7 +75,7 @@ def check_timezone(value: object, key: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        from briefbot.schedule import zone_suggestion
+        from briefbot.daily.schedule import zone_suggestion
 
         guess = zone_suggestion(name)
         like = guess if guess else "Europe/Berlin or UTC"

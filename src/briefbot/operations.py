@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 
 from briefbot.config import Config
-from briefbot.delivery import Delivery, PassReport
+from briefbot.daily.delivery import Delivery, PassReport
 from briefbot.feeds import FeedFetcher, FetchResult, RetentionReport, apply_retention, next_fetch
 from briefbot.ports import Clock, utc_now
 from briefbot.runstate import RunState

@@ -9,9 +9,9 @@ from typing import Any
 
 from briefbot.articles import Library
 from briefbot.config import Config
+from briefbot.daily.schedule import Missed, decide, format_local_time, next_briefing, owed_from
 from briefbot.feeds import next_fetch
 from briefbot.runstate import PassRecord, RunState
-from briefbot.schedule import Missed, decide, format_local_time, next_briefing, owed_from
 from briefbot.store import SqliteStore, Subscription
 
 # A feed not even tried for this many of its intervals (plus an hour's slack for cron) is

@@ -44,7 +44,7 @@ class Subscription:
 
     @property
     def owed_from(self) -> dt.datetime:
-        """Briefings scheduled before this instant are not owed (see `schedule.decide`)."""
+        """Briefings scheduled before this instant are not owed (see `daily.schedule.decide`)."""
         return self.schedule_set_at or self.created_at
 
 
@@ -60,7 +60,7 @@ class BriefingProgress:
 # (article id, its date): what a finished briefing sent, so it is never "new" again.
 SentArticle = tuple[str, dt.date | None]
 # How long what a chat was sent is remembered, counted back from its last briefing: longer
-# than delivery.NEW_WITHIN (7 days), by a day for the gap between UTC and local dates.
+# than daily.delivery.NEW_WITHIN (7 days), by a day for the gap between UTC and local dates.
 SENT_KEPT_FOR = dt.timedelta(days=8)
 
 
@@ -245,8 +245,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The forum topic (Telegram message_thread_id) a /subscribe came from: every part of every
     # briefing goes there, not to the forum's General topic. NULL: the chat itself.
-    # And "new" now reaches back a week before the last briefing (delivery.NEW_WITHIN), so the
-    # sent articles the old rule pruned (dated before the newest one sent) are restored from
+    # And "new" now reaches back a week before the last briefing (daily.delivery.NEW_WITHIN), so
+    # the sent articles the old rule pruned (dated before the newest one sent) are restored from
     # the ledger, dated by the briefing's day, lest they count as new again.
     """
     ALTER TABLE subscriptions ADD COLUMN thread_id TEXT;

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from briefbot.conversation import Incoming, Notice, Reply
-from briefbot.schedule import (
+from briefbot.daily.schedule import (
     format_local_time,
     next_briefing,
     owed_from,

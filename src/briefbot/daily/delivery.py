@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
 from briefbot.conversation import Reply
+from briefbot.daily.schedule import Due, Missed, decide, next_due, owed_from
 from briefbot.errors import (
     ChatMoved,
     ChatUnavailable,
@@ -23,7 +24,6 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
-from briefbot.schedule import Due, Missed, decide, next_due, owed_from
 from briefbot.store import BriefingProgress, SentArticle, Store, Subscription
 
 log = logging.getLogger(__name__)
