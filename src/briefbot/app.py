@@ -21,7 +21,7 @@ from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
 from briefbot.daily.delivery import Delivery
 from briefbot.daily.delivery import send_due as deliver_due
-from briefbot.daily.subscriptions import SubscriptionService
+from briefbot.daily.subscriptions import SubscriptionService, sync_config_subscriptions
 from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.operations import FeedLoop, RecordingDelivery, record_pass
@@ -29,7 +29,7 @@ from briefbot.platforms import PLATFORMS
 from briefbot.ports import AnyAdapter
 from briefbot.qa import QAIndex, embed
 from briefbot.runstate import RunState
-from briefbot.store import SqliteStore, sync_config_subscriptions
+from briefbot.store import open_store
 
 if TYPE_CHECKING:
     from briefbot.qa.reader import Reader
@@ -58,7 +58,7 @@ class App:
         self._warm_wanted = threading.Event()  # set when articles change: prepare them for Q&A
         self._stop: asyncio.Event | None = None
         try:
-            self.store = SqliteStore.from_config(config, on_lost=self._storage_lost)
+            self.store = open_store(config, on_lost=self._storage_lost)
             self.run_state = RunState(config.database)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(

@@ -22,18 +22,13 @@ from briefbot.messages import Reply as Reply
 from briefbot.qa import QAIndex
 from briefbot.text import visible_text
 
-if TYPE_CHECKING:  # httpx, which the reader needs, loads only when a reader is configured
+# Types only: httpx, which the reader needs, loads only when a reader is configured, and the
+# conversation loads no database driver.
+if TYPE_CHECKING:
     from briefbot.qa.reader import Reader
+    from briefbot.store.protocols import ChatMemory
 
 log = logging.getLogger(__name__)
-
-
-class ChatMemory(Protocol):
-    """Which article each chat was last briefed on, so follow-up questions go to it."""
-
-    def last_briefed(self, platform: str, chat_id: str) -> str | None: ...
-
-    def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None: ...
 
 
 class SubscriptionCommands(Protocol):
@@ -47,7 +42,8 @@ class SubscriptionCommands(Protocol):
 
 
 class InMemoryChatMemory:
-    """ChatMemory for the console and tests; the SQLite store keeps it across restarts."""
+    """ChatMemory for the console and tests; a store (`briefbot.store`) keeps it across
+    restarts."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], str] = {}

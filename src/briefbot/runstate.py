@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from briefbot.store import immediate_transaction
+from briefbot.store.sqlite import immediate_transaction
 
 FetchOutcome = Literal["ok", "not-modified", "failed"]
 
-# Its own tables, created if missing, so it never competes with `store.MIGRATIONS` for the
-# database's user_version. A later change adds columns with ALTER TABLE under a version row.
+# Its own tables, created if missing, so it never competes with `store.migrations.MIGRATIONS`
+# for the database's user_version. A later change adds columns with ALTER TABLE under a version
+# row.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feed_state (
     name TEXT PRIMARY KEY,

@@ -12,7 +12,7 @@ from briefbot.config import Config
 from briefbot.daily.schedule import Missed, decide, format_local_time, next_briefing, owed_from
 from briefbot.feeds import next_fetch
 from briefbot.runstate import PassRecord, RunState
-from briefbot.store import SqliteStore, Subscription
+from briefbot.store import Store, Subscription, SubscriptionStore, open_store
 
 # A feed not even tried for this many of its intervals (plus an hour's slack for cron) is
 # stale: nothing is fetching it.
@@ -58,10 +58,10 @@ def collect_status(config: Config, now: dt.datetime) -> Status:
     attention: list[str] = []
     articles = _articles(config, attention)
     state: RunState | None = None
-    store: SqliteStore | None = None
+    store: Store | None = None
     if config.database.exists():
         state = RunState(config.database, create=False)
-        store = SqliteStore(config.database)
+        store = open_store(config)
     try:
         feeds = _feeds(config, state, now, attention)
         subscriptions = _subscriptions(config, store, now, attention)
@@ -125,7 +125,7 @@ def _feeds(config: Config, state: RunState | None, now: dt.datetime,
     return feeds
 
 
-def _subscriptions(config: Config, store: SqliteStore | None, now: dt.datetime,
+def _subscriptions(config: Config, store: SubscriptionStore | None, now: dt.datetime,
                    attention: list[str]) -> list[dict[str, Any]]:
     if store is None:
         return []

@@ -24,7 +24,14 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
-from briefbot.store import BriefingProgress, SentArticle, Store, Subscription
+from briefbot.store import (
+    BriefingProgress,
+    ChatMemory,
+    Ledger,
+    SentArticle,
+    Subscription,
+    SubscriptionStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,10 @@ MAX_DIGEST_ARTICLES = 10
 # an archive article dropped into content/ months later does not. The store keeps what each
 # chat was sent for at least this long plus a day (store.SENT_KEPT_FOR).
 NEW_WITHIN = dt.timedelta(days=7)
+
+
+class DeliveryStore(SubscriptionStore, Ledger, ChatMemory, Protocol):
+    """What delivery reads and writes: the subscriptions, the ledger, and each chat's memory."""
 
 
 class ArticleSource(Protocol):
@@ -139,7 +150,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Store,
+        store: DeliveryStore,
         library: ArticleSource,
         adapters: Mapping[str, Adapter],
         *,
@@ -678,7 +689,7 @@ def _log_unexpected_end(task: asyncio.Task[None]) -> None:
 
 
 async def send_due(
-    store: Store,
+    store: DeliveryStore,
     library: ArticleSource,
     adapters: Mapping[str, Adapter],
     at: dt.datetime,

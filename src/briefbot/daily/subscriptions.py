@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
+from briefbot.config import Config
 from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.daily.schedule import (
     format_local_time,
@@ -16,7 +17,7 @@ from briefbot.daily.schedule import (
     resolve_zone,
     zone_suggestion,
 )
-from briefbot.store import Store, Subscription
+from briefbot.store import Subscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class SubscriptionService:
 
     def __init__(
         self,
-        store: Store,
+        store: SubscriptionStore,
         default_timezone: str,
         on_change: Callable[[], None] = lambda: None,
         *,
@@ -177,3 +178,9 @@ def _set_in_config(verb: str) -> Notice:
 def _clip(word: str, limit: int = 40) -> str:
     """What the person typed, short enough to echo back."""
     return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
+def sync_config_subscriptions(store: SubscriptionStore, config: Config, now: dt.datetime) -> None:
+    """Upsert every channel listed in config.yaml; drop config subscriptions no longer listed."""
+    store.sync_config_channels("telegram", config.telegram.channels, now)
+    store.sync_config_channels("discord", config.discord.channels, now)

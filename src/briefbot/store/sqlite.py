@@ -1,260 +1,30 @@
-"""Subscriptions, the delivery ledger, in-flight claims and each chat's last briefing, in SQLite."""
+"""The SQLite backend: every storage protocol on one local file (WAL, so `send-due` and `run`
+can share it). Instants are stored as UTC ISO-8601 text to the second, dates as ISO text."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
 
-from briefbot.config import ChannelSchedule, Config
+from briefbot.config import ChannelSchedule
 from briefbot.errors import StorageError
+from briefbot.store.migrations import migrate
+from briefbot.store.records import (
+    SENT_KEPT_FOR,
+    BriefingProgress,
+    ClaimResult,
+    SentArticle,
+    Source,
+    Subscription,
+)
+from briefbot.store.sqlite_file import DatabaseFile
 
 log = logging.getLogger(__name__)
-
-Source = Literal["chat", "config"]
-ClaimResult = Literal["claimed", "delivered", "busy", "changed"]
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """One chat's daily briefing and what it was last sent."""
-
-    id: int
-    platform: str
-    chat_id: str
-    time: dt.time
-    timezone: str
-    created_by: str
-    created_at: dt.datetime
-    source: Source = "chat"
-    paused_reason: str | None = None
-    last_local_date: dt.date | None = None  # last briefing day handled: sent, empty or skipped
-    last_article_id: str | None = None  # newest article the chat has been sent
-    last_article_date: dt.date | None = None
-    last_sent_at: dt.datetime | None = None
-    schedule_set_at: dt.datetime | None = None  # when the current time and zone took effect
-    thread_id: str | None = None  # the forum topic it was set in; None: the chat itself
-
-    @property
-    def owed_from(self) -> dt.datetime:
-        """Briefings scheduled before this instant are not owed (see `daily.schedule.decide`)."""
-        return self.schedule_set_at or self.created_at
-
-
-@dataclass(frozen=True, slots=True)
-class BriefingProgress:
-    """What the ledger holds for one (subscription, local date) briefing."""
-
-    article_ids: tuple[str, ...] | None  # pinned by the first part sent; None if none sent yet
-    delivered_parts: frozenset[int]
-    last_sent_at: dt.datetime | None = None  # when the platform accepted the latest part
-
-
-# (article id, its date): what a finished briefing sent, so it is never "new" again.
-SentArticle = tuple[str, dt.date | None]
-# How long what a chat was sent is remembered, counted back from its last briefing: longer
-# than daily.delivery.NEW_WITHIN (7 days), by a day for the gap between UTC and local dates.
-SENT_KEPT_FOR = dt.timedelta(days=8)
-
-
-class Store(Protocol):
-    """What delivery and the subscription commands need from storage (SQLite now, PostgreSQL later).
-
-    Calls are synchronous and short; each one is its own transaction.
-    """
-
-    def subscriptions(self, *, include_paused: bool = False) -> list[Subscription]: ...
-
-    def subscription(self, platform: str, chat_id: str) -> Subscription | None: ...
-
-    def subscribe(
-        self,
-        platform: str,
-        chat_id: str,
-        at: dt.time,
-        timezone: str,
-        *,
-        created_by: str,
-        now: dt.datetime,
-        source: Source = "chat",
-        thread_id: str | None = None,
-    ) -> Subscription: ...
-
-    def unsubscribe(self, platform: str, chat_id: str) -> bool: ...
-
-    def sync_config_channels(
-        self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
-    ) -> None: ...
-
-    def pause(self, platform: str, chat_id: str, reason: str) -> None: ...
-
-    def move_chat(self, platform: str, chat_id: str, new_chat_id: str) -> None: ...
-
-    def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress: ...
-
-    def sent_article_ids(self, subscription_id: int) -> frozenset[str]: ...
-
-    def claim_part(
-        self,
-        subscription_id: int,
-        local_date: dt.date,
-        part: int,
-        article_ids: Sequence[str],
-        *,
-        claimant: str,
-        now: dt.datetime,
-        lease: dt.timedelta,
-    ) -> ClaimResult: ...
-
-    def renew_claim(
-        self,
-        subscription_id: int,
-        local_date: dt.date,
-        part: int,
-        *,
-        claimant: str,
-        now: dt.datetime,
-        lease: dt.timedelta,
-    ) -> bool: ...
-
-    def record_part(
-        self,
-        subscription_id: int,
-        local_date: dt.date,
-        part: int,
-        article_ids: Sequence[str],
-        *,
-        claimant: str,
-        sent_at: dt.datetime,
-    ) -> None: ...
-
-    def release_part(
-        self, subscription_id: int, local_date: dt.date, part: int, *, claimant: str
-    ) -> None: ...
-
-    def finish_briefing(
-        self,
-        subscription_id: int,
-        local_date: dt.date,
-        *,
-        newest_article_id: str | None,
-        newest_article_date: dt.date | None,
-        sent_at: dt.datetime | None,
-        sent_articles: Sequence[SentArticle] = (),
-    ) -> None: ...
-
-    def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None: ...
-
-    def deferrals(self) -> dict[int, dt.datetime]: ...
-
-    def last_briefed(self, platform: str, chat_id: str) -> str | None: ...
-
-    def remember_briefed(self, platform: str, chat_id: str, article_id: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-# Each entry moves the schema one version up; never edit a released one, append a new one.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE subscriptions (
-        id INTEGER PRIMARY KEY,
-        platform TEXT NOT NULL,
-        chat_id TEXT NOT NULL,
-        time TEXT NOT NULL,
-        timezone TEXT NOT NULL,
-        created_by TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        source TEXT NOT NULL CHECK (source IN ('chat', 'config')),
-        paused_reason TEXT,
-        last_local_date TEXT,
-        last_article_id TEXT,
-        last_article_date TEXT,
-        last_sent_at TEXT,
-        UNIQUE (platform, chat_id)
-    );
-    CREATE TABLE ledger (
-        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
-        local_date TEXT NOT NULL,
-        part INTEGER NOT NULL,
-        article_ids TEXT NOT NULL,
-        sent_at TEXT NOT NULL,
-        PRIMARY KEY (subscription_id, local_date, part)
-    ) WITHOUT ROWID;
-    CREATE TABLE claims (
-        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
-        local_date TEXT NOT NULL,
-        part INTEGER NOT NULL,
-        claimant TEXT NOT NULL,
-        expires_at TEXT NOT NULL,
-        PRIMARY KEY (subscription_id, local_date, part)
-    ) WITHOUT ROWID;
-    CREATE TABLE chat_memory (
-        platform TEXT NOT NULL,
-        chat_id TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        PRIMARY KEY (platform, chat_id)
-    ) WITHOUT ROWID;
-    """,
-    # Which articles each subscription was sent: "new" is decided by membership, because
-    # same-date articles have no order that tells which arrived later. Rows older than the
-    # subscription's newest sent article are pruned. Backfilled from the ledger, dated by the
-    # briefing's day (an article is rarely dated after the day it was briefed).
-    """
-    CREATE TABLE sent_articles (
-        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
-        article_id TEXT NOT NULL,
-        article_date TEXT,
-        PRIMARY KEY (subscription_id, article_id)
-    ) WITHOUT ROWID;
-    INSERT OR IGNORE INTO sent_articles
-        SELECT ledger.subscription_id, sent.value, ledger.local_date
-        FROM ledger, json_each(ledger.article_ids) AS sent;
-    INSERT OR IGNORE INTO sent_articles
-        SELECT id, last_article_id, last_article_date FROM subscriptions
-        WHERE last_article_id IS NOT NULL;
-    """,
-    # A change of time or zone, or a resume, owes only the briefings scheduled after it, as
-    # the reply to /subscribe promises; created_at stays the subscription's birth.
-    """
-    ALTER TABLE subscriptions ADD COLUMN schedule_set_at TEXT;
-    UPDATE subscriptions SET schedule_set_at = created_at;
-    """,
-    # A platform's "retry after N s" longer than a send may wait: the chat's briefing stays
-    # due but is not tried before `not_before`, by this process or any other. And the moves of
-    # chats (Telegram group -> supergroup), so an old id still in config.yaml finds the new one.
-    """
-    CREATE TABLE deferrals (
-        subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions(id) ON DELETE CASCADE,
-        not_before TEXT NOT NULL,
-        reason TEXT NOT NULL
-    );
-    CREATE TABLE chat_moves (
-        platform TEXT NOT NULL,
-        old_chat_id TEXT NOT NULL,
-        new_chat_id TEXT NOT NULL,
-        PRIMARY KEY (platform, old_chat_id)
-    ) WITHOUT ROWID;
-    """,
-    # The forum topic (Telegram message_thread_id) a /subscribe came from: every part of every
-    # briefing goes there, not to the forum's General topic. NULL: the chat itself.
-    # And "new" now reaches back a week before the last briefing (daily.delivery.NEW_WITHIN), so
-    # the sent articles the old rule pruned (dated before the newest one sent) are restored from
-    # the ledger, dated by the briefing's day, lest they count as new again.
-    """
-    ALTER TABLE subscriptions ADD COLUMN thread_id TEXT;
-    INSERT OR IGNORE INTO sent_articles
-        SELECT ledger.subscription_id, sent.value, ledger.local_date
-        FROM ledger, json_each(ledger.article_ids) AS sent;
-    """,
-)
 
 _COLUMNS = (
     "id, platform, chat_id, time, timezone, created_by, created_at, source, paused_reason, "
@@ -303,7 +73,7 @@ def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
 
 
 class SqliteStore:
-    """The `Store` on one local SQLite file (WAL, so `send-due` and `run` can share it)."""
+    """Every storage protocol (`store.protocols.Store`) on one local SQLite file."""
 
     def __init__(
         self,
@@ -312,17 +82,18 @@ class SqliteStore:
         busy_timeout_ms: int = 10_000,
         on_lost: Callable[[StorageError], None] | None = None,
     ) -> None:
-        """Open (or create) the database at `path`.
+        """Open (or create, with its folder) the database at `path` (":memory:" for none).
 
-        Raises StorageError when the file is damaged or it (or its -wal/-shm) cannot be written;
-        `on_lost` is called once if the file is later deleted or replaced under the process.
+        Raises StorageError when the file is damaged or it (or its -wal/-shm) cannot be written,
+        RuntimeError when a newer briefbot has upgraded it, and sqlite3.OperationalError when it
+        cannot be opened at all; `on_lost` is called once if the file is later deleted or
+        replaced under the process (every write after that raises StorageError).
         """
-        self._path = None if str(path) == ":memory:" else Path(path).resolve()
-        self._on_lost = on_lost
-        self.lost: StorageError | None = None
-        if self._path is not None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            _check_writable(self._path)
+        self._file = DatabaseFile(None if str(path) == ":memory:" else Path(path).resolve(),
+                                  on_lost)
+        if self._file.path is not None:
+            self._file.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file.check_writable()
         # Autocommit mode: every write below opens its own explicit transaction.
         self._db = sqlite3.connect(str(path), isolation_level=None)
         try:
@@ -331,82 +102,33 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             # Setting WAL mode has created the file: this is the one we must keep writing to.
-            self._identity = self._file_identity()
-            self._check_intact()
-            self._migrate()
+            self._file.opened(self._db)
+            with self._transaction() as db:
+                migrate(db)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            if self._path is None or isinstance(exc, sqlite3.OperationalError):
+            if self._file.path is None or isinstance(exc, sqlite3.OperationalError):
                 raise
-            raise _damaged(self._path, str(exc)) from None
+            raise self._file.damaged(str(exc)) from None
         except BaseException:
             self._db.close()
             raise
 
-    def _check_intact(self) -> None:
-        """Fail now, naming the file and the fix, rather than with a traceback mid-broadcast."""
-        if self._path is None:
-            return
-        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            raise _damaged(self._path, "; ".join(problems))
-
-    def _file_identity(self) -> tuple[int, int] | None:
-        if self._path is None:
-            return None
-        try:
-            found = os.stat(self._path)
-        except FileNotFoundError:
-            return None
-        return (found.st_dev, found.st_ino)
-
-    def _check_same_file(self) -> None:
-        """Writes into a deleted (or replaced) file would vanish: refuse them, loudly."""
-        if self.lost is not None:
-            raise self.lost
-        if self._path is None or self._file_identity() == self._identity:
-            return
-        self.lost = StorageError(
-            f"database: {self._path} was deleted or replaced while briefbot was running; "
-            "briefbot stopped writing so that no subscription change is silently lost. Restore "
-            "the file (from a backup, or move the new one aside) and start briefbot again"
-        )
-        log.error("%s", self.lost)
-        if self._on_lost is not None:
-            self._on_lost(self.lost)
-        raise self.lost
-
-    @classmethod
-    def from_config(
-        cls, config: Config, *, on_lost: Callable[[StorageError], None] | None = None
-    ) -> SqliteStore:
-        return cls(config.database, on_lost=on_lost)
-
-    def _migrate(self) -> None:
-        with self._transaction() as db:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"the database is schema version {version}, newer than this briefbot "
-                    f"({len(MIGRATIONS)}); upgrade briefbot"
-                )
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-                log.info("database schema migrated to version %d", number)
+    @property
+    def lost(self) -> StorageError | None:
+        """Why this store refuses writes (its file went away under the process), or None."""
+        return self._file.lost
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._check_same_file()
+        self._file.check_same_file()
         with immediate_transaction(self._db) as db:
             yield db
 
     def close(self) -> None:
         self._db.close()
 
-    # Subscriptions
+    # SubscriptionStore
 
     def subscriptions(self, *, include_paused: bool = False) -> list[Subscription]:
         where = "" if include_paused else " WHERE paused_reason IS NULL"
@@ -432,12 +154,7 @@ class SqliteStore:
         source: Source = "chat",
         thread_id: str | None = None,
     ) -> Subscription:
-        """Create or change a chat's subscription; changing one also lifts a pause.
-
-        A new time or zone, or a resume, takes effect at `now`: a time already past today is
-        next owed tomorrow. Repeating the same /subscribe changes nothing. `thread_id` is the
-        forum topic the briefings go to (the one /subscribe was sent in; None: the chat).
-        """
+        # One upsert: only a new time or zone, or a resume, moves schedule_set_at to `now`.
         with self._transaction() as db:
             db.execute(
                 """
@@ -470,28 +187,13 @@ class SqliteStore:
     def sync_config_channels(
         self, platform: str, channels: Sequence[ChannelSchedule], now: dt.datetime
     ) -> None:
-        """Make the config-listed subscriptions of `platform` exactly `channels`, and resume any
-        that were paused.
-
-        A channel cannot send /subscribe, so (re)starting is the operator's way to resume one
-        after fixing the bot's rights; one still broken is paused again by its next send.
-        """
+        # A channel cannot send /subscribe, so (re)starting is the operator's way to resume one
+        # after fixing the bot's rights; one still broken is paused again by its next send.
         moves = self._moves(platform)
         # A listed chat that moved (a group that became a supergroup) is its new id.
-        listed = {_follow(moves, channel.chat_id) for channel in channels}
-        for channel in channels:
-            chat_id = _follow(moves, channel.chat_id)
-            current = self.subscription(platform, chat_id)
-            if current is not None and current.source == "config" and (
-                current.time == channel.time and current.timezone == channel.timezone
-            ):
-                if current.paused_reason is not None:
-                    self._resume(platform, chat_id)
-                    log.info("%s chat %s (config.yaml) resumed; it was paused: %s",
-                             platform, chat_id, current.paused_reason)
-                continue  # unchanged: keep its history as it is
-            self.subscribe(platform, chat_id, channel.time, channel.timezone,
-                           created_by="config", now=now, source="config")
+        listed = {_follow(moves, channel.chat_id): channel for channel in channels}
+        for chat_id, channel in listed.items():
+            self._sync_channel(platform, chat_id, channel, now)
         with self._transaction() as db:
             stale = [
                 str(chat_id)
@@ -507,6 +209,21 @@ class SqliteStore:
             )
         for chat_id in stale:
             log.info("%s chat %s is no longer in config.yaml: unsubscribed", platform, chat_id)
+
+    def _sync_channel(
+        self, platform: str, chat_id: str, channel: ChannelSchedule, now: dt.datetime
+    ) -> None:
+        """One listed channel: unchanged keeps its history (resumed if paused), else (re)set."""
+        current = self.subscription(platform, chat_id)
+        if current is None or current.source != "config" or (
+            (current.time, current.timezone) != (channel.time, channel.timezone)
+        ):
+            self.subscribe(platform, chat_id, channel.time, channel.timezone,
+                           created_by="config", now=now, source="config")
+        elif current.paused_reason is not None:
+            self._resume(platform, chat_id)
+            log.info("%s chat %s (config.yaml) resumed; it was paused: %s",
+                     platform, chat_id, current.paused_reason)
 
     def _moves(self, platform: str) -> dict[str, str]:
         rows = self._db.execute(
@@ -528,7 +245,6 @@ class SqliteStore:
             )
 
     def move_chat(self, platform: str, chat_id: str, new_chat_id: str) -> None:
-        """Follow a chat to its new id: its subscription, ledger and memory go with it."""
         if new_chat_id == chat_id:
             return
         with self._transaction() as db:
@@ -554,7 +270,7 @@ class SqliteStore:
             db.execute("INSERT OR REPLACE INTO chat_moves VALUES (?, ?, ?)",
                        (platform, chat_id, new_chat_id))
 
-    # The ledger and claims
+    # Ledger
 
     def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress:
         rows = self._db.execute(
@@ -571,7 +287,6 @@ class SqliteStore:
         )
 
     def sent_article_ids(self, subscription_id: int) -> frozenset[str]:
-        """The articles this subscription was sent (at least those dated on or after its newest)."""
         rows = self._db.execute(
             "SELECT article_id FROM sent_articles WHERE subscription_id = ?", (subscription_id,)
         )
@@ -588,10 +303,7 @@ class SqliteStore:
         now: dt.datetime,
         lease: dt.timedelta,
     ) -> ClaimResult:
-        """Take the right to send one part, unless it is sent, claimed by a live lease or stale.
-
-        "changed" means another sender already pinned this briefing to different articles.
-        """
+        # IMMEDIATE: two processes claiming the same part serialise on the write lock here.
         key = (subscription_id, local_date.isoformat())
         with self._transaction() as db:
             sent = db.execute(
@@ -627,8 +339,6 @@ class SqliteStore:
         now: dt.datetime,
         lease: dt.timedelta,
     ) -> bool:
-        """Extend `claimant`'s lease on a part; False if the claim is no longer its own (another
-        sender took it over after the lease lapsed, or sent it already)."""
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE claims SET expires_at = ? "
@@ -647,7 +357,6 @@ class SqliteStore:
         claimant: str,
         sent_at: dt.datetime,
     ) -> None:
-        """The platform accepted the part: write it to the ledger and drop the claim."""
         key = (subscription_id, local_date.isoformat(), part)
         with self._transaction() as db:
             db.execute(
@@ -679,11 +388,6 @@ class SqliteStore:
         sent_at: dt.datetime | None,
         sent_articles: Sequence[SentArticle] = (),
     ) -> None:
-        """Close the day: later passes will not send it again (sent, nothing new, or skipped).
-
-        `sent_articles` (the briefing's articles) count as sent from now on; a date or send time
-        left None keeps the one already stored.
-        """
         with self._transaction() as db:
             db.execute("DELETE FROM deferrals WHERE subscription_id = ?", (subscription_id,))
             db.execute(
@@ -716,16 +420,12 @@ class SqliteStore:
                     (subscription_id, forget_before),
                 )
 
-    # Deferrals
-
     def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None:
-        """Try this subscription's due briefing no earlier than `until` (a platform asked so)."""
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO deferrals VALUES (?, ?, ?)",
                        (subscription_id, _stamp(until), reason))
 
     def deferrals(self) -> dict[int, dt.datetime]:
-        """Subscription id -> the instant before which its briefing must not be tried."""
         rows = self._db.execute("SELECT subscription_id, not_before FROM deferrals")
         return {int(sub_id): dt.datetime.fromisoformat(str(at)) for sub_id, at in rows}
 
@@ -766,37 +466,6 @@ def _follow(moves: dict[str, str], chat_id: str) -> str:
         chat_id = moves[chat_id]
         seen.add(chat_id)
     return chat_id
-
-
-def _damaged(path: Path, detail: str) -> StorageError:
-    return StorageError(
-        f"database: {path} is damaged ({detail}). Stop briefbot and keep a copy of the file; "
-        f"then restore your latest backup, or recover what SQLite can with "
-        f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and put {path.name}.recovered "
-        "in its place"
-    )
-
-
-def _check_writable(path: Path) -> None:
-    """The database and its -wal and -shm files must be writable: SQLite maps the -shm file into
-    memory, and a read-only one kills the process with SIGBUS instead of raising an error."""
-    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if candidate.exists() and not os.access(candidate, os.W_OK):
-            raise StorageError(
-                f"database: {candidate} is read-only; make it writable by the user briefbot runs "
-                f"as (chown or chmod), or, with briefbot stopped, remove the -wal/-shm file"
-            )
-    if not os.access(path.parent, os.W_OK):
-        raise StorageError(
-            f"database: the folder {path.parent} is read-only; SQLite needs to create its -wal "
-            "and -shm files there; point `database:` at a writable folder"
-        )
-
-
-def sync_config_subscriptions(store: Store, config: Config, now: dt.datetime) -> None:
-    """Upsert every channel listed in config.yaml; drop config subscriptions no longer listed."""
-    store.sync_config_channels("telegram", config.telegram.channels, now)
-    store.sync_config_channels("discord", config.discord.channels, now)
 
 
 @contextmanager
