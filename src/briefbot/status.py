@@ -9,7 +9,7 @@ from typing import Any
 
 from briefbot.articles import Library
 from briefbot.config import Config
-from briefbot.daily.schedule import Missed, decide, format_local_time, next_briefing, owed_from
+from briefbot.daily.schedule import Missed, decide_for, format_local_time, next_briefing_for
 from briefbot.feeds import next_fetch
 from briefbot.runstate import PassRecord, RunState
 from briefbot.store import Store, Subscription, SubscriptionStore, open_store
@@ -137,12 +137,8 @@ def _subscriptions(config: Config, store: SubscriptionStore | None, now: dt.date
 
 def _subscription(config: Config, sub: Subscription, now: dt.datetime,
                   attention: list[str]) -> dict[str, Any]:
-    created = owed_from(sub.owed_from, from_config=sub.source == "config",
-                        catch_up=config.catch_up_window)
-    decision = decide(sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
-                      created_at=created, catch_up=config.catch_up_window)
-    upcoming = next_briefing(sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
-                             created_at=created, catch_up=config.catch_up_window)
+    decision = decide_for(sub, now, catch_up=config.catch_up_window)
+    upcoming = next_briefing_for(sub, now, catch_up=config.catch_up_window)
     who = f"{sub.platform} chat {sub.chat_id}"
     overdue = isinstance(decision, Missed) and sub.paused_reason is None
     if sub.paused_reason is not None:

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 UTC = dt.UTC
@@ -184,6 +185,42 @@ def next_briefing(
         if isinstance(decision(candidate), Due):
             return candidate
     return candidate
+
+
+class Scheduled(Protocol):
+    """What the rules read of a subscription (`store.Subscription` is one)."""
+
+    @property
+    def time(self) -> dt.time: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def last_local_date(self) -> dt.date | None: ...
+
+    @property
+    def owed_from(self) -> dt.datetime: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+def decide_for(sub: Scheduled, now: dt.datetime, *, catch_up: dt.timedelta) -> Due | Missed | None:
+    """`decide` for a subscription: its time and zone, the last day it handled, and the
+    briefings it is owed since its schedule was set (see `owed_from`)."""
+    return decide(sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
+                  created_at=_owed_from(sub, catch_up), catch_up=catch_up)
+
+
+def next_briefing_for(sub: Scheduled, now: dt.datetime, *, catch_up: dt.timedelta) -> dt.datetime:
+    """`next_briefing` for a subscription, by the same rule as `decide_for`."""
+    return next_briefing(sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
+                         created_at=_owed_from(sub, catch_up), catch_up=catch_up)
+
+
+def _owed_from(sub: Scheduled, catch_up: dt.timedelta) -> dt.datetime:
+    return owed_from(sub.owed_from, from_config=sub.source == "config", catch_up=catch_up)
 
 
 def parse_instant(text: str, default_zone: str) -> dt.datetime:

@@ -8,15 +8,14 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from briefbot.config import Config
-from briefbot.conversation import Incoming, Notice, Reply
 from briefbot.daily.schedule import (
     format_local_time,
-    next_briefing,
-    owed_from,
+    next_briefing_for,
     parse_local_time,
     resolve_zone,
     zone_suggestion,
 )
+from briefbot.messages import Incoming, Notice, Reply
 from briefbot.store import Subscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
@@ -63,20 +62,12 @@ class SubscriptionService:
             return [Notice("Daily briefings go to Telegram and Discord chats; here, /latest shows "
                            "the newest. To try one, `briefbot send-due` with a channel listed in "
                            "config.yaml.", is_error=True)]
-        words = args.split()
-        if not words or len(words) > 2:
-            return [self._usage("Tell me the time for the daily briefing.")]
-        at = parse_local_time(words[0])
-        if at is None:
-            return [self._usage(f"“{_clip(words[0])}” is not a time of day; write it as HH:MM.")]
-        zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
-        if zone is None:
-            guess = zone_suggestion(words[1])
-            hint = f" Did you mean {guess}?" if guess else ""
-            return [self._usage(f"“{_clip(words[1])}” is not a time zone I know; use Area/City."
-                                + hint)]
+        schedule = self._schedule(args)
+        if isinstance(schedule, Notice):
+            return [schedule]
         if not await incoming.is_admin():
             return [_refusal()]
+        at, zone = schedule
         before = self._store.subscription(incoming.platform, incoming.chat_id)
         if before is not None and before.source == "config":
             return [_set_in_config("change")]
@@ -87,14 +78,24 @@ class SubscriptionService:
         self._on_change()
         log.info("%s chat %s subscribed at %s %s by %s", incoming.platform, incoming.chat_id,
                  format_local_time(at), zone, incoming.user_id)
-        when = f"{format_local_time(at)} ({zone})"
-        if before is None:
-            text = f"Subscribed: a daily briefing at {when}."
-        elif before.paused_reason is not None:
-            text = f"Resumed: the daily briefing comes at {when} again."
-        else:
-            text = f"Changed: the daily briefing now comes at {when}."
-        return [Notice(text, items=(f"Next briefing: {self._next(sub)}",), title="Daily briefing")]
+        return [Notice(_subscribed(before, f"{format_local_time(at)} ({zone})"),
+                       items=(f"Next briefing: {self._next(sub)}",), title="Daily briefing")]
+
+    def _schedule(self, args: str) -> tuple[dt.time, str] | Notice:
+        """The local time and IANA zone in "/subscribe HH:MM [Area/City]", or what is wrong."""
+        words = args.split()
+        if not words or len(words) > 2:
+            return self._usage("Tell me the time for the daily briefing.")
+        at = parse_local_time(words[0])
+        if at is None:
+            return self._usage(f"“{_clip(words[0])}” is not a time of day; write it as HH:MM.")
+        zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
+        if zone is None:
+            guess = zone_suggestion(words[1])
+            hint = f" Did you mean {guess}?" if guess else ""
+            return self._usage(f"“{_clip(words[1])}” is not a time zone I know; use Area/City."
+                               + hint)
+        return at, zone
 
     async def unsubscribe(self, incoming: Incoming) -> Sequence[Reply]:
         current = self._store.subscription(incoming.platform, incoming.chat_id)
@@ -147,12 +148,7 @@ class SubscriptionService:
 
     def _next(self, sub: Subscription) -> str:
         # The delivery loop's own rule (`decide`), so the reply never promises what it won't do.
-        when = next_briefing(
-            sub.time, sub.timezone, self._clock(), last_local_date=sub.last_local_date,
-            created_at=owed_from(sub.owed_from, from_config=sub.source == "config",
-                                 catch_up=self._catch_up),
-            catch_up=self._catch_up,
-        )
+        when = next_briefing_for(sub, self._clock(), catch_up=self._catch_up)
         return f"{format_local(when, sub.timezone)} ({sub.timezone})"
 
     def _usage(self, problem: str) -> Notice:
@@ -161,6 +157,15 @@ class SubscriptionService:
             f"without it I use {self._default_zone}).",
             is_error=True,
         )
+
+
+def _subscribed(before: Subscription | None, when: str) -> str:
+    """What /subscribe did, given the subscription there was before it."""
+    if before is None:
+        return f"Subscribed: a daily briefing at {when}."
+    if before.paused_reason is not None:
+        return f"Resumed: the daily briefing comes at {when} again."
+    return f"Changed: the daily briefing now comes at {when}."
 
 
 def _refusal() -> Notice:
