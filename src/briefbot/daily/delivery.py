@@ -14,8 +14,16 @@ from zoneinfo import ZoneInfo
 
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
-from briefbot.conversation import Reply
-from briefbot.daily.schedule import Due, Missed, decide, next_due, owed_from
+from briefbot.daily.jobs import (
+    OUTCOMES,
+    BriefingJob,
+    ClaimLost,
+    LedgerWrite,
+    Outcome,
+    Superseded,
+    outcome_of,
+)
+from briefbot.daily.schedule import Due, Missed, decide_for, next_due
 from briefbot.errors import (
     ChatMoved,
     ChatUnavailable,
@@ -23,15 +31,9 @@ from briefbot.errors import (
     RateLimited,
     TemporaryFailure,
 )
+from briefbot.messages import Reply
 from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
-from briefbot.store import (
-    BriefingProgress,
-    ChatMemory,
-    Ledger,
-    SentArticle,
-    Subscription,
-    SubscriptionStore,
-)
+from briefbot.store import BriefingProgress, Finish, Ledger, Subscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ MAX_DIGEST_ARTICLES = 10
 NEW_WITHIN = dt.timedelta(days=7)
 
 
-class DeliveryStore(SubscriptionStore, Ledger, ChatMemory, Protocol):
-    """What delivery reads and writes: the subscriptions, the ledger, and each chat's memory."""
+class DeliveryStore(SubscriptionStore, Ledger, Protocol):
+    """What delivery reads and writes: the subscriptions and the ledger (which also remembers,
+    as a day closes, which article each chat was briefed on)."""
 
 
 class ArticleSource(Protocol):
@@ -70,6 +73,13 @@ def _new_since(sub: Subscription) -> dt.date | None:
         return None
     joined = sub.created_at.astimezone(ZoneInfo(sub.timezone)).date()
     return max(last - NEW_WITHIN, joined)
+
+
+def _upcoming(subs: Sequence[Subscription], now: dt.datetime) -> set[dt.datetime]:
+    """When `subs` next have a briefing due after `now`, and when deferred ones may be retried."""
+    # Many subscriptions share a time and zone: work each pair out once.
+    times = {next_due(at, zone, now) for at, zone in {(s.time, s.timezone) for s in subs}}
+    return times | {s.not_before for s in subs if s.not_before is not None and s.not_before > now}
 
 
 def utc_now() -> dt.datetime:
@@ -125,14 +135,6 @@ class _Tally:
         return PassReport(**self.counts, resume_at=self.resume_at)
 
 
-class _Superseded(Exception):
-    """The chat moved onto a chat that already has its own subscription: stop this one."""
-
-
-class _ClaimLost(Exception):
-    """Our lease lapsed during retries and another sender took the part: it sends it, not us."""
-
-
 # Longer than the worst case of one send (an adapter waits out a few 30 s flood waits inside
 # it), renewed every third of itself while a send is in flight and before each of delivery's own
 # retries; a crashed sender's parts wait this long.
@@ -143,6 +145,18 @@ MAX_WAIT = dt.timedelta(seconds=30)
 
 # (subscription id, local date) -> part index -> (the briefing's article ids, when it was sent)
 _Unrecorded = dict[tuple[int, dt.date], dict[int, tuple[tuple[str, ...], dt.datetime]]]
+# Moves of one chat followed within one part's send before it counts as a temporary failure.
+MAX_MOVES = 2
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One part on its way out: the job (its chat id follows moves) and the tries so far."""
+
+    job: BriefingJob
+    index: int
+    failures: int = 0
+    moves: int = 0
 
 
 class Delivery:
@@ -167,6 +181,12 @@ class Delivery:
         renew_every: float | None = None,
         stop_grace: float = 5.0,
     ) -> None:
+        """Delivery through `adapters` (platform name -> adapter) from `library`'s articles.
+
+        `retry_delays` are seconds between tries of one part (then it is left for the next
+        pass); `renew_every` and `stop_grace` are real seconds (default: a third of `lease`,
+        and 5 s); `clock` and `sleep` are injected so tests never wait.
+        """
         self._store = store
         self._library = library
         self._adapters = adapters
@@ -206,12 +226,7 @@ class Delivery:
         for sub in self._store.subscriptions():
             if sub.platform not in self._adapters:
                 continue
-            decision = decide(
-                sub.time, sub.timezone, now, last_local_date=sub.last_local_date,
-                created_at=owed_from(sub.owed_from, from_config=sub.source == "config",
-                                     catch_up=self._catch_up),
-                catch_up=self._catch_up,
-            )
+            decision = decide_for(sub, now, catch_up=self._catch_up)
             if isinstance(decision, Due):
                 due.append((sub, decision))
             elif isinstance(decision, Missed):
@@ -223,95 +238,8 @@ class Delivery:
         wake = now + self._max_sleep
         if retry or self._unrecorded:
             wake = min(wake, now + self._retry_interval)
-        for not_before in self._store.deferrals().values():
-            if not_before > now:
-                wake = min(wake, not_before)
-        # Many subscriptions share a time and zone: work each pair out once.
-        pairs = {(s.time, s.timezone) for s in self._store.subscriptions()
-                 if s.platform in self._adapters}
-        for at, zone in pairs:
-            wake = min(wake, next_due(at, zone, now))
-        return wake
-
-    # Sending
-
-    async def run_pass(self, now: dt.datetime, stop: asyncio.Event | None = None) -> PassReport:
-        """Send everything due at `now` (each chat at most once a local day), then return.
-
-        Once `stop` is set no new message starts: sends in flight finish and are recorded, and
-        whatever is left stays due, so a shutdown's grace period only has to cover one send.
-        """
-        stopping = stop if stop is not None else asyncio.Event()
-        tally = _Tally()
-        self.record_unrecorded()
-        due, missed = self.due_at(now)
-        for sub, miss in missed:
-            log.warning(
-                "%s chat %s: skipped the %s briefing due %s, missed by %s (catch-up window %s)",
-                sub.platform, sub.chat_id, miss.local_date, miss.scheduled.isoformat(),
-                miss.late_by, self._catch_up,
-            )
-            self._close_missed(sub, miss)
-            tally.add("skipped")
-        tally.add("due", len(due))
-        held = self._store.deferrals() if due else {}
-        if held:
-            waiting = [(sub, when) for sub, when in due if held.get(sub.id, now) > now]
-            for sub, _ in waiting:
-                tally.add("deferred")
-                tally.resume(held[sub.id])
-            due = [(sub, when) for sub, when in due if held.get(sub.id, now) <= now]
-        if not due:
-            return tally.report()
-        articles = tuple(self._library.articles)
-        # Most chats get the same briefing: compose and render each one once a pass.
-        self._parts = {}
-        queue: asyncio.Queue[tuple[Subscription, Due]] = asyncio.Queue()
-        for item in due:
-            queue.put_nowait(item)
-
-        async def worker() -> None:
-            while not queue.empty() and not stopping.is_set():
-                sub, when = queue.get_nowait()
-                await self._deliver_guarded(sub, when, articles, tally, stopping)
-
-        # A TaskGroup, so a crash in one worker cancels the rest instead of orphaning them.
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(self._concurrency, len(due))):
-                group.create_task(worker())
-        tally.add("interrupted", queue.qsize())  # never started: still due next time
-        return tally.report()
-
-    async def _deliver_guarded(
-        self,
-        sub: Subscription,
-        when: Due,
-        articles: Sequence[Article],
-        tally: _Tally,
-        stop: asyncio.Event,
-    ) -> None:
-        try:
-            await self._deliver(sub, when, articles, tally, stop)
-        except Exception:
-            # One chat's fault must not stop the others; it stays due for the next pass.
-            log.exception("%s chat %s: the %s briefing failed; will retry on the next pass",
-                          sub.platform, sub.chat_id, when.local_date)
-            tally.add("failed")
-
-    def _close_missed(self, sub: Subscription, miss: Missed) -> None:
-        progress = self._store.progress(sub.id, miss.local_date)
-        if progress.article_ids is None:
-            self._store.finish_briefing(sub.id, miss.local_date, newest_article_id=None,
-                                        newest_article_date=None, sent_at=None)
-            return
-        # Part of it reached the chat: its articles count as sent, or tomorrow repeats them.
-        found = [self._library.find(i) for i in progress.article_ids]
-        newest = found[0]
-        self._finish(sub, miss.local_date, progress.article_ids[0],
-                     None if newest is None else newest.date, sub.chat_id,
-                     [(i, None if a is None else a.date) for i, a in zip(
-                         progress.article_ids, found, strict=True)],
-                     sent_at=progress.last_sent_at)
+        subs = [s for s in self._store.subscriptions() if s.platform in self._adapters]
+        return min({wake} | _upcoming(subs, now))
 
     def new_articles(
         self, sub: Subscription, articles: Sequence[Article], sent: frozenset[str]
@@ -334,102 +262,122 @@ class Delivery:
                  and (since is None or a.date >= since)]
         return fresh[:MAX_DIGEST_ARTICLES]
 
-    async def _deliver(
-        self,
-        sub: Subscription,
-        when: Due,
-        articles: Sequence[Article],
-        tally: _Tally,
-        stop: asyncio.Event,
-    ) -> None:
-        store = self._store
-        progress = self._progress(sub.id, when.local_date)
-        if progress.article_ids is not None:
-            # Some parts already went out: finish exactly that briefing, whatever is new since.
-            chosen = [a for i in progress.article_ids if (a := self._library.find(i)) is not None]
-            if len(chosen) != len(progress.article_ids):
-                log.warning("%s chat %s: an article of the %s briefing was removed mid-way; "
-                            "closing it as sent", sub.platform, sub.chat_id, when.local_date)
-                self._finish(sub, when.local_date, progress.article_ids[0], None, sub.chat_id,
-                             [(i, a.date if (a := self._library.find(i)) else None)
-                              for i in progress.article_ids])
-                return
-        else:
-            chosen = self.new_articles(sub, articles, store.sent_article_ids(sub.id))
-        if not chosen:
-            store.finish_briefing(sub.id, when.local_date, newest_article_id=None,
-                                  newest_article_date=None, sent_at=None)
-            tally.add("nothing_new")
-            return
-        ids = tuple(a.id for a in chosen)
-        adapter = self._adapters[sub.platform]
-        parts = self._parts_of(adapter, chosen)
-        chat_id = sub.chat_id
-        for index, part in enumerate(parts):
-            if index in progress.delivered_parts:
-                continue
-            if stop.is_set():
-                # Stopping between parts: the rest of this briefing goes out on the next start.
-                tally.add("interrupted")
-                return
-            claim = store.claim_part(sub.id, when.local_date, index, ids,
-                                     claimant=self._claimant, now=self._clock(), lease=self._lease)
-            if claim == "delivered":
-                continue
-            if claim != "claimed":
-                # Another sender holds or has pinned this briefing; it will finish it in order.
-                tally.add("duplicates_avoided")
-                return
-            def renew(index: int = index) -> bool:
-                return store.renew_claim(sub.id, when.local_date, index, claimant=self._claimant,
-                                         now=self._clock(), lease=self._lease)
+    # A pass
 
-            try:
-                chat_id = await self._send(adapter, sub, chat_id, part, tally, stop, renew)
-            except RateLimited as exc:
-                if dt.timedelta(seconds=exc.retry_after) <= self._max_wait:
-                    store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
-                    log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
-                                "it stays due", sub.platform, chat_id, index, when.local_date,
-                                exc)
-                    tally.add("interrupted" if stop.is_set() else "failed")
-                    return
-                self._defer(sub, when, index, chat_id, exc, tally)
-                return
-            except TemporaryFailure as exc:
-                store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
-                log.warning("%s chat %s: part %d of the %s briefing failed for now (%s); "
-                            "it stays due", sub.platform, chat_id, index, when.local_date, exc)
-                tally.add("interrupted" if stop.is_set() else "failed")
-                return
-            except ChatUnavailable as exc:
-                store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
-                store.pause(sub.platform, chat_id, exc.reason)
-                log.warning("%s chat %s: paused the daily briefing: %s",
-                            sub.platform, chat_id, exc.reason)
-                tally.add("paused")
-                return
-            except _Superseded:
-                return
-            except _ClaimLost:
-                log.warning("%s chat %s: another sender took over part %d of the %s briefing "
-                            "while this one waited to retry; leaving it to them",
-                            sub.platform, chat_id, index, when.local_date)
-                tally.add("duplicates_avoided")
-                return
-            except (Exception, asyncio.CancelledError):
-                store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
-                raise
-            # Only now, after the platform accepted the message, does the ledger say "sent".
-            tally.add("sent")
-            if not self._record(sub, when.local_date, index, ids, chat_id):
-                # Sent but not in the ledger: the rest waits until storage works again.
-                tally.add("unrecorded")
-                tally.add("failed")
-                return
-        self._finish(sub, when.local_date, ids[0], chosen[0].date, chat_id,
-                     [(a.id, a.date) for a in chosen])
-        tally.add("delivered")
+    async def run_pass(self, now: dt.datetime, stop: asyncio.Event | None = None) -> PassReport:
+        """Send everything due at `now` (each chat at most once a local day), then return.
+
+        Once `stop` is set no new message starts: sends in flight finish and are recorded, and
+        whatever is left stays due, so a shutdown's grace period only has to cover one send.
+        """
+        stopping = stop if stop is not None else asyncio.Event()
+        tally = _Tally()
+        self.record_unrecorded()
+        due, missed = self.due_at(now)
+        for sub, miss in missed:
+            self._skip(sub, miss)
+            tally.add("skipped")
+        tally.add("due", len(due))
+        ready = self._not_deferred(due, now, tally)
+        if ready:
+            await self._work_through(ready, tally, stopping)
+        return tally.report()
+
+    def _not_deferred(self, due: list[tuple[Subscription, Due]], now: dt.datetime,
+                      tally: _Tally) -> list[tuple[Subscription, Due]]:
+        """The due briefings no platform asked to hold back past `now`; the rest are counted."""
+        ready = []
+        for sub, when in due:
+            if sub.not_before is not None and sub.not_before > now:
+                tally.add("deferred")
+                tally.resume(sub.not_before)
+            else:
+                ready.append((sub, when))
+        return ready
+
+    async def _work_through(self, due: list[tuple[Subscription, Due]], tally: _Tally,
+                            stopping: asyncio.Event) -> None:
+        """Deliver `due` with up to `concurrency` chats at once, until done or stopping."""
+        articles = tuple(self._library.articles)
+        # Most chats get the same briefing: compose and render each one once a pass.
+        self._parts = {}
+        queue: asyncio.Queue[tuple[Subscription, Due]] = asyncio.Queue()
+        for item in due:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            while not queue.empty() and not stopping.is_set():
+                sub, when = queue.get_nowait()
+                await self._deliver_guarded(sub, when, articles, tally, stopping)
+
+        # A TaskGroup, so a crash in one worker cancels the rest instead of orphaning them.
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self._concurrency, len(due))):
+                group.create_task(worker())
+        tally.add("interrupted", queue.qsize())  # never started: still due next time
+
+    async def _deliver_guarded(self, sub: Subscription, when: Due, articles: Sequence[Article],
+                               tally: _Tally, stop: asyncio.Event) -> None:
+        try:
+            job = self._job(sub, when, articles, tally)
+            if job is not None:
+                await self._deliver(job, tally, stop)
+        except Exception:
+            # One chat's fault must not stop the others; it stays due for the next pass.
+            log.exception("%s chat %s: the %s briefing failed; will retry on the next pass",
+                          sub.platform, sub.chat_id, when.local_date)
+            tally.add("failed")
+
+    def _skip(self, sub: Subscription, miss: Missed) -> None:
+        """Close a day missed by more than the catch-up window, and say so."""
+        log.warning(
+            "%s chat %s: skipped the %s briefing due %s, missed by %s (catch-up window %s)",
+            sub.platform, sub.chat_id, miss.local_date, miss.scheduled.isoformat(),
+            miss.late_by, self._catch_up,
+        )
+        progress = self._store.progress(sub.id, miss.local_date)
+        if progress.article_ids is None:
+            self._finish(sub, miss.local_date, Finish())
+            return
+        # Part of it reached the chat: its articles count as sent, or tomorrow repeats them.
+        found = [self._library.find(i) for i in progress.article_ids]
+        self._finish_pinned(sub, miss.local_date, progress.article_ids, found,
+                            newest_date=None if found[0] is None else found[0].date,
+                            sent_at=progress.last_sent_at or self._clock())
+
+    # One chat's briefing
+
+    def _job(self, sub: Subscription, when: Due, articles: Sequence[Article],
+             tally: _Tally) -> BriefingJob | None:
+        """What this due briefing sends; None when the day closes with nothing to send."""
+        progress = self._progress(sub.id, when.local_date)
+        chosen = self._chosen(sub, when.local_date, articles, progress)
+        if chosen is None:
+            return None
+        if not chosen:
+            self._finish(sub, when.local_date, Finish())
+            tally.add("nothing_new")
+            return None
+        parts = self._parts_of(self._adapters[sub.platform], chosen)
+        return BriefingJob(sub, when, tuple(chosen), tuple(parts), progress.delivered_parts,
+                           sub.chat_id)
+
+    def _chosen(self, sub: Subscription, day: dt.date, articles: Sequence[Article],
+                progress: BriefingProgress) -> list[Article] | None:
+        """The briefing's articles: the new ones, or those a begun briefing is pinned to. None
+        when a pinned article is gone from the library: the day is closed as sent."""
+        if progress.article_ids is None:
+            return self.new_articles(sub, articles, progress.sent_article_ids)
+        # Some parts already went out: finish exactly that briefing, whatever is new since.
+        found = [self._library.find(i) for i in progress.article_ids]
+        chosen = [a for a in found if a is not None]
+        if len(chosen) == len(found):
+            return chosen
+        log.warning("%s chat %s: an article of the %s briefing was removed mid-way; "
+                    "closing it as sent", sub.platform, sub.chat_id, day)
+        self._finish_pinned(sub, day, progress.article_ids, found, newest_date=None,
+                            sent_at=self._clock())
+        return None
 
     def _parts_of(self, adapter: Adapter, chosen: Sequence[Article]) -> Sequence[object]:
         """The rendered parts of the briefing of `chosen`, made once a pass per platform.
@@ -442,78 +390,162 @@ class Delivery:
             parts = self._parts[key] = tuple(adapter.render(self._compose(chosen)))
         return parts
 
-    def _finish(self, sub: Subscription, day: dt.date, newest_id: str,
-                newest_date: dt.date | None, chat_id: str, sent: Sequence[SentArticle],
-                *, sent_at: dt.datetime | None = None) -> None:
-        self._store.finish_briefing(sub.id, day, newest_article_id=newest_id,
-                                    newest_article_date=newest_date,
-                                    sent_at=sent_at or self._clock(), sent_articles=sent)
-        # Follow-up questions in this chat now go to the article it was just briefed on.
-        self._store.remember_briefed(sub.platform, chat_id, newest_id)
+    async def _deliver(self, job: BriefingJob, tally: _Tally, stop: asyncio.Event) -> None:
+        """Send the job's parts in order, each claimed first; the last one closes the day."""
+        for index in job.to_send():
+            if stop.is_set():
+                # Stopping between parts: the rest of this briefing goes out on the next start.
+                tally.add("interrupted")
+                return
+            claim = self._store.claim_part(job.subscription.id, job.day, index, job.article_ids,
+                                           claimant=self._claimant, now=self._clock(),
+                                           lease=self._lease)
+            if claim == "delivered":
+                continue
+            if claim != "claimed":
+                # Another sender holds or has pinned this briefing; it will finish it in order.
+                tally.add("duplicates_avoided")
+                return
+            sent = await self._deliver_part(_Attempt(job, index), tally, stop)
+            if sent is None:
+                return
+            job = sent
+            if job.is_last(index):  # recorded with the day's close
+                tally.add("delivered")
+                return
+        # Every part was in the ledger already (sent by this process or another).
+        self._finish(job.subscription, job.day, job.finish(self._clock()))
+        tally.add("delivered")
 
-    async def _send(
-        self,
-        adapter: Adapter,
-        sub: Subscription,
-        chat_id: str,
-        part: object,
-        tally: _Tally,
-        stop: asyncio.Event,
-        renew: Callable[[], bool],
-    ) -> str:
-        """Send one part, retrying temporary failures and following a moved chat; -> chat id."""
-        failures = 0
-        moves = 0
+    async def _deliver_part(self, attempt: _Attempt, tally: _Tally,
+                            stop: asyncio.Event) -> BriefingJob | None:
+        """Send one claimed part and settle what came of it; -> the job to go on with (its chat
+        may have moved), or None when the briefing stops here for now."""
+        try:
+            await self._send(attempt, tally, stop)
+        except (Exception, asyncio.CancelledError) as exc:
+            outcome = outcome_of(exc, stopping=stop.is_set(), max_wait=self._max_wait)
+            self._settle(attempt, outcome, tally, exc)
+            if outcome == "crashed":
+                raise
+            return None
+        return attempt.job if self._settle(attempt, "sent", tally) == "sent" else None
+
+    def _settle(self, attempt: _Attempt, outcome: Outcome, tally: _Tally,
+                error: BaseException | None = None, at: dt.datetime | None = None) -> Outcome:
+        """Write, log and count what `outcome` (at `at`, default now) means (`OUTCOMES`);
+        -> what it came to: a part sent whose ledger write failed is "unrecorded"."""
+        effect = OUTCOMES[outcome]
+        at = at or self._clock()
+        try:
+            until = self._write(effect.ledger, attempt, error, at)
+        except Exception as exc:
+            if outcome != "sent":
+                raise
+            return self._settle(attempt, "unrecorded", tally, exc, at)
+        if effect.level:
+            job = attempt.job
+            log.log(effect.level, effect.says.format(
+                platform=job.platform, chat=job.chat_id, part=attempt.index, day=job.day,
+                error=error, reason=getattr(error, "reason", None),
+                new_chat=getattr(error, "new_chat_id", None),
+                until=None if until is None else until.isoformat(timespec="seconds")))
+        for name in effect.counts:
+            tally.add(name)
+        if until is not None:
+            tally.resume(until)
+        return outcome
+
+    def _write(self, write: LedgerWrite, attempt: _Attempt, error: BaseException | None,
+               at: dt.datetime) -> dt.datetime | None:
+        """Carry out one `LedgerWrite` for the part at `at`; -> the not-before of a deferral."""
+        job, index, store = attempt.job, attempt.index, self._store
+        sub_id, day = job.subscription.id, job.day
+        if write in ("release", "defer", "pause"):  # not sent: the part stays due, unclaimed
+            store.release_part(sub_id, day, index, claimant=self._claimant)
+        match write, error:
+            case "record", _:  # the last part closes the day in the same transaction
+                store.record_part(sub_id, day, index, job.article_ids, claimant=self._claimant,
+                                  sent_at=at, finish=job.finish(at) if job.is_last(index) else None)
+            case "hold", _:
+                self._unrecorded.setdefault((sub_id, day), {})[index] = (job.article_ids, at)
+            case "defer", RateLimited(retry_after=seconds):
+                until = at + dt.timedelta(seconds=seconds)
+                store.defer(sub_id, until, str(error))
+                return until
+            case "pause", ChatUnavailable(reason=reason):
+                store.pause(job.platform, job.chat_id, reason)
+            case "move", ChatMoved(new_chat_id=new_chat_id):
+                store.move_chat(job.platform, job.chat_id, new_chat_id)
+        return None
+
+    async def _send(self, attempt: _Attempt, tally: _Tally, stop: asyncio.Event) -> None:
+        """Send one part, retrying temporary failures and following a moved chat (the attempt's
+        job then goes to the new id); raises what ends the attempt."""
         while True:
             try:
-                await self._send_holding(adapter, chat_id, part, renew, stop, sub.thread_id)
-                return chat_id
+                await self._send_holding(attempt, stop)
+                return
             except TemporaryFailure as exc:
-                if failures >= len(self._retry_delays) or stop.is_set():
-                    raise
-                if isinstance(exc, OutcomeUnknown):
-                    raise  # it may have arrived: another try now could only add a copy
-                delay = self._retry_delays[failures]
-                if isinstance(exc, RateLimited):
-                    if dt.timedelta(seconds=exc.retry_after) > self._max_wait:
-                        raise
-                    delay = max(delay, exc.retry_after)
-                failures += 1
-                log.info("%s chat %s: %s; retrying in %.1f s (%d of %d)", sub.platform, chat_id,
-                         exc, delay, failures, len(self._retry_delays))
-                if await self._sleep_unless_stopped(delay, stop):
-                    raise
-                if not renew():
-                    raise _ClaimLost from exc
+                await self._wait_to_retry(attempt, exc, stop)
             except ChatMoved as exc:
-                moves += 1
-                if moves > 2:
-                    raise TemporaryFailure(f"chat {chat_id} keeps moving") from exc
-                self._store.move_chat(sub.platform, chat_id, exc.new_chat_id)
-                tally.add("moved")
-                if sub.source == "config":
-                    # Said once, here: later starts map the old id to the new one by themselves.
-                    log.warning("%s chat %s, listed in config.yaml, moved to %s (a group that "
-                                "became a supergroup); its daily briefing follows it. Replace "
-                                "%s with %s in config.yaml", sub.platform, chat_id,
-                                exc.new_chat_id, chat_id, exc.new_chat_id)
-                else:
-                    log.info("%s chat %s moved to %s; subscription follows it",
-                             sub.platform, chat_id, exc.new_chat_id)
-                current = self._store.subscription(sub.platform, exc.new_chat_id)
-                if current is None or current.id != sub.id:
-                    raise _Superseded from exc
-                chat_id = exc.new_chat_id
+                self._follow(attempt, exc, tally)
 
-    async def _send_holding(
-        self, adapter: Adapter, chat_id: str, part: object, renew: Callable[[], bool],
-        stop: asyncio.Event, thread_id: str | None = None,
-    ) -> None:
+    async def _wait_to_retry(self, attempt: _Attempt, error: TemporaryFailure,
+                             stop: asyncio.Event) -> None:
+        """Wait before the next try, holding the claim; raises `error` when there is none."""
+        delay = self._retry_delay(error, attempt.failures, stop)
+        if delay is None:
+            raise error
+        attempt.failures += 1
+        log.info("%s chat %s: %s; retrying in %.1f s (%d of %d)", attempt.job.platform,
+                 attempt.job.chat_id, error, delay, attempt.failures, len(self._retry_delays))
+        if await self._sleep_unless_stopped(delay, stop):
+            raise error
+        if not self._renew(attempt):
+            raise ClaimLost from error
+
+    def _retry_delay(self, error: TemporaryFailure, failures: int,
+                     stop: asyncio.Event) -> float | None:
+        """Seconds to wait before trying again after `failures` failed tries; None: don't."""
+        if failures >= len(self._retry_delays) or stop.is_set():
+            return None
+        if isinstance(error, OutcomeUnknown):
+            return None  # it may have arrived: another try now could only add a copy
+        delay = self._retry_delays[failures]
+        if isinstance(error, RateLimited):
+            if dt.timedelta(seconds=error.retry_after) > self._max_wait:
+                return None
+            delay = max(delay, error.retry_after)
+        return delay
+
+    def _follow(self, attempt: _Attempt, moved: ChatMoved, tally: _Tally) -> None:
+        """The chat has a new id: move the subscription there and send there next."""
+        attempt.moves += 1
+        job = attempt.job
+        if attempt.moves > MAX_MOVES:
+            raise TemporaryFailure(f"chat {job.chat_id} keeps moving") from moved
+        listed = job.subscription.source == "config"
+        self._settle(attempt, "moved_listed" if listed else "moved", tally, moved)
+        current = self._store.subscription(job.platform, moved.new_chat_id)
+        if current is None or current.id != job.subscription.id:
+            raise Superseded from moved
+        attempt.job = job.moved_to(moved.new_chat_id)
+
+    def _renew(self, attempt: _Attempt) -> bool:
+        """Extend the lease on the attempt's part; False if the claim is no longer ours."""
+        job = attempt.job
+        return self._store.renew_claim(job.subscription.id, job.day, attempt.index,
+                                       claimant=self._claimant, now=self._clock(),
+                                       lease=self._lease)
+
+    async def _send_holding(self, attempt: _Attempt, stop: asyncio.Event) -> None:
         """`adapter.send_part`, renewing the claim while it runs (it may wait out rate limits).
 
         If the claim turns out to be someone else's (our lease lapsed and another sender took
-        it), the send is cancelled before it goes out and `_ClaimLost` is raised.
+        it), the send is cancelled before it goes out and `ClaimLost` is raised.
         """
+        job = attempt.job
         # The send runs in this task (so a crash or a stop cuts it exactly where it is); the
         # renewals run beside it and cancel it if the claim is gone.
         task = asyncio.current_task()
@@ -532,11 +564,11 @@ class Delivery:
             while True:
                 await asyncio.sleep(self._renew_every)
                 try:
-                    held = renew()
+                    held = self._renew(attempt)
                 except Exception:
                     # Storage trouble: the lease still runs; let the send go on.
                     log.exception("chat %s: could not renew the claim on a send in flight",
-                                  chat_id)
+                                  job.chat_id)
                     continue
                 if not held:
                     lost = True
@@ -545,10 +577,11 @@ class Delivery:
 
         helpers = (asyncio.create_task(keep()), asyncio.create_task(cut_when_stopping()))
         try:
-            await adapter.send_part(chat_id, part, thread_id=thread_id)
+            await self._adapters[job.platform].send_part(job.chat_id, job.parts[attempt.index],
+                                                         thread_id=job.thread_id)
         except asyncio.CancelledError:
             if lost and task.uncancel() == 0:
-                raise _ClaimLost from None
+                raise ClaimLost from None
             if cut and task.uncancel() == 0:
                 raise TemporaryFailure(
                     f"still waiting {self._stop_grace:.0f} s after the stop signal"
@@ -558,7 +591,7 @@ class Delivery:
             for helper in helpers:
                 helper.cancel()
 
-    # The ledger, and what it could not hold
+    # What the ledger could not hold
 
     def _progress(self, subscription_id: int, day: dt.date) -> BriefingProgress:
         """The ledger's progress, plus the parts this process sent but could not record."""
@@ -570,23 +603,23 @@ class Delivery:
         if not remembered:
             return progress
         ids = progress.article_ids or next(iter(remembered.values()))[0]
-        return BriefingProgress(ids, progress.delivered_parts | frozenset(remembered),
-                                progress.last_sent_at)
+        return dataclasses.replace(progress, article_ids=ids,
+                                   delivered_parts=progress.delivered_parts | frozenset(remembered))
 
-    def _record(self, sub: Subscription, day: dt.date, index: int, ids: tuple[str, ...],
-                chat_id: str) -> bool:
-        """Write an accepted part to the ledger; False (and kept in memory) if that failed."""
-        sent_at = self._clock()
-        try:
-            self._store.record_part(sub.id, day, index, ids, claimant=self._claimant,
-                                    sent_at=sent_at)
-        except Exception as exc:
-            self._unrecorded.setdefault((sub.id, day), {})[index] = (ids, sent_at)
-            log.error("%s chat %s: part %d of the %s briefing was sent, but the ledger could not "
-                      "be written (%s); this process will not send it again and records it once "
-                      "storage works again", sub.platform, chat_id, index, day, exc)
-            return False
-        return True
+    def _finish_pinned(self, sub: Subscription, day: dt.date, ids: Sequence[str],
+                       found: Sequence[Article | None], *, newest_date: dt.date | None,
+                       sent_at: dt.datetime) -> None:
+        """Close a day whose briefing was pinned to `ids` (`found` in the library, or None) as
+        sent: the chat got at least its first part."""
+        sent = tuple((i, None if a is None else a.date) for i, a in zip(ids, found, strict=True))
+        self._finish(sub, day, Finish(ids[0], newest_date, sent_at, sent,
+                                      (sub.platform, sub.chat_id)))
+
+    def _finish(self, sub: Subscription, day: dt.date, finish: Finish) -> None:
+        self._store.finish_briefing(
+            sub.id, day, newest_article_id=finish.newest_article_id,
+            newest_article_date=finish.newest_article_date, sent_at=finish.sent_at,
+            sent_articles=finish.sent_articles, briefed_chat=finish.briefed_chat)
 
     def _flush(self, key: tuple[int, dt.date]) -> None:
         parts = self._unrecorded.get(key, {})
@@ -610,18 +643,6 @@ class Delivery:
         for key in list(self._unrecorded):
             self._flush(key)
         return sum(len(parts) for parts in self._unrecorded.values())
-
-    def _defer(self, sub: Subscription, when: Due, index: int, chat_id: str,
-               exc: RateLimited, tally: _Tally) -> None:
-        """The platform asked for a long wait: leave the briefing due until then, unclaimed."""
-        until = self._clock() + dt.timedelta(seconds=exc.retry_after)
-        self._store.release_part(sub.id, when.local_date, index, claimant=self._claimant)
-        self._store.defer(sub.id, until, str(exc))
-        log.warning("%s chat %s: %s; the %s briefing (part %d on) stays due and is tried again "
-                    "at %s", sub.platform, chat_id, exc, when.local_date, index,
-                    until.isoformat(timespec="seconds"))
-        tally.add("deferred")
-        tally.resume(until)
 
     async def _sleep_unless_stopped(self, seconds: float, stop: asyncio.Event) -> bool:
         """Sleep `seconds` (through the injected sleep); True if `stop` was set meanwhile."""

@@ -17,6 +17,7 @@ from briefbot.errors import StorageError
 from briefbot.store.records import (
     BriefingProgress,
     ClaimResult,
+    Finish,
     SentArticle,
     Source,
     Subscription,
@@ -27,7 +28,8 @@ class SubscriptionStore(Protocol):
     """Who gets a daily briefing, when, and where it goes (a chat id, maybe a topic)."""
 
     def subscriptions(self, *, include_paused: bool = False) -> list[Subscription]:
-        """Every subscription (paused ones too if asked), oldest first."""
+        """Every subscription (paused ones too if asked), oldest first, each with its deferral
+        (`Subscription.not_before`)."""
 
     def subscription(self, platform: str, chat_id: str) -> Subscription | None: ...
 
@@ -75,7 +77,8 @@ class Ledger(Protocol):
     every other sender off the part until its lease lapses.
     """
 
-    def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress: ...
+    def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress:
+        """The day's parts in the ledger, and the articles sent on earlier days (one read)."""
 
     def sent_article_ids(self, subscription_id: int) -> frozenset[str]:
         """The articles this subscription was sent, at least those dated within SENT_KEPT_FOR
@@ -117,9 +120,14 @@ class Ledger(Protocol):
         *,
         claimant: str,
         sent_at: dt.datetime,
+        finish: Finish | None = None,
     ) -> None:
         """The platform accepted the part at `sent_at`: write it to the ledger (pinning the
-        day to `article_ids`) and drop the claim. Recording it twice changes nothing."""
+        day to `article_ids`) and drop the claim. Recording it twice changes nothing.
+
+        With `finish` (the day's last part), the day closes in the same transaction, as
+        `finish_briefing` closes it: either both are written or neither.
+        """
 
     def release_part(
         self, subscription_id: int, local_date: dt.date, part: int, *, claimant: str
@@ -135,18 +143,19 @@ class Ledger(Protocol):
         newest_article_date: dt.date | None,
         sent_at: dt.datetime | None,
         sent_articles: Sequence[SentArticle] = (),
+        briefed_chat: tuple[str, str] | None = None,
     ) -> None:
         """Close the day: later passes will not send it again (sent, nothing new, or skipped).
 
         `sent_articles` (the briefing's articles) count as sent from now on; a date or send time
-        left None keeps the one already stored. Any deferral of the subscription ends.
+        left None keeps the one already stored. Any deferral of the subscription ends. The
+        `briefed_chat` (platform, chat id), if given, is remembered as briefed on the newest
+        article (ChatMemory), in the same transaction.
         """
 
     def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None:
-        """Try this subscription's due briefing no earlier than `until` (a platform asked so)."""
-
-    def deferrals(self) -> dict[int, dt.datetime]:
-        """Subscription id -> the instant before which its briefing must not be tried."""
+        """Try this subscription's due briefing no earlier than `until` (a platform asked so);
+        it shows as `Subscription.not_before` until the day is finished."""
 
 
 class ChatMemory(Protocol):

@@ -18,6 +18,7 @@ from briefbot.store.records import (
     SENT_KEPT_FOR,
     BriefingProgress,
     ClaimResult,
+    Finish,
     SentArticle,
     Source,
     Subscription,
@@ -26,10 +27,12 @@ from briefbot.store.sqlite_file import DatabaseFile
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = (
-    "id, platform, chat_id, time, timezone, created_by, created_at, source, paused_reason, "
-    "last_local_date, last_article_id, last_article_date, last_sent_at, schedule_set_at, "
-    "thread_id"
+# A subscription's row with its deferral, if any: what `_row_to_subscription` reads.
+_SUBSCRIPTIONS = (
+    "SELECT id, platform, chat_id, time, timezone, created_by, created_at, source, "
+    "paused_reason, last_local_date, last_article_id, last_article_date, last_sent_at, "
+    "schedule_set_at, thread_id, not_before "
+    "FROM subscriptions LEFT JOIN deferrals ON deferrals.subscription_id = subscriptions.id"
 )
 _times: dict[str, dt.time] = {}
 
@@ -46,9 +49,13 @@ def _stamp(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
+def _instant(text: object) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(str(text))
+
+
 def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
     (id_, platform, chat_id, at, zone, created_by, created_at, source, paused, last_date,
-     last_article, last_article_date, last_sent, schedule_set, thread) = row
+     last_article, last_article_date, last_sent, schedule_set, thread, not_before) = row
     return Subscription(
         id=int(str(id_)),
         platform=str(platform),
@@ -64,11 +71,10 @@ def _row_to_subscription(row: tuple[object, ...]) -> Subscription:
         last_article_date=(
             None if last_article_date is None else dt.date.fromisoformat(str(last_article_date))
         ),
-        last_sent_at=None if last_sent is None else dt.datetime.fromisoformat(str(last_sent)),
-        schedule_set_at=(
-            None if schedule_set is None else dt.datetime.fromisoformat(str(schedule_set))
-        ),
+        last_sent_at=_instant(last_sent),
+        schedule_set_at=_instant(schedule_set),
         thread_id=None if thread is None else str(thread),
+        not_before=_instant(not_before),
     )
 
 
@@ -132,12 +138,12 @@ class SqliteStore:
 
     def subscriptions(self, *, include_paused: bool = False) -> list[Subscription]:
         where = "" if include_paused else " WHERE paused_reason IS NULL"
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM subscriptions{where} ORDER BY id")
+        rows = self._db.execute(f"{_SUBSCRIPTIONS}{where} ORDER BY id")
         return [_row_to_subscription(row) for row in rows]
 
     def subscription(self, platform: str, chat_id: str) -> Subscription | None:
         row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM subscriptions WHERE platform = ? AND chat_id = ?",
+            f"{_SUBSCRIPTIONS} WHERE platform = ? AND chat_id = ?",
             (platform, chat_id),
         ).fetchone()
         return None if row is None else _row_to_subscription(row)
@@ -273,17 +279,22 @@ class SqliteStore:
     # Ledger
 
     def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress:
+        # One read: the day's ledger rows (a part number), then the articles sent (none).
         rows = self._db.execute(
             "SELECT part, article_ids, sent_at FROM ledger "
-            "WHERE subscription_id = ? AND local_date = ?",
-            (subscription_id, local_date.isoformat()),
+            "WHERE subscription_id = ? AND local_date = ? "
+            "UNION ALL SELECT NULL, article_id, NULL FROM sent_articles WHERE subscription_id = ?",
+            (subscription_id, local_date.isoformat(), subscription_id),
         ).fetchall()
-        if not rows:
-            return BriefingProgress(None, frozenset())
+        parts = [(int(part), str(ids), str(sent)) for part, ids, sent in rows if part is not None]
+        sent_before = frozenset(str(article) for part, article, _ in rows if part is None)
+        if not parts:
+            return BriefingProgress(None, frozenset(), sent_article_ids=sent_before)
         return BriefingProgress(
-            tuple(json.loads(rows[0][1])),
-            frozenset(int(part) for part, _, _ in rows),
-            max(dt.datetime.fromisoformat(str(sent)) for _, _, sent in rows),
+            tuple(json.loads(parts[0][1])),
+            frozenset(part for part, _, _ in parts),
+            max(dt.datetime.fromisoformat(sent) for _, _, sent in parts),
+            sent_before,
         )
 
     def sent_article_ids(self, subscription_id: int) -> frozenset[str]:
@@ -356,6 +367,7 @@ class SqliteStore:
         *,
         claimant: str,
         sent_at: dt.datetime,
+        finish: Finish | None = None,
     ) -> None:
         key = (subscription_id, local_date.isoformat(), part)
         with self._transaction() as db:
@@ -367,6 +379,8 @@ class SqliteStore:
                 "DELETE FROM claims WHERE subscription_id = ? AND local_date = ? AND part = ?",
                 key,
             )
+            if finish is not None:
+                _close_day(db, subscription_id, local_date, finish)
 
     def release_part(
         self, subscription_id: int, local_date: dt.date, part: int, *, claimant: str
@@ -387,47 +401,17 @@ class SqliteStore:
         newest_article_date: dt.date | None,
         sent_at: dt.datetime | None,
         sent_articles: Sequence[SentArticle] = (),
+        briefed_chat: tuple[str, str] | None = None,
     ) -> None:
+        finish = Finish(newest_article_id, newest_article_date, sent_at, tuple(sent_articles),
+                        briefed_chat)
         with self._transaction() as db:
-            db.execute("DELETE FROM deferrals WHERE subscription_id = ?", (subscription_id,))
-            db.execute(
-                "UPDATE subscriptions SET last_local_date = ? WHERE id = ? "
-                "AND (last_local_date IS NULL OR last_local_date < ?)",
-                (local_date.isoformat(), subscription_id, local_date.isoformat()),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO sent_articles VALUES (?, ?, ?)",
-                [(subscription_id, article_id, None if date is None else date.isoformat())
-                 for article_id, date in sent_articles],
-            )
-            if newest_article_id is not None:
-                date = None if newest_article_date is None else newest_article_date.isoformat()
-                # The newest date the chat was sent: a back-dated article must not lower it.
-                db.execute(
-                    "UPDATE subscriptions SET last_article_id = ?, "
-                    "last_article_date = CASE WHEN last_article_date IS NULL "
-                    "OR ? > last_article_date THEN COALESCE(?, last_article_date) "
-                    "ELSE last_article_date END, "
-                    "last_sent_at = COALESCE(?, last_sent_at) WHERE id = ?",
-                    (newest_article_id, date, date,
-                     None if sent_at is None else _stamp(sent_at), subscription_id),
-                )
-            if newest_article_id is not None and sent_at is not None:
-                # Older than this, an article is old news to the chat whether sent or not.
-                forget_before = (sent_at.astimezone(dt.UTC).date() - SENT_KEPT_FOR).isoformat()
-                db.execute(
-                    "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < ?",
-                    (subscription_id, forget_before),
-                )
+            _close_day(db, subscription_id, local_date, finish)
 
     def defer(self, subscription_id: int, until: dt.datetime, reason: str) -> None:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO deferrals VALUES (?, ?, ?)",
                        (subscription_id, _stamp(until), reason))
-
-    def deferrals(self) -> dict[int, dt.datetime]:
-        rows = self._db.execute("SELECT subscription_id, not_before FROM deferrals")
-        return {int(sub_id): dt.datetime.fromisoformat(str(at)) for sub_id, at in rows}
 
     # ChatMemory
 
@@ -457,6 +441,46 @@ class SqliteStore:
                 "VALUES (?, ?, ?, ?, 'import', ?, 'chat', ?)",
                 ((p, c, t.strftime("%H:%M"), z, stamp, stamp) for p, c, t, z in rows),
             )
+
+
+def _close_day(db: sqlite3.Connection, subscription_id: int, local_date: dt.date,
+               finish: Finish) -> None:
+    """`Ledger.finish_briefing`, inside the caller's write transaction."""
+    day = local_date.isoformat()
+    date = None if finish.newest_article_date is None else finish.newest_article_date.isoformat()
+    sent_at = None if finish.sent_at is None else _stamp(finish.sent_at)
+    db.execute("DELETE FROM deferrals WHERE subscription_id = ?", (subscription_id,))
+    # The day only moves forward; the newest date the chat was sent only rises (a back-dated
+    # article must not lower it); with no newest article, what the chat was sent stays as is.
+    db.execute(
+        "UPDATE subscriptions SET "
+        "last_local_date = CASE WHEN last_local_date IS NULL OR last_local_date < :day "
+        "THEN :day ELSE last_local_date END, "
+        "last_article_id = COALESCE(:newest, last_article_id), "
+        "last_article_date = CASE WHEN :newest IS NOT NULL AND (last_article_date IS NULL "
+        "OR :date > last_article_date) THEN COALESCE(:date, last_article_date) "
+        "ELSE last_article_date END, "
+        "last_sent_at = CASE WHEN :newest IS NOT NULL THEN COALESCE(:sent_at, last_sent_at) "
+        "ELSE last_sent_at END "
+        "WHERE id = :id",
+        {"day": day, "newest": finish.newest_article_id, "date": date, "sent_at": sent_at,
+         "id": subscription_id},
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO sent_articles VALUES (?, ?, ?)",
+        [(subscription_id, article_id, None if when is None else when.isoformat())
+         for article_id, when in finish.sent_articles],
+    )
+    if finish.newest_article_id is not None and finish.sent_at is not None:
+        # Older than this, an article is old news to the chat whether sent or not.
+        forget_before = (finish.sent_at.astimezone(dt.UTC).date() - SENT_KEPT_FOR).isoformat()
+        db.execute(
+            "DELETE FROM sent_articles WHERE subscription_id = ? AND article_date < ?",
+            (subscription_id, forget_before),
+        )
+    if finish.briefed_chat is not None and finish.newest_article_id is not None:
+        db.execute("INSERT OR REPLACE INTO chat_memory VALUES (?, ?, ?)",
+                   (*finish.briefed_chat, finish.newest_article_id))
 
 
 def _follow(moves: dict[str, str], chat_id: str) -> str:
