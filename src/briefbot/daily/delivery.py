@@ -33,7 +33,8 @@ from briefbot.errors import (
 )
 from briefbot.messages import Reply
 from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
-from briefbot.store import BriefingProgress, Finish, Ledger, Subscription, SubscriptionStore
+from briefbot.store import Ledger, Subscription, SubscriptionStore
+from briefbot.store.records import BriefingProgress, Finish
 
 log = logging.getLogger(__name__)
 

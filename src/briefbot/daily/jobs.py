@@ -12,7 +12,8 @@ from typing import Literal
 from briefbot.articles import Article
 from briefbot.daily.schedule import Due
 from briefbot.errors import ChatUnavailable, RateLimited, TemporaryFailure
-from briefbot.store import Finish, Subscription
+from briefbot.store import Subscription
+from briefbot.store.records import Finish
 
 
 @dataclass(frozen=True, slots=True)

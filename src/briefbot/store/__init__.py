@@ -10,32 +10,18 @@ from briefbot.config import Config
 from briefbot.errors import StorageError
 from briefbot.store.migrations import MIGRATIONS
 from briefbot.store.protocols import ChatMemory, Ledger, Store, SubscriptionStore
-from briefbot.store.records import (
-    SENT_KEPT_FOR,
-    BriefingProgress,
-    ClaimResult,
-    Finish,
-    SentArticle,
-    Source,
-    Subscription,
-)
-from briefbot.store.sqlite import SqliteStore, immediate_transaction
+from briefbot.store.records import Subscription
+from briefbot.store.sqlite import SqliteStore
 
+# The rest of the values (BriefingProgress, Finish, ...) are in `store.records`.
 __all__ = [
     "MIGRATIONS",
-    "SENT_KEPT_FOR",
-    "BriefingProgress",
     "ChatMemory",
-    "ClaimResult",
-    "Finish",
     "Ledger",
-    "SentArticle",
-    "Source",
     "SqliteStore",
     "Store",
     "Subscription",
     "SubscriptionStore",
-    "immediate_transaction",
     "open_store",
 ]
 
