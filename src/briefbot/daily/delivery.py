@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -33,13 +33,11 @@ from briefbot.errors import (
 )
 from briefbot.messages import Reply
 from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
+from briefbot.ports import Clock, Sleep, utc_now
 from briefbot.store import Ledger, Subscription, SubscriptionStore
 from briefbot.store.records import BriefingProgress, Finish
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
-Sleep = Callable[[float], Awaitable[None]]
 
 # A subscriber back from a long silence gets the newest ten headlines, not a wall of them.
 MAX_DIGEST_ARTICLES = 10
@@ -81,10 +79,6 @@ def _upcoming(subs: Sequence[Subscription], now: dt.datetime) -> set[dt.datetime
     # Many subscriptions share a time and zone: work each pair out once.
     times = {next_due(at, zone, now) for at, zone in {(s.time, s.timezone) for s in subs}}
     return times | {s.not_before for s in subs if s.not_before is not None and s.not_before > now}
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def compose_briefing(articles: Sequence[Article]) -> Reply:

@@ -16,15 +16,12 @@ from briefbot.daily.schedule import (
     zone_suggestion,
 )
 from briefbot.messages import Incoming, Notice, Reply
+from briefbot.ports import Clock, utc_now
 from briefbot.store import Subscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
 EXAMPLE = "/subscribe 07:30 Europe/Berlin"
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def format_local(instant: dt.datetime, zone_name: str) -> str:
@@ -46,7 +43,7 @@ class SubscriptionService:
         default_timezone: str,
         on_change: Callable[[], None] = lambda: None,
         *,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Clock = utc_now,
         catch_up: dt.timedelta = dt.timedelta(hours=2),
     ) -> None:
         self._store = store
@@ -186,6 +183,7 @@ def _clip(word: str, limit: int = 40) -> str:
 
 
 def sync_config_subscriptions(store: SubscriptionStore, config: Config, now: dt.datetime) -> None:
-    """Upsert every channel listed in config.yaml; drop config subscriptions no longer listed."""
-    store.sync_config_channels("telegram", config.telegram.channels, now)
-    store.sync_config_channels("discord", config.discord.channels, now)
+    """Upsert every channel each platform's section of config.yaml lists; drop config
+    subscriptions no longer listed."""
+    for settings in config.platforms:
+        store.sync_config_channels(settings.platform, settings.channels, now)
