@@ -1,2 +1,3 @@
 """Daily briefings: when each is due (`schedule`, pure), the chat commands that set them
-(`subscriptions`) and the one scheduler that sends them exactly once (`delivery`)."""
+(`subscriptions`), a briefing job and what each send outcome records (`jobs`), and the one
+scheduler that sends each part exactly once (`delivery`)."""
