@@ -284,6 +284,8 @@ class Conversation:
         if answer.found and article is not None:
             # Say which article the quote is from: the chat may have been briefed on another.
             answer = replace(answer, headline=headline_of(article))
-            # And follow-ups ("what did he say?") go to the article just quoted.
-            self.memory.remember_briefed(incoming.platform, incoming.chat_id, article.id)
+            # And follow-ups ("what did he say?") go to the article just quoted (a write only
+            # when that changes: most follow-ups stay on the same article).
+            if article.id != last:
+                self.memory.remember_briefed(incoming.platform, incoming.chat_id, article.id)
         return answer
