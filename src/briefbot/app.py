@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from briefbot.adapters.base import Adapter
+from briefbot.adapters.base import STOP_GRACE_SECONDS, Adapter
 from briefbot.adapters.console_adapter import ConsoleAdapter
 from briefbot.articles import ContentProblem, Library, ReloadReport
 from briefbot.budget import Budget
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from briefbot.qa.reader import Reader
 
 log = logging.getLogger("briefbot.app")
-STOP_GRACE_SECONDS = 5.0
 EXIT_RETRY = 3  # send-due: something stayed due (platform down, temporary failures); run again
 START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 60.0

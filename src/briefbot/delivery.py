@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from briefbot.adapters.base import Adapter
+from briefbot.adapters.base import STOP_GRACE_SECONDS, Adapter
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
 from briefbot.conversation import Reply
@@ -154,7 +154,7 @@ class Delivery:
         sleep: Sleep = asyncio.sleep,
         max_wait: dt.timedelta = MAX_WAIT,
         renew_every: float | None = None,
-        stop_grace: float = 5.0,
+        stop_grace: float = STOP_GRACE_SECONDS,
     ) -> None:
         self._store = store
         self._library = library

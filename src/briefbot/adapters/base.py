@@ -10,6 +10,11 @@ from briefbot.messages import Incoming, Reply
 # What an adapter calls for each message a person sends: the core answers with replies.
 Handler = Callable[[Incoming], Awaitable[Sequence[Reply]]]
 
+# At a stop (SIGTERM, Ctrl+C), what is in progress gets this many seconds to finish: replies
+# being answered, messages of a delivery pass being sent, the Q&A warm-up thread. Then it is
+# cut off and left for the next start.
+STOP_GRACE_SECONDS = 5.0
+
 
 class ChatEvents(Protocol):
     """What the core wants to hear about a chat while replying (not only while delivering)."""

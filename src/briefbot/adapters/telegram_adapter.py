@@ -41,7 +41,7 @@ from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
 from briefbot import commands
-from briefbot.adapters.base import ChatEvents, Handler
+from briefbot.adapters.base import STOP_GRACE_SECONDS, ChatEvents, Handler
 from briefbot.config import TELEGRAM_TOKEN_ENV, TelegramConfig
 from briefbot.errors import (
     ChatMoved,
@@ -88,7 +88,6 @@ UPDATE_CONCURRENCY = 32  # chats served at once; each chat's own messages stay i
 # Messages of one chat waiting for their turn (with the one being answered); more are dropped
 # on arrival, so a flooding chat holds at most this many of the UPDATE_CONCURRENCY slots.
 MAX_WAITING_PER_CHAT = 16
-STOP_GRACE_SECONDS = 5.0  # at stop, replies in progress get this long before they are cut
 POLL_TIMEOUT_SECONDS = 10
 HTTP_TIMEOUT_SECONDS = 10.0
 # Telegram can take tens of seconds to answer sendMessage under load; giving up sooner only
