@@ -137,6 +137,13 @@ class App:
         if self._stop is not None:
             self._stop.set()
 
+    def _platform_failed(self, error: ConfigError) -> None:
+        """A platform refused the bot while it ran (a revoked token; the adapter logged it):
+        stop, and exit 2 as a rejected token at start does."""
+        self.exit_code = 2
+        if self._stop is not None:
+            self._stop.set()
+
     def _subscriptions_changed(self) -> None:
         if self.delivery is not None:
             self.delivery.wake()
@@ -147,8 +154,13 @@ class App:
         if self.config.telegram.token is not None:
             from briefbot.adapters.telegram_adapter import TelegramAdapter
 
+            database = self.config.database
             adapters["telegram"] = TelegramAdapter(
-                self.config.telegram, self.handle, self.subscriptions, receive=receive
+                self.config.telegram, self.handle, self.subscriptions, receive=receive,
+                on_fatal=self._platform_failed,
+                # Beside the database, like SQLite's -wal and -shm files: the messages a stop
+                # answered that Telegram sends again, so the next start does not answer twice.
+                answered_file=database.with_name(f"{database.name}-telegram.json"),
             )
         if self.config.discord.token is not None:
             from briefbot.adapters.discord_adapter import DiscordAdapter
