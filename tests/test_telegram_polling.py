@@ -1,6 +1,6 @@
 """The Telegram adapter's own long polling, end to end against FakeTelegram: the getUpdates offset
 passes an update only once it is answered, so a stop loses nothing and a restart answers nothing
-twice; getUpdates failures are waited out."""
+twice; getUpdates failures are waited out; 429s hold only their own chat."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from briefbot.adapters.telegram_adapter import (
 )
 from briefbot.config import Secret, TelegramConfig
 from briefbot.conversation import Incoming, Notice, Reply
-from briefbot.errors import ConfigError
+from briefbot.errors import ConfigError, RateLimited
 from fakes.fake_telegram import FakeTelegram
 
 BOT = "briefbot_test_bot"
@@ -229,3 +229,60 @@ async def test_a_token_revoked_while_polling_stops_the_bot_with_a_clear_error(
         "TELEGRAM_BOT_TOKEN was rejected by the Telegram server; check the token from @BotFather"
     ]
     assert len([c for c in fake.calls_to("getUpdates") if c.params.get("timeout")]) == 1
+
+
+# --- 429s ------------------------------------------------------------------------------------
+
+
+async def test_a_429_the_bot_handles_is_logged_as_a_warning_not_an_error(
+    fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.inject("retry_after", times=None, retry_after=1)
+    adapter = adapter_for(fake, Slow())
+    await adapter.start()
+    try:
+        fake.push_message("q", chat_id=7)
+        await fake.wait_for_calls("sendMessage", 4, timeout=10)
+        await asyncio.sleep(0.2)
+    finally:
+        await adapter.stop()
+    # before: PTB's limiter logged "Rate limit hit after maximum of 3 retries" with a traceback
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "reply not delivered: Telegram rate limit still in force" in warning.getMessage()
+
+
+async def test_a_short_429_in_one_group_holds_that_group_only(fake: FakeTelegram) -> None:
+    """Telegram's 429s for a group are that group's: the other chats are served meanwhile."""
+    busy, other = -1001, -1002
+    fake.add_chat(busy, "supergroup")
+    fake.add_chat(other, "supergroup")
+    fake.inject("retry_after", chat_id=busy, retry_after=4)
+    adapter = adapter_for(fake, Slow(), receive=False)
+    await adapter.start()
+    try:
+        held = asyncio.create_task(adapter.send_part(str(busy), "first"))
+        await fake.wait_for_calls("sendMessage")  # the busy group got its 429 ...
+        await asyncio.sleep(0.3)  # ... and the bot has read it
+        async with asyncio.timeout(2):  # before: every chat waited the 4 s out
+            await adapter.send_part(str(other), "second")
+        assert fake.messages_to(busy) == []  # still held
+        await held
+    finally:
+        await adapter.stop()
+    assert [m.parsed_text for m in fake.messages_to(busy)] == ["first"]
+
+
+async def test_a_429_too_long_to_wait_is_raised_at_once(fake: FakeTelegram) -> None:
+    fake.add_chat(-1001, "supergroup")
+    fake.inject("retry_after", chat_id=-1001, times=None, retry_after=3600)
+    adapter = adapter_for(fake, Slow(), receive=False)
+    await adapter.start()
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(RateLimited) as caught:
+                await adapter.send_part("-1001", "briefing")
+    finally:
+        await adapter.stop()
+    assert caught.value.retry_after == 3600
+    assert len(fake.calls_to("sendMessage")) == 1

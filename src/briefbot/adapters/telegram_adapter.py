@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
     Chat,
@@ -35,7 +36,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction, FloodLimit, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -47,7 +48,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import AIORateLimiter, ExtBot, Updater
+from telegram.ext import BaseRateLimiter, ExtBot, Updater
 from telegram.request import HTTPXRequest
 
 from briefbot import commands
@@ -77,11 +78,12 @@ OUR_COMMANDS = frozenset(commands.BY_NAME)
 # 5xx and timeouts: tries per message, and the first pause (doubling after each try).
 SEND_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.25
-# AIORateLimiter waits out this many 429s (retry_after each) before send_part gives up.
+# A chat that got a short 429 is held for its retry_after and tried again, this many times at
+# most before send_part gives up (RateLimited).
 RATE_LIMIT_RETRIES = 3
-# The longest 429 waited out inside a send. PTB's limiter holds *every* request while it waits,
-# so a `retry_after: 3600` would freeze all chats for an hour; longer waits are raised as
-# RateLimited at once and the caller leaves that chat due until the time Telegram gave.
+# The longest 429 waited out inside a send. Longer waits are raised as RateLimited at once and
+# the caller leaves that chat due until the time Telegram gave: a send never holds its chat (or
+# a delivery worker) for an hour.
 MAX_RETRY_AFTER_SECONDS = 30.0
 # A sendMessage whose answer did not arrive in time may still have been delivered: it is sent
 # once more at most (a reader may then see it twice), and counted.
@@ -94,6 +96,8 @@ UNCERTAIN_RETRIES = 1
 # msg/s on bench/broadcast.py; this holds 29+ on loopback, 0 lost and 0 twice.
 OVERALL_PER_WINDOW = 30
 WINDOW_SECONDS = 1.0
+# Telegram's own limit in one group or channel: 20 messages a minute.
+GROUP_PER_MINUTE = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP
 # Messages of one chat waiting for their turn (with the one being answered); more are dropped
 # on arrival, so a flooding chat never holds more than this many of the updates fetched.
 MAX_WAITING_PER_CHAT = 16
@@ -129,6 +133,8 @@ _REJECTED_TOKEN = (
 _CHAT_ID = re.compile(r"-?\d+")
 _TOPIC = re.compile(r"\d+")
 _TOPIC_GONE = re.compile(r"(?i)message thread not found|topic_closed|topic_deleted")
+# Groups and channels kept apart by the group limiter before idle ones are forgotten.
+_MAX_GROUP_LIMITERS = 512
 
 
 # --- token redaction -------------------------------------------------------------------------
@@ -145,14 +151,6 @@ def install_token_redaction(token: str) -> None:
 
 
 # --- rate limiting ---------------------------------------------------------------------------
-
-
-class _LongRetryAfter(Exception):
-    """Carries a RetryAfter past AIORateLimiter's retry loop (which only catches RetryAfter)."""
-
-    def __init__(self, original: RetryAfter) -> None:
-        super().__init__(str(original))
-        self.original = original
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -208,47 +206,92 @@ class SendWindow:
         self._changed.set()
 
 
-class CappedRateLimiter(AIORateLimiter):
-    """AIORateLimiter that waits out only short 429s; a longer one is raised to the caller at once.
+class ChatRateLimiter(BaseRateLimiter[int]):
+    """Paces requests to chats; a 429 holds only the chat that got it.
 
-    Waits of at most `max_wait` seconds pause every request, as PTB does (a 429 may be
-    bot-wide); a longer one leaves the other chats free to be served. Requests to a chat are
-    paced overall by `window` (PTB's own overall limiter is not used); PTB's per-group limit
-    still applies.
+    A request that names a chat (`chat_id`) waits while that chat is held, then for its group's
+    leaky bucket (`group_per_minute` a minute in a group or channel, aiolimiter as in PTB's
+    AIORateLimiter), then for `window` (the bot's overall limit). A 429 of at most `max_wait`
+    seconds holds that chat for the `retry_after` Telegram gave and retries, `max_retries`
+    times at most (or `rate_limit_args`); then, or at once for a longer wait, the RetryAfter
+    goes to the caller, which logs it: nothing here logs above INFO.
+
+    Why per chat: `window` keeps the bot under Telegram's overall limit by itself, so a 429 on
+    a request to a chat is that chat's own limit (Telegram limits each group, and each private
+    chat, on its own). PTB's AIORateLimiter held every request of the bot for it, so one busy
+    group paused all of them. Should Telegram throttle the whole bot after all, each chat stops
+    at its own first 429: none waits longer than Telegram asked, for one refused request a chat.
+    Requests that name no chat (getMe, setMyCommands) are neither paced nor retried here.
     """
 
     def __init__(self, *, max_wait: float = MAX_RETRY_AFTER_SECONDS,
-                 window: SendWindow | None = None, **kwargs: Any) -> None:
-        super().__init__(overall_max_rate=0, **kwargs)
+                 window: SendWindow | None = None, max_retries: int = RATE_LIMIT_RETRIES,
+                 group_per_minute: float = GROUP_PER_MINUTE) -> None:
         self.max_wait = max_wait
         self.window = window or SendWindow(OVERALL_PER_WINDOW, WINDOW_SECONDS)
+        self.max_retries = max_retries
+        self.group_per_minute = group_per_minute
+        self._groups: dict[str, AsyncLimiter] = {}
+        self._held_until: dict[str, float] = {}  # chat -> monotonic time its 429 ends
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
 
     async def process_request(
         self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: int | None,
-    ) -> Any:
-        max_wait = self.max_wait
-        window = self.window if data.get("chat_id") is not None else contextlib.nullcontext()
-
-        async def capped(*call_args: Any, **call_kwargs: Any) -> Any:
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        if chat_id is None:
+            return await callback(*args, **kwargs)
+        chat = str(chat_id)
+        retries = self.max_retries if rate_limit_args is None else rate_limit_args
+        attempt = 0
+        while True:
+            await self._wait_while_held(chat)
             try:
-                async with window:
-                    return await callback(*call_args, **call_kwargs)
+                async with self._group(chat), self.window:
+                    return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                if retry_after_seconds(exc) > max_wait:
-                    raise _LongRetryAfter(exc) from None
-                raise
+                wait = retry_after_seconds(exc)
+                if wait > self.max_wait or attempt >= retries:
+                    raise
+                attempt += 1
+                self._held_until[chat] = max(self._held_until.get(chat, 0.0),
+                                             time.monotonic() + wait)
+                log.info("Telegram chat %s: %s to %s; holding this chat %.0f s (try %d of %d)",
+                         chat, exc.message, endpoint, wait, attempt, retries)
 
-        try:
-            return await super().process_request(capped, args, kwargs, endpoint, data,
-                                                 rate_limit_args)
-        except _LongRetryAfter as long_wait:
-            raise long_wait.original from None
+    async def _wait_while_held(self, chat: str) -> None:
+        while (until := self._held_until.get(chat)) is not None:
+            left = until - time.monotonic()
+            if left <= 0:
+                del self._held_until[chat]
+                return
+            await asyncio.sleep(left)
+
+    def _group(self, chat: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The leaky bucket of a group or channel (a negative id or an @name); none for a
+        private chat. Buckets with all their capacity back are forgotten when there are many."""
+        private = _CHAT_ID.fullmatch(chat) is not None and not chat.startswith("-")
+        if private or not self.group_per_minute:
+            return contextlib.nullcontext()
+        limiter = self._groups.get(chat)
+        if limiter is None:
+            if len(self._groups) >= _MAX_GROUP_LIMITERS:
+                for key, idle in list(self._groups.items()):
+                    if idle.has_capacity(idle.max_rate):
+                        del self._groups[key]
+            limiter = self._groups[chat] = AsyncLimiter(self.group_per_minute, 60)
+        return limiter
 
 
 def _uncertain(error: NetworkError) -> bool:
@@ -627,7 +670,7 @@ class TelegramAdapter:
             token,
             request=self._requests[0],
             get_updates_request=self._requests[1],
-            rate_limiter=CappedRateLimiter(
+            rate_limiter=ChatRateLimiter(
                 max_wait=self.max_retry_after,
                 window=SendWindow(OVERALL_PER_WINDOW, WINDOW_SECONDS),
                 max_retries=RATE_LIMIT_RETRIES,
