@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,13 @@ def _new_since(sub: Subscription) -> dt.date | None:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def clock_from(at: dt.datetime) -> Clock:
+    """A clock that reads `at` now and runs on in real time: a pass "at" a given time (send-due
+    --at) claims, records and defers by its own time line, as one at the real time does."""
+    started = time.monotonic()
+    return lambda: at + dt.timedelta(seconds=time.monotonic() - started)
 
 
 def compose_briefing(articles: Sequence[Article]) -> Reply:
@@ -693,7 +701,7 @@ async def send_due(
     written before returning if storage recovers within `record_tries` (seconds between tries);
     any left are logged one by one, since they live only in this process's memory.
     """
-    delivery = Delivery(store, library, adapters, catch_up=catch_up)
+    delivery = Delivery(store, library, adapters, catch_up=catch_up, clock=clock_from(at))
     report = await delivery.run_pass(at, stop)
     for pause in record_tries:
         if not delivery.record_unrecorded():
