@@ -72,7 +72,8 @@ async def wait_for(condition: object, seconds: float) -> bool:
     return False
 
 
-async def bench(questions: int, groups: int, stop_after: int, code: Path | None) -> int:
+async def bench(questions: int, groups: int, stop_after: int, code: Path | None,
+                show_log: bool) -> int:
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.yaml"
         log = Path(folder) / "briefbot.log"
@@ -110,6 +111,7 @@ async def bench(questions: int, groups: int, stop_after: int, code: Path | None)
             stream.close()  # type: ignore[attr-defined]
             after = answered(fake) - before
             every = answered(fake)
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     print(f"== {questions} questions queued in {groups} groups, SIGTERM after "
           f"{stop_after} answers{'' if reached else ' (never reached: stopped after 120 s)'}"
           f" ({'code in ' + str(code) if code else 'this checkout'})")
@@ -120,6 +122,11 @@ async def bench(questions: int, groups: int, stop_after: int, code: Path | None)
     lost = [q for q in asked if q not in every]
     twice = sum(1 for q in asked if every[q] > 1)
     print(f"   lost (never answered): {len(lost)}; answered more than once: {twice}")
+    if show_log:
+        print("   the bot's log, stopping and starting:")
+        for line in lines:
+            if any(word in line for word in ("stop", "serving", "left", "SIGTERM")):
+                print(f"     {line[:160]}")
     return 0 if not lost and not twice else 1
 
 
@@ -130,8 +137,11 @@ def main() -> int:
     parser.add_argument("--stop-after", type=int, default=100)
     parser.add_argument("--code", type=Path, default=None,
                         help="a checkout whose src/ is run instead of this one's")
+    parser.add_argument("--show-log", action="store_true",
+                        help="print the bot's log lines about starting and stopping")
     args = parser.parse_args()
-    return asyncio.run(bench(args.questions, args.groups, args.stop_after, args.code))
+    return asyncio.run(bench(args.questions, args.groups, args.stop_after, args.code,
+                             args.show_log))
 
 
 if __name__ == "__main__":
