@@ -169,12 +169,27 @@ def test_answered_updates_are_remembered_only_for_the_same_bot_and_a_day(tmp_pat
     memory = AnsweredAhead(tmp_path / "answered.json")
     now = time.time()
     assert memory.save(42, frozenset({7, 9}), now)
-    assert memory.load(42, now + 60) == {7, 9}
-    assert memory.load(43, now + 60) == frozenset()  # another bot's update ids
-    assert memory.load(42, now + 25 * 3600) == frozenset()  # Telegram kept them a day at most
+    assert memory.load(42, now + 60) == ({7, 9}, now)
+    assert memory.load(43, now + 60)[0] == frozenset()  # another bot's update ids
+    assert memory.load(42, now + 25 * 3600)[0] == frozenset()  # Telegram keeps them a day
     assert memory.save(42, frozenset(), now) and not memory.path.exists()
     memory.path.write_text("{not json")
-    assert memory.load(42, now) == frozenset()
+    assert memory.load(42, now)[0] == frozenset()
+
+
+async def test_a_stop_before_anything_was_fetched_keeps_what_was_remembered(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    remembered = tmp_path / "answered.json"
+    saved_at = time.time() - 60
+    AnsweredAhead(remembered).save(fake.bot_id, frozenset({5, 6}), saved_at)
+    fake.inject("server_error", method="getUpdates", times=None)  # Telegram is down
+    adapter = adapter_for(fake, Slow(), answered_file=remembered,
+                          poll_backoff=Backoff(0.01, 0.05))
+    await adapter.start()
+    await fake.wait_for_calls("getUpdates", 2)
+    await adapter.stop()
+    assert AnsweredAhead(remembered).load(fake.bot_id, time.time()) == ({5, 6}, saved_at)
 
 
 # --- getUpdates failures ---------------------------------------------------------------------

@@ -344,7 +344,8 @@ class UpdateWindow:
     def __init__(self) -> None:
         self._open: set[int] = set()
         self._next = 0  # one past the newest update_id taken
-        self._answered: set[int] = set()  # answered ids at or above the offset
+        self.acknowledged = 0  # the last offset Telegram answered a getUpdates for
+        self._answered: set[int] = set()  # answered ids Telegram has not forgotten
         self.moved = asyncio.Event()  # set whenever the offset advances
 
     @property
@@ -359,7 +360,7 @@ class UpdateWindow:
 
     @property
     def answered_ahead(self) -> frozenset[int]:
-        """Answered updates at or above the offset: Telegram sends them again after a stop."""
+        """Answered updates at or above the acknowledged offset: Telegram sends them again."""
         return frozenset(self._answered)
 
     def is_new(self, update_id: int) -> bool:
@@ -375,10 +376,14 @@ class UpdateWindow:
         self._open.discard(update_id)
         if answered:
             self._answered.add(update_id)
-        offset = self.offset
-        if offset != before:
-            self._answered = {i for i in self._answered if i >= offset}
+        if self.offset != before:
             self.moved.set()
+
+    def acknowledge(self, offset: int) -> None:
+        """Telegram answered a getUpdates sent with `offset`: it forgot every update below."""
+        if offset > self.acknowledged:
+            self.acknowledged = offset
+            self._answered = {i for i in self._answered if i >= offset}
 
 
 class AnsweredAhead:
@@ -394,32 +399,34 @@ class AnsweredAhead:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def load(self, bot_id: int, now: float) -> frozenset[int]:
-        """The update ids answered before the last stop (empty if none, or none usable)."""
+    def load(self, bot_id: int, now: float) -> tuple[frozenset[int], float]:
+        """The update ids answered before the last stop, and when they were saved (Unix
+        seconds); no ids if there are none, or none usable at `now`."""
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return frozenset()
+            return frozenset(), now
         except (OSError, ValueError) as exc:
             log.warning("Telegram: cannot read %s (%s); messages answered before the last stop "
                         "may be answered again", self.path, exc)
-            return frozenset()
+            return frozenset(), now
         ids = saved.get("update_ids") if isinstance(saved, dict) else None
         saved_at = saved.get("saved_at") if isinstance(saved, dict) else None
         if (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)
                 or not isinstance(saved_at, (int, float)) or saved.get("bot_id") != bot_id
                 or not 0 <= now - saved_at <= ANSWERED_KEPT_SECONDS):
-            return frozenset()
-        return frozenset(ids)
+            return frozenset(), now
+        return frozenset(ids), float(saved_at)
 
-    def save(self, bot_id: int, update_ids: frozenset[int], now: float) -> bool:
-        """Replace the file with `update_ids` (none: remove it); False (logged) if that failed."""
+    def save(self, bot_id: int, update_ids: frozenset[int], saved_at: float) -> bool:
+        """Replace the file with `update_ids`, answered since `saved_at` (Unix seconds; none:
+        remove the file); False (logged) if that failed."""
         try:
             if not update_ids:
                 self.path.unlink(missing_ok=True)
                 return True
             partial = self.path.with_name(self.path.name + ".partial")
-            partial.write_text(json.dumps({"bot_id": bot_id, "saved_at": now,
+            partial.write_text(json.dumps({"bot_id": bot_id, "saved_at": saved_at,
                                            "update_ids": sorted(update_ids)}), encoding="utf-8")
             os.replace(partial, self.path)
         except OSError as exc:
@@ -481,7 +488,8 @@ class TelegramAdapter:
         # Where a stop remembers the updates it answered above the offset (None: nowhere, so
         # the next start answers those again).
         self.answered = AnsweredAhead(answered_file) if answered_file is not None else None
-        self._answered_before: frozenset[int] = frozenset()
+        self._answered_before: frozenset[int] = frozenset()  # loaded at start
+        self._answered_before_at = 0.0  # when those were saved (Unix seconds)
         # Sends retried after a timeout that may have delivered them: possible duplicates.
         self.resent_after_timeout = 0
         self._bot: ExtBot[int] | None = None
@@ -524,10 +532,12 @@ class TelegramAdapter:
             raise self._unreachable(exc) from None
         self._bot = bot
         self._stopping = False
+        self._window = UpdateWindow()
         if not self.receive:
             return
         if self.answered is not None and self.config.webhook is None:
-            self._answered_before = self.answered.load(bot.id, time.time())
+            self._answered_before, self._answered_before_at = self.answered.load(bot.id,
+                                                                                 time.time())
         try:
             await self._serve(bot)
         except BaseException:
@@ -591,10 +601,11 @@ class TelegramAdapter:
         if bot is None or self._stopping:
             return
         self._stopping = True
+        polled = self._poller is not None and self._updater is None
         try:
             await self._stop_receiving()
             cut = await self._finish_replies()
-            if self.receive and self.config.webhook is None:
+            if polled:
                 await self._confirm(bot, cut)
         finally:
             self._bot = None
@@ -630,20 +641,26 @@ class TelegramAdapter:
         return len(pending)
 
     async def _confirm(self, bot: ExtBot[int], cut: int) -> None:
-        """Remember the answered updates Telegram will send again, confirm the others (one
-        getUpdates that fetches nothing new: timeout 0, limit 1), and log what is left."""
+        """Confirm the answered updates (one getUpdates that fetches nothing new: timeout 0,
+        limit 1), remember the answered ones Telegram will send again, and log what is left."""
         window = self._window
-        ahead = window.answered_ahead
-        remembered = self.answered is not None and self.answered.save(bot.id, ahead, time.time())
+        offset = window.offset
+        left: int | None = None
         try:
             async with asyncio.timeout(CONFIRM_SECONDS):
-                await bot.get_updates(offset=window.offset or None, limit=1, timeout=0)
+                await bot.get_updates(offset=offset or None, limit=1, timeout=0)
+                window.acknowledge(offset)
                 left = (await bot.get_webhook_info()).pending_update_count
         except (TelegramError, TimeoutError) as exc:
-            log.warning("Telegram: stopped, but could not confirm the answered messages (%s); "
-                        "the next start fetches them again from update %d",
-                        getattr(exc, "message", "no answer in time"), window.offset)
-            return
+            log.warning("Telegram: could not confirm the answered messages at stop (%s); the "
+                        "next start fetches them again from update %d on",
+                        getattr(exc, "message", "no answer in time"), window.acknowledged)
+        # Those answered before the last stop and not fetched since are still to be skipped.
+        carried = {i for i in self._answered_before if i >= window.acknowledged}
+        ahead = window.answered_ahead | carried
+        old = bool(ahead & self._answered_before)
+        remembered = self.answered is not None and self.answered.save(
+            bot.id, ahead, self._answered_before_at if old else time.time())
         if not ahead:
             note = ""
         elif remembered:
@@ -651,8 +668,8 @@ class TelegramAdapter:
         else:
             note = f"; the {len(ahead)} answered ones among them will be answered again"
         log.log(logging.WARNING if cut or (ahead and not remembered) else logging.INFO,
-                "Telegram: stopped; %d updates left for the next start (%d fetched but not "
-                "answered)%s", left, window.open, note)
+                "Telegram: stopped; %s updates left for the next start (%d fetched but not "
+                "answered)%s", "some" if left is None else left, window.open, note)
 
     def _build(self, token: str) -> ExtBot[int]:
         self._requests = (
@@ -707,9 +724,10 @@ class TelegramAdapter:
         while True:
             began = loop.time()
             window.moved.clear()
+            offset = window.offset
             try:
                 updates = await bot.get_updates(
-                    offset=window.offset or None, limit=POLL_LIMIT,
+                    offset=offset or None, limit=POLL_LIMIT,
                     timeout=POLL_TIMEOUT_SECONDS, allowed_updates=list(ALLOWED_UPDATES),
                 )
             except InvalidToken:
@@ -720,6 +738,7 @@ class TelegramAdapter:
             except Exception as exc:  # any failure: wait, say why, go on
                 await asyncio.sleep(self._poll_failed(exc, backoff))
                 continue
+            window.acknowledge(offset)
             if backoff.failures:
                 log.info("Telegram: fetching updates works again")
                 backoff.reset()
