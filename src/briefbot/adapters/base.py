@@ -42,7 +42,8 @@ class Adapter(Protocol):
         """Connect and begin receiving messages (returns once running)."""
 
     async def stop(self) -> None:
-        """Stop receiving and close connections; safe to call twice."""
+        """Stop receiving, let replies in progress finish (STOP_GRACE_SECONDS at most), close
+        connections; safe to call twice."""
 
     def render(self, reply: Reply) -> Sequence[object]:
         """The platform messages for one reply, in sending order."""
