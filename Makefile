@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/qa_eval.py
 	$(BIN)/python bench/qa_speed.py
 	$(BIN)/python bench/telegram_load.py
+	$(BIN)/python bench/telegram_stop.py
 	$(BIN)/python bench/discord_load.py
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/redaction.py --skip-before

@@ -17,7 +17,7 @@ from briefbot.adapters.telegram_adapter import TelegramAdapter
 from briefbot.adapters.telegram_config import TelegramConfig
 from briefbot.config import Secret
 from briefbot.conversation import Incoming, Reply
-from briefbot.daily.delivery import DEFAULT_LEASE, Delivery
+from briefbot.daily.delivery import DEFAULT_LEASE, Delivery, send_due
 from briefbot.errors import OutcomeUnknown
 from briefbot.store import SqliteStore
 from fakes.fake_telegram import FakeTelegram
@@ -330,3 +330,19 @@ async def test_a_send_whose_connection_drops_after_it_was_accepted_is_sent_once_
         await adapter.stop()
     assert len(fake.messages_to(5)) == 2  # before: retried as "surely not sent", four copies
     assert adapter.resent_after_timeout == 1
+
+
+async def test_send_due_at_a_given_time_defers_a_long_429_from_that_time(
+    fake: FakeTelegram, telegram: TelegramAdapter, store: SqliteStore,
+) -> None:
+    """`send-due --at T`: the chat is due again at T + retry_after, not at the real clock's."""
+    fake.add_chat(-1001, "supergroup")
+    fake.inject("retry_after", chat_id=-1001, times=None, retry_after=3600)
+    subscribe_all(store, [-1001])
+    report = await send_due(store, Shelf([story("first", MONDAY)]), {"telegram": telegram}, DUE,
+                            dt.timedelta(hours=2))
+    [not_before] = [s.not_before for s in store.subscriptions() if s.not_before is not None]
+    # before: the real time plus an hour, so a send-due --at T+61min still found it deferred
+    for when in (not_before, report.resume_at):
+        assert when is not None
+        assert DUE + dt.timedelta(hours=1) <= when < DUE + dt.timedelta(hours=1, minutes=1)

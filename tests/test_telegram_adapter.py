@@ -633,7 +633,7 @@ async def test_a_webhook_port_in_use_is_a_clear_config_error_and_nothing_is_left
         adapter = TelegramAdapter(config, conversation.handle)
         with pytest.raises(ConfigError, match=f"telegram.webhook: cannot listen on 127.0.0.1:{port}"):
             await adapter.start()
-    assert adapter._app is None  # stopped and shut down, not left half-started
+    assert adapter._bot is None  # stopped and shut down, not left half-started
 
 
 async def test_handlers_added_later_and_below_root_see_no_token(
@@ -772,11 +772,11 @@ class Held:
 async def test_a_flooding_chat_cannot_hold_the_update_slots_other_chats_need(
     fake: FakeTelegram,
 ) -> None:
-    from briefbot.adapters.telegram_adapter import MAX_WAITING_PER_CHAT, UPDATE_CONCURRENCY
+    from briefbot.adapters.telegram_adapter import MAX_WAITING_PER_CHAT
 
     handler = Held("555")
     async with running(fake, handler):
-        for n in range(UPDATE_CONCURRENCY + 8):
+        for n in range(MAX_WAITING_PER_CHAT + 24):
             fake.push_message(f"question {n}", chat_id=555)
         fake.push_message("/help", chat_id=2)
         # before: chat 2 waited until every one of chat 555's questions had been answered

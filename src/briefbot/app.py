@@ -26,7 +26,7 @@ from briefbot.errors import ConfigError, StorageError, TemporaryFailure
 from briefbot.logs import register_secret
 from briefbot.operations import FeedLoop, RecordingDelivery, record_pass
 from briefbot.platforms import PLATFORMS
-from briefbot.ports import AnyAdapter
+from briefbot.ports import STOP_GRACE_SECONDS, AnyAdapter
 from briefbot.qa import QAIndex, embed
 from briefbot.runstate import RunState
 from briefbot.store import open_store
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from briefbot.qa.reader import Reader
 
 log = logging.getLogger("briefbot.app")
-STOP_GRACE_SECONDS = 5.0
 EXIT_RETRY = 3  # send-due: something stayed due (platform down, temporary failures); run again
 START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 60.0
@@ -139,6 +138,13 @@ class App:
         if self._stop is not None:
             self._stop.set()
 
+    def _platform_failed(self, error: ConfigError) -> None:
+        """A platform refused the bot while it ran (a revoked token; the adapter logged it):
+        stop, and exit 2 as a rejected token at start does."""
+        self.exit_code = 2
+        if self._stop is not None:
+            self._stop.set()
+
     def _subscriptions_changed(self) -> None:
         if self.delivery is not None:
             self.delivery.wake()
@@ -146,7 +152,9 @@ class App:
     def platform_adapters(self, *, receive: bool) -> dict[str, AnyAdapter]:
         """An adapter for every platform with a token (its SDK imported only then)."""
         return {
-            settings.platform: settings.adapter(self.handle, self.subscriptions, receive=receive)
+            settings.platform: settings.adapter(
+                self.handle, self.subscriptions, receive=receive, on_fatal=self._platform_failed,
+                database=self.config.database)
             for settings in self.config.platforms if settings.token is not None
         }
 
@@ -190,13 +198,16 @@ class App:
         finally:
             stop.set()
             warm_stop.set()
-            # Joined, not left to die with the process: onnxruntime aborts the interpreter when
-            # a thread is still inside it at exit. One article takes well under a second.
-            await asyncio.to_thread(warmer.join, STOP_GRACE_SECONDS)
-            # Let a delivery pass that is sending finish its message rather than cut it between
-            # send and ledger write (which would send it again on the next start).
+            # At the same time, one grace for both: the warm-up thread is joined, not left to
+            # die with the process (onnxruntime aborts the interpreter when a thread is still
+            # inside it at exit; one article takes well under a second), and a delivery pass
+            # that is sending finishes its message rather than being cut between send and
+            # ledger write (which would send it again on the next start).
+            joined = asyncio.to_thread(warmer.join, STOP_GRACE_SECONDS)
             if tasks:
-                await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+                await asyncio.gather(joined, asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS))
+            else:
+                await joined
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -13,12 +13,24 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from briefbot.messages import Incoming, Reply
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from briefbot.config_schema import ChannelSchedule, Secret
+    from briefbot.errors import ConfigError
 
 PartT = TypeVar("PartT")
 
 # What an adapter calls for each message a person sends: the core answers with replies.
 Handler = Callable[[Incoming], Awaitable[Sequence[Reply]]]
+
+# At a stop (SIGTERM, Ctrl+C), what is in progress gets this many seconds to finish: replies
+# being answered, messages of a delivery pass being sent, the Q&A warm-up thread. Then it is
+# cut off and left for the next start.
+STOP_GRACE_SECONDS = 5.0
+
+# What an adapter calls when its platform refuses the bot while it runs (a revoked token): the
+# app stops and exits 2, as with a token refused at start. The error says what to fix.
+OnFatal = Callable[["ConfigError"], None]
 
 
 class ChatEvents(Protocol):
@@ -48,7 +60,8 @@ class Adapter(Protocol[PartT]):
         """Connect and begin receiving messages (returns once running)."""
 
     async def stop(self) -> None:
-        """Stop receiving and close connections; safe to call twice."""
+        """Stop receiving, let replies in progress finish (STOP_GRACE_SECONDS at most), close
+        connections; safe to call twice."""
 
     def render(self, reply: Reply) -> Sequence[PartT]:
         """The platform messages for one reply, in sending order."""
@@ -78,9 +91,12 @@ class PlatformConfig(Protocol):
     def channels(self) -> tuple[ChannelSchedule, ...]:
         """The daily briefings config.yaml lists for its chats."""
 
-    def adapter(self, handler: Handler, events: ChatEvents | None, *, receive: bool) -> AnyAdapter:
+    def adapter(self, handler: Handler, events: ChatEvents | None, *, receive: bool,
+                on_fatal: OnFatal | None = None, database: Path | None = None) -> AnyAdapter:
         """An adapter serving this configuration; `receive=False` only sends (`send-due`).
-        The platform's SDK is imported here, so only a platform that is served loads it."""
+        `database`: the SQLite file; an adapter may keep small files of its own across
+        restarts beside it, named "<database>-<platform>.json" (None: nowhere). The platform's
+        SDK is imported here, so only a platform that is served loads it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,6 +327,10 @@ class FakeTelegram:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def pending_update_ids(self) -> list[int]:
+        """The updates Telegram still holds: not confirmed by a getUpdates offset past them."""
+        return [u["update_id"] for u in self._pending]
+
     def messages_to(self, chat_id: int | str) -> list[SentMessage]:
         return [m for m in self.sent_messages if m.chat_id == chat_id]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from briefbot.config_schema import (
@@ -18,7 +19,7 @@ from briefbot.config_schema import (
     refuse_tokens,
 )
 from briefbot.errors import ConfigError
-from briefbot.ports import Adapter, ChatEvents, Handler, Platform
+from briefbot.ports import Adapter, ChatEvents, Handler, OnFatal, Platform
 from briefbot.render import discord
 
 DISCORD = "discord"
@@ -39,8 +40,9 @@ class DiscordConfig:
     guilds: tuple[int, ...] = ()  # sync slash commands to these servers at once (else globally)
     token: Secret | None = field(default=None, repr=False)
 
-    def adapter(self, handler: Handler, events: ChatEvents | None, *,
-                receive: bool) -> Adapter[discord.DiscordMessage]:
+    def adapter(self, handler: Handler, events: ChatEvents | None, *, receive: bool,
+                on_fatal: OnFatal | None = None,
+                database: Path | None = None) -> Adapter[discord.DiscordMessage]:
         from briefbot.adapters.discord_adapter import DiscordAdapter
 
         return DiscordAdapter(self, handler, events, receive=receive)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from briefbot.config_schema import (
@@ -19,7 +20,7 @@ from briefbot.config_schema import (
     refuse_tokens,
 )
 from briefbot.errors import ConfigError
-from briefbot.ports import Adapter, ChatEvents, Handler, Platform
+from briefbot.ports import Adapter, ChatEvents, Handler, OnFatal, Platform
 from briefbot.render import telegram
 
 TELEGRAM = "telegram"
@@ -49,11 +50,16 @@ class TelegramConfig:
     webhook: WebhookConfig | None = None
     token: Secret | None = field(default=None, repr=False)
 
-    def adapter(self, handler: Handler, events: ChatEvents | None, *,
-                receive: bool) -> Adapter[telegram.TelegramHTML]:
+    def adapter(self, handler: Handler, events: ChatEvents | None, *, receive: bool,
+                on_fatal: OnFatal | None = None,
+                database: Path | None = None) -> Adapter[telegram.TelegramHTML]:
         from briefbot.adapters.telegram_adapter import TelegramAdapter
 
-        return TelegramAdapter(self, handler, events, receive=receive)
+        # The messages a stop answered that Telegram sends again, so the next start does not
+        # answer them twice (see TelegramAdapter).
+        answered = database.with_name(f"{database.name}-telegram.json") if database else None
+        return TelegramAdapter(self, handler, events, receive=receive, on_fatal=on_fatal,
+                               answered_file=answered)
 
 
 def parse(value: object, environ: Mapping[str, str], default_zone: str) -> TelegramConfig:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,8 @@ from briefbot.errors import (
     TemporaryFailure,
 )
 from briefbot.messages import Reply
+from briefbot.ports import STOP_GRACE_SECONDS, Clock, Sleep, utc_now
 from briefbot.ports import AnyAdapter as Adapter  # an adapter of any platform
-from briefbot.ports import Clock, Sleep, utc_now
 from briefbot.store import Ledger, Subscription, SubscriptionStore
 from briefbot.store.records import BriefingProgress, Finish
 
@@ -79,6 +80,13 @@ def _upcoming(subs: Sequence[Subscription], now: dt.datetime) -> set[dt.datetime
     # Many subscriptions share a time and zone: work each pair out once.
     times = {next_due(at, zone, now) for at, zone in {(s.time, s.timezone) for s in subs}}
     return times | {s.not_before for s in subs if s.not_before is not None and s.not_before > now}
+
+
+def clock_from(at: dt.datetime) -> Clock:
+    """A clock that reads `at` now and runs on in real time: a pass "at" a given time (send-due
+    --at) claims, records and defers by its own time line, as one at the real time does."""
+    started = time.monotonic()
+    return lambda: at + dt.timedelta(seconds=time.monotonic() - started)
 
 
 def compose_briefing(articles: Sequence[Article]) -> Reply:
@@ -174,7 +182,7 @@ class Delivery:
         sleep: Sleep = asyncio.sleep,
         max_wait: dt.timedelta = MAX_WAIT,
         renew_every: float | None = None,
-        stop_grace: float = 5.0,
+        stop_grace: float = STOP_GRACE_SECONDS,
     ) -> None:
         """Delivery through `adapters` (platform name -> adapter) from `library`'s articles.
 
@@ -720,7 +728,7 @@ async def send_due(
     written before returning if storage recovers within `record_tries` (seconds between tries);
     any left are logged one by one, since they live only in this process's memory.
     """
-    delivery = Delivery(store, library, adapters, catch_up=catch_up)
+    delivery = Delivery(store, library, adapters, catch_up=catch_up, clock=clock_from(at))
     report = await delivery.run_pass(at, stop)
     for pause in record_tries:
         if not delivery.record_unrecorded():
