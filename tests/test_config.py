@@ -27,7 +27,7 @@ def test_the_shipped_config_yaml_is_valid() -> None:
 
 def test_missing_file_gives_defaults_unless_it_was_asked_for(tmp_path: Path) -> None:
     config = load_config(tmp_path / "absent.yaml", environ={})
-    assert config.timezone == "UTC" and config.telegram.token is None
+    assert config.timezone == "UTC" and config.platform("telegram").token is None
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "absent.yaml", environ={}, required=True)
 
@@ -46,9 +46,9 @@ discord:
   channels: [{channel_id: 123, time: "08:00", timezone: America/New_York}]
 """)
     config = load_config(path, environ={})
-    (tg,) = config.telegram.channels
+    (tg,) = config.platform("telegram").channels
     assert (tg.chat_id, tg.time, tg.timezone) == ("@news", dt.time(7, 30), "Europe/Berlin")
-    (dc,) = config.discord.channels
+    (dc,) = config.platform("discord").channels
     assert (dc.chat_id, dc.timezone) == ("123", "America/New_York")
 
 
@@ -80,9 +80,9 @@ def test_tokens_come_from_the_environment_and_never_show_in_reprs(tmp_path: Path
         _config(tmp_path, "{}\n"),
         environ={"TELEGRAM_BOT_TOKEN": TOKEN, "DISCORD_BOT_TOKEN": "  "},
     )
-    assert config.telegram.token is not None and config.telegram.token.reveal() == TOKEN
-    assert config.discord.token is None  # blank means unset
-    for text in (repr(config), str(config), repr(config.telegram), repr(config.telegram.token)):
+    assert config.platform("telegram").token is not None and config.platform("telegram").token.reveal() == TOKEN
+    assert config.platform("discord").token is None  # blank means unset
+    for text in (repr(config), str(config), repr(config.platform("telegram")), repr(config.platform("telegram").token)):
         assert TOKEN not in text
 
 
@@ -172,8 +172,8 @@ def test_numeric_and_at_name_channel_ids_are_accepted(tmp_path: Path) -> None:
         "telegram:\n  channels: [{chat_id: -1001234567890, time: '07:30'}, "
         "{chat_id: '@city_news', time: '08:00'}]\n"
         "discord:\n  channels: [{channel_id: 1234567890123456789, time: '07:30'}]\n")), environ={})
-    assert [c.chat_id for c in config.telegram.channels] == ["-1001234567890", "@city_news"]
-    assert config.discord.channels[0].chat_id == "1234567890123456789"
+    assert [c.chat_id for c in config.platform("telegram").channels] == ["-1001234567890", "@city_news"]
+    assert config.platform("discord").channels[0].chat_id == "1234567890123456789"
 
 
 def test_log_level_in_the_config_is_used_and_the_flag_wins(tmp_path: Path) -> None:

@@ -76,13 +76,13 @@ class Config:
     log_format: str = "text"  # "text" (readable) or "json" (one object a line)
     log_level: str | None = None  # debug|info|warning|error; None: the command's default
 
-    def __getattr__(self, name: str) -> PlatformConfig:
-        """A platform's settings by its name: `config.telegram`."""
-        if not name.startswith("_") and name != "platforms":
-            for settings in self.platforms:
-                if settings.platform == name:
-                    return settings
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    def platform(self, name: str) -> PlatformConfig:
+        """A platform's settings by its name (`config.platform("telegram")`); raises KeyError
+        for a name platforms.PLATFORMS does not list."""
+        for settings in self.platforms:
+            if settings.platform == name:
+                return settings
+        raise KeyError(name)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
