@@ -220,6 +220,31 @@ async def test_get_updates_failures_are_waited_out_and_said_then_polling_goes_on
     assert any("fetching updates works again" in text for _, text in said)
 
 
+async def test_an_update_ptb_cannot_read_is_skipped_and_the_others_are_answered(
+    fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PTB reads a getUpdates answer whole or raises: one unreadable update must not stop the
+    bot answering (before: every poll failed on it, for ever, and nothing was answered)."""
+    caplog.set_level(logging.INFO)
+    fake.push_message("q1", chat_id=7)
+    fake.push_update({"edited_message": {"message_id": 99, "date": 1, "text": "e",
+                                         "chat": {"id": 7, "type": "private"}}})
+    broken = fake.push_update({"message": {"text": "no chat, no date"}})
+    fake.push_message("q2", chat_id=8)
+    adapter = adapter_for(fake, Slow(), poll_backoff=Backoff(0.01, 0.05))
+    await adapter.start()
+    try:
+        await fake.wait_for_messages(2, timeout=10)
+        fake.push_message("q3", chat_id=7)
+        await fake.wait_for_messages(3, timeout=10)
+    finally:
+        await adapter.stop()
+    assert answers(fake) == Counter({"q1": 1, "q2": 1, "q3": 1})
+    assert fake.pending_update_ids() == []
+    assert any(f"update {broken['update_id']} cannot be read" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")
+
+
 def test_the_poll_backoff_is_bounded_and_jittered() -> None:
     backoff = Backoff(1.0, 30.0, rand=lambda: 1.0)
     assert [backoff.next() for _ in range(7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]

@@ -726,10 +726,7 @@ class TelegramAdapter:
             window.moved.clear()
             offset = window.offset
             try:
-                updates = await bot.get_updates(
-                    offset=offset or None, limit=POLL_LIMIT,
-                    timeout=POLL_TIMEOUT_SECONDS, allowed_updates=list(ALLOWED_UPDATES),
-                )
+                updates, unreadable = await self._fetch(bot, offset)
             except InvalidToken:
                 log.error("Telegram: %s; stopping", _REJECTED_TOKEN)
                 if self.on_fatal is not None:
@@ -743,6 +740,10 @@ class TelegramAdapter:
                 log.info("Telegram: fetching updates works again")
                 backoff.reset()
             fresh = [update for update in updates if window.is_new(update.update_id)]
+            for update_id in unreadable:
+                if window.is_new(update_id):  # dropped, or it would hold the offset for ever
+                    window.take(update_id)
+                    window.done(update_id, answered=False)
             for update in fresh:
                 self._take(update)
             if fresh:
@@ -761,6 +762,46 @@ class TelegramAdapter:
                 # Nothing is open, so that was a long poll, which a server should hold: one that
                 # answers at once must not make this loop spin.
                 await asyncio.sleep(MIN_REPOLL_SECONDS - took)
+
+    async def _fetch(self, bot: ExtBot[int], offset: int) -> tuple[Sequence[Update], list[int]]:
+        """One getUpdates from `offset`; -> the updates, and the ids of any PTB cannot read.
+
+        PTB reads a whole answer or raises: one update it cannot read (a field it does not know
+        the shape of) would fail every poll from that offset on, and the bot would never answer
+        again. Then the same updates are fetched raw (no wait) and read one by one.
+        """
+        try:
+            updates = await bot.get_updates(
+                offset=offset or None, limit=POLL_LIMIT,
+                timeout=POLL_TIMEOUT_SECONDS, allowed_updates=list(ALLOWED_UPDATES),
+            )
+        except TelegramError:
+            raise
+        except Exception:  # PTB could not read the answer (it has logged it)
+            pass
+        else:
+            return updates, []
+        with warnings.catch_warnings():  # "use Bot.get_updates instead": it just failed
+            warnings.simplefilter("ignore")
+            raw = await bot.do_api_request("getUpdates", api_kwargs={
+                "offset": offset or None, "limit": POLL_LIMIT, "timeout": 0,
+                "allowed_updates": list(ALLOWED_UPDATES)})
+        read: list[Update] = []
+        unreadable: list[int] = []
+        for item in raw if isinstance(raw, list) else ():
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if not isinstance(update_id, int):
+                continue  # nothing to confirm it by; the offset passes it with the next one
+            try:
+                update = Update.de_json(item, bot)
+            except Exception as exc:
+                log.warning("Telegram: update %d cannot be read (%s: %s); skipped", update_id,
+                            type(exc).__name__, exc)
+                unreadable.append(update_id)
+                continue
+            if update is not None:
+                read.append(update)
+        return read, unreadable
 
     def _poll_failed(self, error: Exception, backoff: Backoff) -> float:
         """Log a failed getUpdates; -> seconds to wait before the next one."""
