@@ -87,3 +87,33 @@ async def test_send_due_on_sigterm_during_a_429_wait_exits_3_and_leaves_no_claim
         assert second.returncode == 0, err.decode()
         assert len(fake.messages_to(-1001)) == 1  # before: its claim blocked it for 15 minutes
 
+
+
+async def test_run_on_sigterm_while_telegram_does_not_answer_at_start_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    """Telegram took the connection but never answered getMe; before, a SIGTERM then waited out
+    the request's whole read timeout (a minute), past what a service manager allows."""
+    async with FakeTelegram() as fake:
+        fake.inject("delay", method="getMe", seconds=3600)
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n"
+            f"telegram:\n  base_url: {fake.base_url}\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+        env["TELEGRAM_BOT_TOKEN"] = fake.token
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "briefbot", "--config", str(config), "run", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        await fake.wait_for_request("getMe", timeout=30)
+        bot.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(20):  # before: 60 s
+                _out, err = await bot.communicate()
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+        assert bot.returncode == 0, err.decode()
+        assert b"Traceback" not in err

@@ -11,8 +11,8 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 from briefbot.adapters.console_adapter import ConsoleAdapter
 from briefbot.articles import ContentProblem, Library, ReloadReport
@@ -235,7 +235,8 @@ class App:
         delay = START_RETRY_FIRST_SECONDS
         while not stop.is_set():
             try:
-                await adapter.start()
+                if not await _unless_stopped(adapter.start(), stop):
+                    return  # stopped while the platform was slow to answer: not started
             except TemporaryFailure as exc:
                 log.warning("%s: %s; trying again in %.0f s", adapter.platform, exc, delay)
                 with contextlib.suppress(TimeoutError):
@@ -256,6 +257,26 @@ class App:
                 self.load_content()
             except Exception:  # one bad rescan must never stop the bot
                 log.exception("content: rescan of %s failed", self.config.content_dir)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` until it ends or `stop` is set (then it is cancelled); -> whether it ended.
+
+    A platform that accepts the connection and then does not answer would otherwise hold a
+    stop for its whole request timeout (a minute), past what a service manager waits."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, stopped, return_exceptions=True)
+    if task.cancelled():
+        return False
+    task.result()  # its error, if any
+    return True
 
 
 def _count(number: int, noun: str) -> str:

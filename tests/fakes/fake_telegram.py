@@ -361,11 +361,15 @@ class FakeTelegram:
 
     async def wait_until_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Until a getUpdates long poll has arrived (the bot is receiving)."""
+        await self.wait_for_request("getUpdates", timeout)
+
+    async def wait_for_request(self, method: str, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until a `method` request has arrived (answered or not: a delayed one counts)."""
 
         def ready() -> bool | None:
-            return True if any(m.lower() == "getupdates" for m in self.received) else None
+            return True if any(m.lower() == method.lower() for m in self.received) else None
 
-        await self._wait(ready, timeout, "a getUpdates request")
+        await self._wait(ready, timeout, f"a {method} request")
 
     # ------------------------------------------------------------------ internals
 

@@ -530,6 +530,9 @@ class TelegramAdapter:
         except TelegramError as exc:
             await self._close_requests()
             raise self._unreachable(exc) from None
+        except BaseException:  # cancelled: a stop while Telegram was slow to answer
+            await self._close_requests()
+            raise
         self._bot = bot
         self._stopping = False
         self._window = UpdateWindow()
