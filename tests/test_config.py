@@ -68,6 +68,7 @@ discord:
         ("telegram: [1, 2]\n", "telegram: expected a mapping"),
         ("content_dir: [unclosed\n", "not valid YAML"),
         ("telegram:\n  webhook: {url: 'http://insecure'}\n", "telegram.webhook.url: Telegram needs a public https:// URL"),
+        ("telegram:\n  webhook: {url: 'https://bot.example.org/tg', secret_token: 'my secret!'}\n", "telegram.webhook.secret_token: Telegram accepts only 1-256 letters, digits, _ and -"),
     ],
 )
 def test_bad_config_names_the_key_and_the_fix(tmp_path: Path, text: str, message: str) -> None:

@@ -636,6 +636,37 @@ async def test_a_webhook_port_in_use_is_a_clear_config_error_and_nothing_is_left
     assert adapter._bot is None  # stopped and shut down, not left half-started
 
 
+@pytest.mark.parametrize(
+    ("status", "description", "raised", "says"),
+    [
+        (400, "Bad Request: bad webhook: Failed to resolve host: Name or service not known",
+         ConfigError, "telegram.webhook: Telegram refused the webhook (Bad webhook: failed to "
+                      "resolve host"),
+        (502, "Bad Gateway", TemporaryFailure, "cannot reach the Telegram Bot API"),
+    ],
+)
+async def test_a_webhook_telegram_refuses_or_cannot_take_is_a_clear_error_not_a_crash(
+    fake: FakeTelegram, conversation: Conversation, status: int, description: str,
+    raised: type[Exception], says: str,
+) -> None:
+    """Before: PTB's BadRequest or NetworkError escaped start(), and `run` died with a
+    traceback instead of naming the setting (or trying the start again)."""
+    fake.inject("error", method="setWebhook", status=status, description=description)
+    port = free_port()
+    config = TelegramConfig(
+        base_url=fake.base_url, base_file_url=fake.base_file_url, token=Secret(fake.token),
+        webhook=WebhookConfig(url="https://nowhere.invalid/telegram", listen="127.0.0.1",
+                              port=port, path="telegram"),
+    )
+    adapter = TelegramAdapter(config, conversation.handle)
+    with pytest.raises(raised) as error:
+        await adapter.start()
+    assert says.lower() in str(error.value).lower()
+    assert adapter._bot is None  # stopped and shut down, not left half-started
+    with socket.socket() as probe:  # the webhook server did not stay behind on the port
+        probe.bind(("127.0.0.1", port))
+
+
 async def test_handlers_added_later_and_below_root_see_no_token(
     fake: FakeTelegram, conversation: Conversation
 ) -> None:

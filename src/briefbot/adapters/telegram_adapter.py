@@ -587,6 +587,16 @@ class TelegramAdapter:
                     f"telegram.webhook: cannot listen on {webhook.listen}:{webhook.port} "
                     f"({exc.strerror}); pick a free port or address"
                 ) from None
+            except InvalidToken:
+                raise ConfigError(_REJECTED_TOKEN) from None
+            except BadRequest as exc:  # setWebhook refused: the URL or the secret is wrong
+                raise ConfigError(
+                    f"telegram.webhook: Telegram refused the webhook ({exc.message}); check "
+                    "telegram.webhook.url (a public https:// address Telegram can resolve and "
+                    "reach) and secret_token (1-256 letters, digits, _ or -)"
+                ) from None
+            except TelegramError as exc:  # no network, 5xx: the app tries the start again
+                raise self._unreachable(exc) from None
             self._poller = asyncio.create_task(self._take_pushed(updates), name="telegram-webhook")
             self._poller.add_done_callback(_log_unexpected_end)
         log.info("Telegram: serving as @%s (%s)", bot.username,

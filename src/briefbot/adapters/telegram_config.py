@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from briefbot.render import telegram
 
 TELEGRAM = "telegram"
 TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+# What setWebhook accepts as a secret_token (Bot API docs).
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 CHAT_IDS = ChatIds(
     "chat_id", r"-?\d{1,20}|@[A-Za-z]\w{3,31}", "Telegram chat id",
     "write a number like -1001234567890 or a public channel's @username, like '@news'",
@@ -90,6 +93,11 @@ def _webhook(value: object) -> WebhookConfig | None:
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError(f"telegram.webhook.port: {port!r} is not a port number (1-65535)")
     secret = optional_str(section.get("secret_token"), "telegram.webhook.secret_token")
+    if secret and not _SECRET_TOKEN.fullmatch(secret):
+        raise ConfigError(
+            "telegram.webhook.secret_token: Telegram accepts only 1-256 letters, digits, _ and "
+            "-; pick another, e.g. the output of: openssl rand -hex 32"
+        )
     return WebhookConfig(
         url=url,
         listen=str(section.get("listen", "0.0.0.0")),
