@@ -271,16 +271,20 @@ async def test_parts_sent_while_the_disk_is_full_are_never_sent_again(
     clock = [DUE]
     delivery = Delivery(disk, Shelf([story("first", MONDAY)]), {"telegram": FillsUp()},  # type: ignore[arg-type]
                         clock=lambda: clock[0], retry_delays=(0.0,))
+    reports = []
     for minute in range(4):  # the loop retries every minute while the disk stays full
         clock[0] = DUE + dt.timedelta(minutes=minute)
-        await delivery.run_pass(clock[0])
+        reports.append(await delivery.run_pass(clock[0]))
     assert disk.writes_refused > 0
     assert adapter.outbox.duplicates() == {}
     disk.full = False
     for minute in range(4, 6):
         clock[0] = DUE + dt.timedelta(minutes=minute)
-        await delivery.run_pass(clock[0])
+        reports.append(await delivery.run_pass(clock[0]))
     assert adapter.outbox.duplicates() == {}
+    # Each briefing counted delivered once, by this sender, however its ledger write went.
+    assert sum(r.delivered for r in reports) == len(chats)
+    assert sum(r.duplicates_avoided for r in reports) == 0
     for chat in chats:
         assert len(adapter.outbox.to(chat)) == 2
     assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}

@@ -214,6 +214,9 @@ class Delivery:
         # Parts the platform accepted whose ledger write failed: never sent again by this
         # process, and written to the ledger as soon as storage works again.
         self._unrecorded: _Unrecorded = {}
+        # Days whose held parts reached the ledger later: this process sent them, so it, not
+        # another sender, counts those briefings delivered when it closes them.
+        self._recorded_late: set[tuple[int, dt.date]] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # (platform, ((article id, content hash), ...)) -> rendered parts, for one pass.
@@ -416,9 +419,13 @@ class Delivery:
             if job.is_last(index):  # recorded with the day's close
                 tally.add("delivered")
                 return
-        # Every part was in the ledger already (sent by this process or another).
+        # Every part was in the ledger already: sent by this process (a part it holds because
+        # its ledger write failed) or by another sender, which counts it delivered itself.
+        key = (job.subscription.id, job.day)
+        ours = bool(self._unrecorded.get(key)) or key in self._recorded_late
+        self._recorded_late.discard(key)
         self._finish(job.subscription, job.day, job.finish(self._clock()))
-        tally.add("delivered")
+        tally.add("delivered" if ours else "duplicates_avoided")
 
     async def _deliver_part(self, attempt: _Attempt, tally: _Tally,
                             stop: asyncio.Event) -> BriefingJob | None:
@@ -637,6 +644,7 @@ class Delivery:
                      "ledger", key[0], index, key[1])
         if not parts:
             self._unrecorded.pop(key, None)
+            self._recorded_late.add(key)
 
     def record_unrecorded(self) -> int:
         """Write the sent-but-unrecorded parts to the ledger if storage allows; -> how many remain.
