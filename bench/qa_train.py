@@ -10,8 +10,9 @@ its most probable candidate, or declined below a threshold.
 
 Prints, beside the rule stages alone: leave-articles-out cross-validation on tune, and the check
 split with the threshold chosen there: the one giving the most questions a right reply (the check
-split is read only in aggregate). --ablate refits without each feature group and prints the check
-figures, so a feature stays only while it pays. --write stores weights fitted on all of tune and the
+split is read only in aggregate), and on check the ranking's top-1 and the decision's AUC.
+--ablate refits without each feature group and prints the check figures, so a feature stays
+only while it pays. --write stores weights fitted on all of tune and the
 check-chosen threshold in src/briefbot/data/qa_weights_embeddings.json (all features) and
 qa_weights.json (without the embedding features, for installs without the embeddings extra);
 qa/rank.py reads them at run time.
@@ -154,6 +155,26 @@ def best_threshold(rows: list[Row], choices: Choices) -> tuple[float, float, flo
     return best[1], best[2], best[3]
 
 
+def diagnostics(rows: list[Row], choices: Choices) -> str:
+    """Ranking top-1 (of the scored answerable questions with a right candidate, the share whose
+    chosen candidate is right) and decision AUC (the confidence of a right chosen answer against
+    that of a wrong one or of an unanswerable question), over the questions the scorer sees."""
+    top: list[bool] = []
+    good: list[float] = []
+    bad: list[float] = []
+    for r, c in zip(rows, choices, strict=True):
+        if c is None or r.fixed is not None:
+            continue
+        right = r.candidates[c[0]][1]
+        if any(ok for _, ok in r.candidates):
+            top.append(right)
+        (good if right else bad).append(c[1])
+    wins = sum((g > b) + 0.5 * (g == b) for g in good for b in bad)
+    auc = wins / max(len(good) * len(bad), 1)
+    return (f"top-1 {100 * sum(top) / max(len(top), 1):.1f}% of {len(top)}, "
+            f"decision AUC {auc:.3f} ({len(good)} right / {len(bad)} wrong)")
+
+
 def fit(rows: list[Row], mask: list[bool], c: float) -> Model:
     """Ranking: conditional logit (softmax over a question's candidates) by gradient descent
     with an L2 penalty 1/c, on questions with a right candidate. Decision: logistic regression
@@ -255,6 +276,7 @@ def main() -> int:
     t_check, a, d = best_threshold(check, check_probs)
     print(f"scorer, check      (check threshold {t_check:.2f})  answerable {a:5.1f}%  "
           f"declined {d:5.1f}%")
+    print(f"scorer, check      {diagnostics(check, check_probs)}")
     by_kind: dict[str, list[bool]] = defaultdict(list)
     for r, p in zip(check, check_probs, strict=True):
         by_kind[r.kind].append(outcome(r, p, t_check))
@@ -267,7 +289,7 @@ def main() -> int:
             probs = predict(check, fit(tune, mask, args.c))
             _, a2, d2 = best_threshold(check, probs)
             print(f"  without {group:<13} answerable {a2:5.1f}%  declined {d2:5.1f}%  "
-                  f"(sum {a2 + d2 - a - d:+5.1f})")
+                  f"(sum {a2 + d2 - a - d:+5.1f})  {diagnostics(check, probs)}")
     if args.write:
         lexical = [f not in GROUPS["embeddings"] for f in rank.FEATURES]
         for embeddings, mask in ((True, full), (False, lexical)):
