@@ -22,7 +22,9 @@ held-out pairs. --out FILE keeps the int8 model. The check and untouched splits 
 here.
 
 Measured (2026-11, 2 shared cores, 1-2 torch threads; about 40 minutes in all):
-  data: 533 tune questions on 37 articles (103 unanswerable), 5,729 pairs, 579 labelled 1.
+  data: 533 tune questions on 37 articles (103 unanswerable), 5,729 pairs, 579 labelled 1
+    (before the chat_d articles joined tune: with them, 722 questions, 7,882 pairs, 811
+    labelled 1; that rerun, about an hour on the shared cores, was not finished).
   held-out inside tune (102 questions, 7 articles), epochs 1-4: top-1 30 / 52 / 63 / 63%,
     decision AUC 0.51 / 0.64 / 0.69 / 0.69: 3 epochs chosen.
   int8 (per-channel) 23.0 MB; against fp32 ONNX on 60 tune questions: max logit difference
