@@ -165,7 +165,7 @@ def _synced(old: _Snapshot, wanted: dict[str, Article]) -> _Snapshot:
             tables[article_id] = table
             for term in table.terms:
                 posting(term).add(article_id)
-            vocabulary.update(table.vocabulary)
+            vocabulary.update(table.words())
     for term, ids in touched.items():
         if ids:
             postings[term] = frozenset(ids)

@@ -127,23 +127,16 @@ class QATable:
                 if term not in self._bags[0]:
                     self._bags[0][term] = 1
         self.title_terms = frozenset(_bag(title_words))
+        self._title_words = tuple(w for w in title_words if not w[:1].isdigit())
         self.doc_freq: Counter[str] = Counter()
         for bag in self._bags:
             self.doc_freq.update(bag.keys())
-        self.terms: frozenset[str] = frozenset(self.doc_freq) | self.title_terms
-        self.vocabulary: tuple[str, ...] = tuple(
-            sorted({w for ws in self._words for w in ws if not w[:1].isdigit()}
-                   | {w for w in title_words if not w[:1].isdigit()})
-        )
-        self._stem_vocab = tuple(sorted({t for t in self.doc_freq if t[:1].isalpha()}))
-        self._stems_by_initial: dict[str, list[str]] = defaultdict(list)
-        for stem in self._stem_vocab:
-            self._stems_by_initial[stem[:1]].append(stem)
-        count = max(len(self._bags), 1)
-        self._avg_len = sum(len(ws) for ws in self._words) / count or 1.0
-        self._idf = {
-            t: math.log(1 + (count - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq.items()
-        }
+        self._count = max(len(self._bags), 1)
+        self._avg_len = sum(len(ws) for ws in self._words) / self._count or 1.0
+        # What only questions read (the typo and derivation lists) is made on the first one
+        # that needs it (_typo_lists), not for each of 10,000 articles at load.
+        self._typo_lists: tuple[tuple[str, ...], tuple[str, ...], dict[str, list[str]]] | None
+        self._typo_lists = None
         self._tagged: Tagged | None = None
         self._vectors: Vectors | None = None  # sentence embeddings, made on the first question
         self._suggestions: tuple[str, ...] | None = None
@@ -196,25 +189,58 @@ class QATable:
 
     # ---- matching ---------------------------------------------------------------------------
 
+    @property
+    def terms(self) -> frozenset[str]:
+        """Every index term of the article and its headline (QAIndex's postings)."""
+        return frozenset(self.doc_freq) | self.title_terms
+
+    def _has(self, term: str) -> bool:
+        return term in self.doc_freq or term in self.title_terms
+
+    def words(self) -> set[str]:
+        """The article's normalised words, numbers left out: what typos are repaired to."""
+        return {w for ws in self._words for w in ws if not w[:1].isdigit()} | set(
+            self._title_words)
+
+    def _typos(self) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, list[str]]]:
+        """(sorted words, sorted alphabetic stems, those stems by first letter), made once."""
+        lists = self._typo_lists
+        if lists is None:
+            stems = tuple(sorted({t for t in self.doc_freq if t[:1].isalpha()}))
+            by_initial: dict[str, list[str]] = defaultdict(list)
+            for stem in stems:
+                by_initial[stem[:1]].append(stem)
+            lists = self._typo_lists = (tuple(sorted(self.words())), stems, by_initial)
+        return lists
+
+    def _idf(self, term: str) -> float:
+        """BM25's inverse document frequency of a term over the article's sentences (0.1 for a
+        term no sentence has)."""
+        df = self.doc_freq.get(term)
+        if not df:
+            return 0.1
+        return math.log(1 + (self._count - df + 0.5) / (df + 0.5))
+
     def _resolve(self, slot: Slot) -> dict[str, float]:
         """The article's terms that stand for a question word, with how much to trust each."""
         alternatives: dict[str, float] = {}
         if slot.term.startswith("~"):
-            return {slot.term: 0.9} if slot.term in self.terms else {}
-        if slot.term in self.terms:
+            return {slot.term: 0.9} if self._has(slot.term) else {}
+        if self._has(slot.term):
             alternatives[slot.term] = 1.0
         word = slot.word
-        if not alternatives and word.endswith("s") and _term(word[:-1]) in self.terms:
+        vocabulary = self._typos()[0]
+        if not alternatives and word.endswith("s") and self._has(_term(word[:-1])):
             alternatives[_term(word[:-1])] = 1.0
         if not alternatives and 4 <= len(word) <= 30 and not word[:1].isdigit():
-            hit = process.extractOne(word, self.vocabulary, scorer=OSA.distance, score_cutoff=2)
+            hit = process.extractOne(word, vocabulary, scorer=OSA.distance, score_cutoff=2)
             if hit is not None and _plausible_typo(word, hit[0]):
                 alternatives[_term(hit[0])] = 0.9
         if not alternatives and len(word) >= 4 and not word[:1].isdigit():
             alternatives.update(self._related_terms(slot.term))
         if not alternatives and 3 <= len(word) <= 5 and not word[:1].isdigit():
             stem = _term(word)
-            for other in self.vocabulary:
+            for other in vocabulary:
                 if other.startswith(stem) and len(other) >= len(stem) + 3:
                     alternatives[_term(other)] = 0.6
                     break
@@ -226,12 +252,12 @@ class QATable:
             if hit is not None and hit[0][0] == word[0] and _plausible_typo(word, hit[0]):
                 groups = _SYNONYMS.get(_term(hit[0]), ())
         for group in groups:
-            if group in self.terms:
+            if self._has(group):
                 # a synonym must not outweigh the word itself where the article has both
                 alternatives.setdefault(group, 0.75)
         if len(word) >= 4 and not word[:1].isdigit():
             # compounds: "fire" in "wildfire", "firefighters"
-            for other in self.vocabulary:
+            for other in vocabulary:
                 if len(other) >= len(word) + 4 and (
                     other.endswith(word) or other.startswith(word)
                 ):
@@ -243,14 +269,15 @@ class QATable:
         found: dict[str, float] = {}
         if len(term) < 3:
             return found
-        for other in self._stems_by_initial.get(term[:1], ()):
+        _, stems, by_initial = self._typos()
+        for other in by_initial.get(term[:1], ()):
             if other == term:
                 continue
             shorter, longer = (term, other) if len(term) < len(other) else (other, term)
             if longer.startswith(shorter) and longer[len(shorter):] in _DERIVATIONS:
                 found[other] = 0.7
         if not found and len(term) >= 5:
-            hit = process.extractOne(term, self._stem_vocab, scorer=OSA.distance, score_cutoff=1)
+            hit = process.extractOne(term, stems, scorer=OSA.distance, score_cutoff=1)
             if hit is not None and _plausible_typo(term, hit[0]):
                 found[hit[0]] = 0.8
         return found
@@ -270,7 +297,7 @@ class QATable:
         k1, b = 1.2, 0.75
         scores: list[float] = []
         covers: list[float] = []
-        weights = [max((self._idf.get(t, 0.1) for t in alts), default=1.0) for alts in resolved]
+        weights = [max((self._idf(t) for t in alts), default=1.0) for alts in resolved]
         total = sum(weights) or 1.0
         for bag, words in zip(self._bags, self._words, strict=True):
             norm = k1 * (1 - b + b * len(words) / self._avg_len)
@@ -281,7 +308,7 @@ class QATable:
                 for term, trust in alts.items():
                     tf = bag.get(term, 0)
                     if tf:
-                        best = max(best, trust * self._idf[term] * tf * (k1 + 1) / (tf + norm))
+                        best = max(best, trust * self._idf(term) * tf * (k1 + 1) / (tf + norm))
                 if best:
                     score += best
                     covered += weight
@@ -521,7 +548,7 @@ class QATable:
         found: set[str] = set()
         for slot in q.slots + q.dropped:
             for other in _ANTONYMS.get(slot.term, ()):
-                if slot.term in self.terms:
+                if self._has(slot.term):
                     continue
                 found.add(other)
         return found
