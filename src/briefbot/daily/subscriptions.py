@@ -56,8 +56,11 @@ class SubscriptionService:
         if incoming.platform == "console":
             # Nothing delivers to a terminal: a stored console subscription would only show up
             # in `status` as overdue, forever.
-            return [Notice("Daily briefings go to Telegram and Discord chats; here, /latest shows "
-                           "the newest. To try one, `briefbot send-due` with a channel listed in "
+            from briefbot.platforms import PLATFORMS  # names them all; loaded only here
+
+            names = " and ".join(p.title for p in PLATFORMS)
+            return [Notice(f"Daily briefings go to {names} chats; here, /latest shows the "
+                           "newest. To try one, `briefbot send-due` with a channel listed in "
                            "config.yaml.", is_error=True)]
         schedule = self._schedule(args)
         if isinstance(schedule, Notice):
