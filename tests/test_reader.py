@@ -224,6 +224,62 @@ async def test_the_request_asks_for_a_grounded_json_answer(
     assert request.headers["Authorization"] == f"Bearer {KEY}"
 
 
+def formats_of(fake: FakeReader) -> list[str | None]:
+    return [(r.body.get("response_format") or {}).get("type") for r in fake.requests]
+
+
+async def test_an_endpoint_without_json_schema_gets_a_json_object_request_and_answers(
+    library: Library, caplog: pytest.LogCaptureFixture
+) -> None:
+    """llama-cpp-python's server answers a json_schema response_format with HTTP 500."""
+
+    def llama_cpp_python(request: Request) -> str | web.Response:
+        if request.body.get("response_format", {}).get("type") == "json_schema":
+            return web.Response(status=500, text='{"error": "unsupported response_format"}')
+        return faithful(request)
+
+    async with FakeReader(llama_cpp_python) as fake:
+        reader = reader_for(fake.url)
+        conversation = Conversation(library, QAIndex(), reader=reader)
+        replies = []
+        for question in (TRIP, "who built the ferries?"):
+            replies += await conversation.handle(Incoming("console", "c1", "u1", question))
+        await reader.aclose()
+    assert [r.origin for r in replies if isinstance(r, Answer)] == ["reader", "reader"]
+    # Before: every request failed with the 500 and only a debug line said so.
+    assert formats_of(fake) == ["json_schema", "json_object", "json_object"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "refuses response_format json_schema" in warnings[0]
+
+
+async def test_an_endpoint_that_takes_no_response_format_is_asked_by_the_prompt_alone(
+    library: Library,
+) -> None:
+    def plain_only(request: Request) -> str | web.Response:
+        if "response_format" in request.body:
+            return web.Response(status=400, text="unknown field response_format")
+        return f"Sure! {faithful(request)}"
+
+    async with FakeReader(plain_only) as fake:
+        answer = await ask(library, reader_for(fake.url), TRIP)
+    assert answer.origin == "reader" and answer.text.startswith("40 minutes.")
+    assert formats_of(fake) == ["json_schema", "json_object", None]
+
+
+async def test_a_failing_endpoint_is_not_taken_for_one_without_structured_output(
+    library: Library,
+) -> None:
+    def failing(request: Request) -> web.Response:  # a crash, whatever is asked
+        return web.json_response({"error": {"message": "out of memory"}}, status=500)
+
+    async with FakeReader(failing) as fake:
+        for _ in range(2):
+            answer = await ask(library, reader_for(fake.url), TRIP)
+            assert answer.origin == "offline" and not answer.found
+    # One request a question: an error that does not name the format is not the format's.
+    assert formats_of(fake) == ["json_schema", "json_schema"]
+
+
 async def test_without_a_key_no_authorization_is_sent(
     library: Library, endpoint: FakeReader
 ) -> None:

@@ -67,6 +67,13 @@ RESPONSE_FORMAT: dict[str, Any] = {
         },
     },
 }
+# What is asked for, best first. Not every server takes a JSON schema (llama-cpp-python's answers
+# `json_schema` with HTTP 500); one that refuses a format (400, 422 or 500 with an error naming
+# it), then accepts the next, is asked in that next format from then on (said once at WARNING).
+# With none, the model is asked by the system prompt alone; a JSON object in prose still reads.
+RESPONSE_FORMATS: tuple[dict[str, Any] | None, ...] = (
+    RESPONSE_FORMAT, {"type": "json_object"}, None)
+_FORMAT_REFUSED = (400, 422, 500)
 
 
 class ReaderFailed(Exception):
@@ -89,6 +96,7 @@ class Reader:
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._warned: set[str] = set()
+        self._format = 0  # index into RESPONSE_FORMATS: the best format the endpoint takes
 
     def __repr__(self) -> str:
         return f"Reader(model={self.config.model!r})"
@@ -154,33 +162,37 @@ class Reader:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.config.timeout,
                                              transport=self._transport)
-        headers = {"Accept": "application/json"}
-        if self.config.api_key is not None:
-            headers["Authorization"] = f"Bearer {self.config.api_key.reveal()}"
-        payload = {
+        payload: dict[str, Any] = {
             "model": self.config.model,
             "temperature": 0,
             "stream": False,
-            "response_format": RESPONSE_FORMAT,
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": user_prompt(question, article, sentences, shown)},
             ],
         }
-        try:
-            response = await self._client.post(f"{self.config.url}/chat/completions",
-                                               json=payload, headers=headers)
-        except httpx.TimeoutException:
-            raise TimeoutError from None
-        except httpx.HTTPError as exc:
-            # The class name only: an exception's text holds the URL, which an operator may
-            # have given a key in (?key=…).
-            self._warn_once("unreachable", f"cannot reach qa.reader.url ({type(exc).__name__})")
-            raise ReaderFailed(f"cannot reach the endpoint ({type(exc).__name__})") from None
+        level = self._format
+        response = await self._post(payload, RESPONSE_FORMATS[level])
+        while _refuses_format(response) and level + 1 < len(RESPONSE_FORMATS):
+            # Maybe the format it refuses, not the question: try the next one (a real fault
+            # fails in every format, and the last failure is what is reported).
+            level += 1
+            response = await self._post(payload, RESPONSE_FORMATS[level])
+            if response.status_code == 200 and level > self._format:
+                refused = RESPONSE_FORMATS[self._format]
+                self._format = level
+                now = RESPONSE_FORMATS[level]
+                log.warning("qa.reader: the endpoint refuses response_format %s; asking for %s "
+                            "from now on", refused and refused["type"],
+                            f"response_format {now['type']}" if now else "JSON by the prompt alone")
         if response.status_code in (401, 403, 404):
             self._warn_once(f"http {response.status_code}", (
                 f"the endpoint refused the request (HTTP {response.status_code}); check "
                 "qa.reader.url, qa.reader.model and BRIEFBOT_READER_API_KEY"))
+        if response.status_code in (400, 422):  # refused in every format: the request is wrong
+            self._warn_once(f"http {response.status_code}", (
+                f"the endpoint refused the request (HTTP {response.status_code}); check "
+                "qa.reader.model and that the endpoint speaks OpenAI chat completions"))
         if response.status_code != 200:
             raise ReaderFailed(f"HTTP {response.status_code}")
         try:
@@ -191,6 +203,35 @@ class Reader:
         if not isinstance(content, str):
             raise ReaderFailed("the reply has no message content")
         return content
+
+
+    async def _post(self, payload: dict[str, Any],
+                    response_format: dict[str, Any] | None) -> httpx.Response:
+        """POST one chat completion asking for `response_format` (None: not asked)."""
+        assert self._client is not None
+        headers = {"Accept": "application/json"}
+        if self.config.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.config.api_key.reveal()}"
+        body = payload if response_format is None else payload | {
+            "response_format": response_format}
+        try:
+            return await self._client.post(f"{self.config.url}/chat/completions", json=body,
+                                           headers=headers)
+        except httpx.TimeoutException:
+            raise TimeoutError from None
+        except httpx.HTTPError as exc:
+            # The class name only: an exception's text holds the URL, which an operator may
+            # have given a key in (?key=…).
+            self._warn_once("unreachable", f"cannot reach qa.reader.url ({type(exc).__name__})")
+            raise ReaderFailed(f"cannot reach the endpoint ({type(exc).__name__})") from None
+
+
+def _refuses_format(response: httpx.Response) -> bool:
+    """Whether the endpoint refused the response_format asked for, not the request as such."""
+    if response.status_code not in _FORMAT_REFUSED:
+        return False
+    said = response.text[:2000].lower()
+    return any(word in said for word in ("response_format", "json_schema", "schema"))
 
 
 @contextlib.asynccontextmanager
