@@ -156,7 +156,7 @@ def test_upgraded_database_counts_ledger_articles_as_sent(tmp_path: Path) -> Non
     db.commit()
     db.close()
     upgraded = SqliteStore(path)
-    assert upgraded.sent_article_ids(1) == {"bridge", "park"}
+    assert upgraded.progress(1, DAY).sent_article_ids == {"bridge", "park"}
     sub = upgraded.subscription("telegram", "-1")
     assert sub is not None and sub.owed_from == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     upgraded.close()
@@ -175,7 +175,7 @@ def test_finishing_a_briefing_remembers_its_articles_and_forgets_old_news(
     later = DAY + dt.timedelta(days=1)
     store.finish_briefing(sub.id, later, newest_article_id="new", newest_article_date=later,
                           sent_at=NOW, sent_articles=[("new", later), ("same-day", later)])
-    assert store.sent_article_ids(sub.id) == {"old", "new", "same-day"}
+    assert store.progress(sub.id, DAY).sent_article_ids == {"old", "new", "same-day"}
     assert store.subscription("telegram", "-1").last_article_date == later  # type: ignore[union-attr]
 
 
@@ -222,5 +222,5 @@ def test_upgraded_database_keeps_subscriptions_in_the_chat_and_restores_pruned_s
     upgraded = SqliteStore(path)
     sub = upgraded.subscription("telegram", "-1")
     assert sub is not None and sub.thread_id is None
-    assert upgraded.sent_article_ids(1) == {"bridge", "park"}
+    assert upgraded.progress(1, DAY).sent_article_ids == {"bridge", "park"}
     upgraded.close()

@@ -78,11 +78,8 @@ class Ledger(Protocol):
     """
 
     def progress(self, subscription_id: int, local_date: dt.date) -> BriefingProgress:
-        """The day's parts in the ledger, and the articles sent on earlier days (one read)."""
-
-    def sent_article_ids(self, subscription_id: int) -> frozenset[str]:
-        """The articles this subscription was sent, at least those dated within SENT_KEPT_FOR
-        of its last briefing."""
+        """The day's parts in the ledger, and the articles the subscription was sent on earlier
+        days, at least those dated within SENT_KEPT_FOR of its last briefing (one read)."""
 
     def claim_part(
         self,

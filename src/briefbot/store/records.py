@@ -52,7 +52,7 @@ class BriefingProgress:
     article_ids: tuple[str, ...] | None  # pinned by the first part sent; None if none sent yet
     delivered_parts: frozenset[int]  # part indexes (0-based) the platform accepted
     last_sent_at: dt.datetime | None = None  # when the platform accepted the latest part
-    # Articles finished briefings sent (`Ledger.sent_article_ids`): never "new" again.
+    # Articles finished briefings sent (kept SENT_KEPT_FOR): never "new" again.
     sent_article_ids: frozenset[str] = frozenset()
 
 

@@ -297,12 +297,6 @@ class SqliteStore:
             sent_before,
         )
 
-    def sent_article_ids(self, subscription_id: int) -> frozenset[str]:
-        rows = self._db.execute(
-            "SELECT article_id FROM sent_articles WHERE subscription_id = ?", (subscription_id,)
-        )
-        return frozenset(str(article_id) for (article_id,) in rows)
-
     def claim_part(
         self,
         subscription_id: int,
