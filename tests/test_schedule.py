@@ -110,7 +110,7 @@ def test_briefing_missed_by_less_than_window_is_due_late() -> None:
     now = local(BERLIN, 2026, 11, 26, 9, 0)
     decision = decide(dt.time(7, 30), BERLIN, now, last_local_date=dt.date(2026, 11, 25),
                       created_at=LONG_AGO, catch_up=dt.timedelta(hours=2))
-    assert decision == Due(dt.date(2026, 11, 26), local(BERLIN, 2026, 11, 26, 7, 30), late=True)
+    assert decision == Due(dt.date(2026, 11, 26), local(BERLIN, 2026, 11, 26, 7, 30))
 
 
 def test_briefing_missed_by_more_than_window_is_skipped() -> None:
@@ -142,7 +142,7 @@ def test_new_subscription_is_due_at_its_first_time() -> None:
     decision = decide(dt.time(7, 30), BERLIN, now, last_local_date=None,
                       created_at=local(BERLIN, 2026, 11, 26, 7, 0),
                       catch_up=dt.timedelta(hours=2))
-    assert decision == Due(dt.date(2026, 11, 26), now, late=False)
+    assert decision == Due(dt.date(2026, 11, 26), now)
 
 
 @pytest.mark.parametrize(("text", "expected"), [

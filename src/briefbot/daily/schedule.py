@@ -105,11 +105,10 @@ def next_due(at: dt.time, zone_name: str, after: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    """The briefing for `local_date` should go out now (`late` when sent after its time)."""
+    """The briefing for `local_date` (scheduled at `scheduled`) should go out now."""
 
     local_date: dt.date
     scheduled: dt.datetime
-    late: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,7 @@ def decide(
         return None
     late_by = now - scheduled
     if late_by < catch_up:
-        return Due(day, scheduled, late=late_by >= dt.timedelta(minutes=1))
+        return Due(day, scheduled)
     return Missed(day, scheduled, late_by)
 
 
