@@ -59,6 +59,15 @@ async def run_at(store: SqliteStore, shelf: Shelf, adapter: RecordingAdapter,
     return await delivery(store, shelf, adapter, now).run_pass(now)
 
 
+async def briefed_on_monday(store: SqliteStore) -> tuple[Shelf, RecordingAdapter]:
+    """Chat -100, subscribed for 07:30 Berlin, briefed on Monday's "bridge"."""
+    shelf = Shelf([story("bridge", MONDAY)])
+    adapter = RecordingAdapter()
+    subscribe(store, "-100")
+    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    return shelf, adapter
+
+
 async def test_new_subscription_first_briefing_is_the_newest_article_only(
     store: SqliteStore,
 ) -> None:
@@ -474,10 +483,7 @@ async def test_same_day_article_is_new_even_when_it_sorts_after_the_last_one_sen
 async def test_same_day_article_is_new_after_the_last_one_sent_left_the_library(
     store: SqliteStore,
 ) -> None:
-    shelf = Shelf([story("bridge", MONDAY)])
-    adapter = RecordingAdapter()
-    subscribe(store, "-100")
-    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf, adapter = await briefed_on_monday(store)
     shelf.articles = ()
     # "older" is old news (dated beyond NEW_WITHIN before the last briefing), so not sent.
     shelf.put(story("vote", MONDAY), story("older", next_day(MONDAY, -8)))
@@ -661,10 +667,7 @@ async def test_a_back_dated_article_added_after_the_last_briefing_is_sent_next(
     store: SqliteStore,
 ) -> None:
     """Dated the day before the last briefing, but added after it: the chat never had it."""
-    shelf = Shelf([story("bridge", MONDAY)])
-    adapter = RecordingAdapter()
-    subscribe(store, "-100")
-    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf, adapter = await briefed_on_monday(store)
     shelf.put(story("late-report", next_day(MONDAY, -1)))
     report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
     assert report.delivered == 1
@@ -679,10 +682,7 @@ async def test_a_back_dated_article_added_after_the_last_briefing_is_sent_next(
 async def test_an_article_dated_more_than_a_week_before_the_last_briefing_is_old_news(
     store: SqliteStore,
 ) -> None:
-    shelf = Shelf([story("bridge", MONDAY)])
-    adapter = RecordingAdapter()
-    subscribe(store, "-100")
-    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf, adapter = await briefed_on_monday(store)
     shelf.put(story("archive", next_day(MONDAY, -8)))
     report = await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
     assert report.nothing_new == 1 and len(adapter.outbox.to("-100")) == 2
@@ -692,10 +692,7 @@ async def test_a_back_dated_article_sent_is_not_sent_again_after_a_newer_one(
     store: SqliteStore,
 ) -> None:
     """Pruning what was sent must never make a back-dated article new again."""
-    shelf = Shelf([story("bridge", MONDAY)])
-    adapter = RecordingAdapter()
-    subscribe(store, "-100")
-    await run_at(store, shelf, adapter, at_berlin(MONDAY, 7, 30))
+    shelf, adapter = await briefed_on_monday(store)
     shelf.put(story("late-report", next_day(MONDAY, -1)))
     await run_at(store, shelf, adapter, at_berlin(next_day(MONDAY), 7, 30))
     shelf.put(story("vote", next_day(MONDAY, 2)))
