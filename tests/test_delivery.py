@@ -724,3 +724,22 @@ async def test_a_briefing_many_chats_share_is_composed_once_a_pass(store: Sqlite
                             compose=counting).run_pass(at_berlin(MONDAY, 7, 30))
     assert report.delivered == 30 and len(adapter.outbox.accepted) == 60
     assert composed == [("bridge",)]
+
+
+async def test_a_subscription_with_an_unknown_time_zone_leaves_the_others_briefed(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A zone a tzdata update removed (or a hand-edited database) names the chat and the fix."""
+    shelf = Shelf([story("first", MONDAY)])
+    adapter = RecordingAdapter()
+    chats = hundred_chats(store)
+    store.subscribe("telegram", "-1", dt.time(7, 30), "Mars/Olympus_Mons", created_by="admin",
+                    now=SUBSCRIBED_AT)
+    now = at_berlin(MONDAY, 7, 30)
+    courier = delivery(store, shelf, adapter, now)
+    await courier.run_pass(now)
+    assert courier.next_wake(now) > now  # the loop's own wake-up does not fail either
+    assert_everyone_briefed_once(adapter.outbox, chats)
+    assert adapter.outbox.to("-1") == []
+    [warning] = [r.getMessage() for r in caplog.records if "Mars/Olympus_Mons" in r.getMessage()]
+    assert "telegram chat -1" in warning and "/subscribe" in warning

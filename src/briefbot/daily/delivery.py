@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
@@ -217,6 +217,7 @@ class Delivery:
         # Days whose held parts reached the ledger later: this process sent them, so it, not
         # another sender, counts those briefings delivered when it closes them.
         self._recorded_late: set[tuple[int, dt.date]] = set()
+        self._unknown_zones: set[int] = set()  # subscriptions already warned about
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # (platform, ((article id, content hash), ...)) -> rendered parts, for one pass.
@@ -229,9 +230,7 @@ class Delivery:
         """Every active subscription with an adapter that is owed (or has missed) a briefing."""
         due: list[tuple[Subscription, Due]] = []
         missed: list[tuple[Subscription, Missed]] = []
-        for sub in self._store.subscriptions():
-            if sub.platform not in self._adapters:
-                continue
+        for sub in self._scheduled():
             decision = decide_for(sub, now, catch_up=self._catch_up)
             if isinstance(decision, Due):
                 due.append((sub, decision))
@@ -244,8 +243,28 @@ class Delivery:
         wake = now + self._max_sleep
         if retry or self._unrecorded:
             wake = min(wake, now + self._retry_interval)
-        subs = [s for s in self._store.subscriptions() if s.platform in self._adapters]
-        return min({wake} | _upcoming(subs, now))
+        return min({wake} | _upcoming(self._scheduled(), now))
+
+    def _scheduled(self) -> list[Subscription]:
+        """The active subscriptions this loop can deliver: a platform it has an adapter for, and
+        a time zone this machine knows (one a tzdata update removed, or a hand-edited database,
+        would otherwise stop every chat's briefing; warned about once a subscription)."""
+        subs = []
+        for sub in self._store.subscriptions():
+            if sub.platform not in self._adapters:
+                continue
+            try:
+                ZoneInfo(sub.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                if sub.id not in self._unknown_zones:
+                    self._unknown_zones.add(sub.id)
+                    log.warning("%s chat %s: time zone %r is unknown here, so its daily briefing "
+                                "is not sent; an admin's /subscribe HH:MM ZONE there (or its "
+                                "config.yaml entry) sets a valid one", sub.platform,
+                                sub.chat_id, sub.timezone)
+                continue
+            subs.append(sub)
+        return subs
 
     def new_articles(
         self, sub: Subscription, articles: Sequence[Article], sent: frozenset[str]
