@@ -144,3 +144,21 @@ def test_skipped_briefings_in_the_last_pass_need_a_person(
         "delivery: the pass at 2026-03-05T11:00:00+00:00 skipped 2 briefings missed by more "
         "than the catch-up window (2 h)"]
     assert collect_status(config, NOW + dt.timedelta(days=1)).attention == []
+
+
+def test_a_subscription_with_an_unknown_time_zone_needs_a_person(
+    tmp_path: Path, content_dir: Path
+) -> None:
+    """A zone a tzdata update removed, or a hand-edited database: before, a traceback."""
+    config = make_config(tmp_path, content_dir)
+    store = SqliteStore(config.database)
+    store.subscribe("telegram", "-100", dt.time(7, 30), "Mars/Olympus_Mons", created_by="a",
+                    now=NOW)
+    store.close()
+
+    status = collect_status(config, NOW)
+    [problem] = status.attention
+    assert "telegram chat -100" in problem and "'Mars/Olympus_Mons' is unknown" in problem
+    [sub] = status.to_json()["subscriptions"]
+    assert sub["next_briefing"] is None and sub["overdue"] is False
+    assert "NOT SENT: unknown time zone" in render_text(status)

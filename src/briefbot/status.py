@@ -9,7 +9,13 @@ from typing import Any
 
 from briefbot.articles import Library
 from briefbot.config import Config
-from briefbot.daily.schedule import Missed, decide_for, format_local_time, next_briefing_for
+from briefbot.daily.schedule import (
+    Missed,
+    decide_for,
+    format_local_time,
+    next_briefing_for,
+    zone_known,
+)
 from briefbot.feeds import next_fetch
 from briefbot.runstate import PassRecord, RunState
 from briefbot.store import Store, Subscription, SubscriptionStore, open_store
@@ -137,11 +143,16 @@ def _subscriptions(config: Config, store: SubscriptionStore | None, now: dt.date
 
 def _subscription(config: Config, sub: Subscription, now: dt.datetime,
                   attention: list[str]) -> dict[str, Any]:
-    decision = decide_for(sub, now, catch_up=config.catch_up_window)
-    upcoming = next_briefing_for(sub, now, catch_up=config.catch_up_window)
     who = f"{sub.platform} chat {sub.chat_id}"
+    known = zone_known(sub.timezone)
+    decision = decide_for(sub, now, catch_up=config.catch_up_window) if known else None
+    upcoming = next_briefing_for(sub, now, catch_up=config.catch_up_window) if known else None
     overdue = isinstance(decision, Missed) and sub.paused_reason is None
-    if sub.paused_reason is not None:
+    if not known:
+        attention.append(f"{who}: time zone {sub.timezone!r} is unknown here, so no briefing is "
+                         "sent; an admin's /subscribe HH:MM ZONE there (or its config.yaml "
+                         "entry) sets a valid one")
+    elif sub.paused_reason is not None:
         attention.append(f"{who}: paused: {sub.paused_reason}")
     elif isinstance(decision, Missed):
         attention.append(f"{who}: the {decision.local_date} briefing is overdue by "
@@ -153,7 +164,8 @@ def _subscription(config: Config, sub: Subscription, now: dt.datetime,
         "time": format_local_time(sub.time),
         "timezone": sub.timezone,
         "source": sub.source,
-        "next_briefing": None if sub.paused_reason is not None else _iso(upcoming),
+        "next_briefing": None if sub.paused_reason is not None or upcoming is None
+        else _iso(upcoming),
         "last_sent": _iso(sub.last_sent_at),
         "last_article": sub.last_article_id,
         "paused": sub.paused_reason is not None,
@@ -217,6 +229,8 @@ def render_text(status: Status) -> str:
         last = sub["last_sent"] or "never"
         if sub["paused"]:
             state = f"PAUSED: {sub['paused_reason']}"
+        elif sub["next_briefing"] is None:
+            state = "NOT SENT: unknown time zone"
         else:
             state = f"next {sub['next_briefing']}" + (" (OVERDUE)" if sub["overdue"] else "")
         lines.append(f"  {sub['platform']} {sub['chat']} at {when}; {state}; last sent {last}")

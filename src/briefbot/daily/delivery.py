@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from briefbot.articles import Article
 from briefbot.briefing import make_briefing, make_digest
@@ -24,7 +24,7 @@ from briefbot.daily.jobs import (
     Superseded,
     outcome_of,
 )
-from briefbot.daily.schedule import Due, Missed, decide_for, next_due
+from briefbot.daily.schedule import Due, Missed, decide_for, next_due, zone_known
 from briefbot.errors import (
     ChatMoved,
     ChatUnavailable,
@@ -253,9 +253,7 @@ class Delivery:
         for sub in self._store.subscriptions():
             if sub.platform not in self._adapters:
                 continue
-            try:
-                ZoneInfo(sub.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
+            if not zone_known(sub.timezone):
                 if sub.id not in self._unknown_zones:
                     self._unknown_zones.add(sub.id)
                     log.warning("%s chat %s: time zone %r is unknown here, so its daily briefing "

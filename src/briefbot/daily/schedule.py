@@ -52,6 +52,16 @@ def resolve_zone(name: str) -> str | None:
     return name
 
 
+def zone_known(name: str) -> bool:
+    """Whether this machine's tz database has zone `name` (exactly as written): a stored one may
+    have been removed by a tzdata update, or written by hand."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def zone_suggestion(name: str) -> str | None:
     """The IANA zone a bare city most likely means ('berlin' -> 'Europe/Berlin'), or None."""
     city = name.strip().replace(" ", "_").casefold()
