@@ -702,11 +702,7 @@ class TelegramAdapter:
             token,
             request=self._requests[0],
             get_updates_request=self._requests[1],
-            rate_limiter=ChatRateLimiter(
-                max_wait=self.max_retry_after,
-                window=SendWindow(OVERALL_PER_WINDOW, WINDOW_SECONDS),
-                max_retries=RATE_LIMIT_RETRIES,
-            ),
+            rate_limiter=ChatRateLimiter(max_wait=self.max_retry_after),
             **options,
         )
 
