@@ -327,3 +327,23 @@ async def test_a_429_too_long_to_wait_is_raised_at_once(fake: FakeTelegram) -> N
         await adapter.stop()
     assert caught.value.retry_after == 3600
     assert len(fake.calls_to("sendMessage")) == 1
+
+
+async def test_a_stop_whose_confirm_fetches_an_unreadable_update_still_stops_cleanly(
+    fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The getUpdates at stop reads the update at the offset: one PTB cannot read (arrived after
+    the last poll) must not make stop() raise and skip the final count (before: KeyError)."""
+    fake.push_message("q", chat_id=7)
+    fake.inject("delay", method="getUpdates", after=1, seconds=30)  # the second poll hangs ...
+    adapter = adapter_for(fake, Slow())
+    await adapter.start()
+    await fake.wait_for_messages(1, chat_id=7)
+    async with asyncio.timeout(5):
+        while fake.received.count("getUpdates") < 2:  # noqa: ASYNC110 (no event for arrivals)
+            await asyncio.sleep(0.01)
+    broken = fake.push_update({"message": {"text": "no chat, no date"}})  # ... so it is not read
+    caplog.set_level(logging.INFO)
+    await adapter.stop()
+    assert any("left for the next start" in r.getMessage() for r in caplog.records)
+    assert broken["update_id"] in fake.pending_update_ids()

@@ -664,10 +664,12 @@ class TelegramAdapter:
                 await bot.get_updates(offset=offset or None, limit=1, timeout=0)
                 window.acknowledge(offset)
                 left = (await bot.get_webhook_info()).pending_update_count
-        except (TelegramError, TimeoutError) as exc:
+        except Exception as exc:  # also an update at the offset PTB cannot read (KeyError)
+            why = (exc.message if isinstance(exc, TelegramError) else "no answer in time"
+                   if isinstance(exc, TimeoutError) else f"unreadable answer: {exc!r}")
             log.warning("Telegram: could not confirm the answered messages at stop (%s); the "
                         "next start fetches them again from update %d on",
-                        getattr(exc, "message", "no answer in time"), window.acknowledged)
+                        why, window.acknowledged)
         # Those answered before the last stop and not fetched since are still to be skipped.
         carried = {i for i in self._answered_before if i >= window.acknowledged}
         ahead = window.answered_ahead | carried
@@ -700,11 +702,7 @@ class TelegramAdapter:
             token,
             request=self._requests[0],
             get_updates_request=self._requests[1],
-            rate_limiter=ChatRateLimiter(
-                max_wait=self.max_retry_after,
-                window=SendWindow(OVERALL_PER_WINDOW, WINDOW_SECONDS),
-                max_retries=RATE_LIMIT_RETRIES,
-            ),
+            rate_limiter=ChatRateLimiter(max_wait=self.max_retry_after),
             **options,
         )
 
