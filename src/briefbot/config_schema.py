@@ -151,11 +151,15 @@ def env_secret(environ: Mapping[str, str], name: str) -> Secret | None:
 _TOKEN_KEYS = ("token", "bot_token", "api_token")
 
 
-def refuse_tokens(section: Mapping[str, Any], where: str, env: str) -> None:
-    """A token pasted into config.yaml: say where it goes instead (never echoing it)."""
+def platform_section(value: object, name: str, env: str, allowed: Set[str]) -> Mapping[str, Any]:
+    """A platform's section (`name:`): a mapping of `allowed` keys, with no token pasted in
+    (that error says the token goes in the environment variable `env`, never echoing it)."""
+    section = mapping(value, name)
     for key in _TOKEN_KEYS:
         if key in section:
-            raise token_in_config(f"{where}.{key}", env)
+            raise token_in_config(f"{name}.{key}", env)
+    check_keys(section, allowed, f"{name}.")
+    return section
 
 
 def token_in_config(key: str, env: str) -> ConfigError:
