@@ -227,3 +227,23 @@ def test_a_token_in_config_yaml_points_at_the_environment_variable(
 def test_server_roots_must_be_urls_without_a_token(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(_config(tmp_path, text), environ={})
+
+
+@pytest.mark.parametrize("text, key", [
+    # No scheme: the URL is refused as not a URL, and that error must not repeat the token.
+    ("telegram:\n  base_url: 'api.telegram.org/bot123456789:AAHfakefakefakefakefakefake12'\n",
+     "telegram.base_url"),
+    ("qa:\n  reader: {url: 'localhost:11434/v1?key=sk-secretsecret', model: m}\n", "qa.reader.url"),
+    ("qa:\n  reader: {url: 'sk-secretsecret@localhost:11434/v1', model: m}\n", "qa.reader.url"),
+])
+def test_a_refused_url_is_never_repeated_with_its_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, text), environ={})
+    message = str(caught.value)
+    assert message.startswith(f"{key}:")
+    assert "AAHfake" not in message and "secretsecret" not in message
+
+
+def test_a_server_root_with_a_broken_address_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"telegram.base_url: .* is not a http or https URL"):
+        load_config(_config(tmp_path, "telegram:\n  base_url: 'http://[::1/bot'\n"), environ={})

@@ -25,6 +25,7 @@ from briefbot.config_schema import (
     check_timezone,
     env_secret,
     mapping,
+    shown_url,
     token_in_config,
 )
 from briefbot.errors import ConfigError
@@ -120,7 +121,8 @@ def _reader(value: object, environ: Mapping[str, str]) -> ReaderConfig | None:
         usable = False
     if not usable or parts is None:
         raise ConfigError(
-            f"qa.reader.url: {url!r} is not an http(s) URL; write the endpoint's base URL, "
+            f"qa.reader.url: {shown_url(url) if isinstance(url, str) else repr(url)} is not "
+            "an http(s) URL; write the endpoint's base URL, "
             "e.g. http://127.0.0.1:11434/v1"
         )
     if parts.username or parts.password or parts.query or parts.fragment:

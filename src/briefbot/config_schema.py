@@ -151,11 +151,15 @@ def env_secret(environ: Mapping[str, str], name: str) -> Secret | None:
 _TOKEN_KEYS = ("token", "bot_token", "api_token")
 
 
-def refuse_tokens(section: Mapping[str, Any], where: str, env: str) -> None:
-    """A token pasted into config.yaml: say where it goes instead (never echoing it)."""
+def platform_section(value: object, name: str, env: str, allowed: Set[str]) -> Mapping[str, Any]:
+    """A platform's section (`name:`): a mapping of `allowed` keys, with no token pasted in
+    (that error says the token goes in the environment variable `env`, never echoing it)."""
+    section = mapping(value, name)
     for key in _TOKEN_KEYS:
         if key in section:
-            raise token_in_config(f"{where}.{key}", env)
+            raise token_in_config(f"{name}.{key}", env)
+    check_keys(section, allowed, f"{name}.")
+    return section
 
 
 def token_in_config(key: str, env: str) -> ConfigError:
@@ -166,17 +170,26 @@ def token_in_config(key: str, env: str) -> ConfigError:
     )
 
 
+def shown_url(url: str) -> str:
+    """`url` as an error message may repeat it: a user name or password, a ?query and a
+    #fragment (where keys go) are shown as …."""
+    shown = re.sub(r"[?#].*", "…", url, flags=re.DOTALL)
+    return repr(re.sub(r"^([^/]*//)?[^/]*@", r"\1…@", shown))
+
+
 def base_url(value: object, key: str, example: str,
              schemes: tuple[str, ...] = ("http", "https")) -> str | None:
     """An optional server root: a URL of one of `schemes`, with a host and no token in it."""
     url = optional_str(value, key)
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise ConfigError(f"{key}: {url!r} is not a {' or '.join(schemes)} URL; write the "
-                          f"server's root, like {example!r}, or leave it out")
-    if re.search(r"\d{5,}:[A-Za-z0-9_-]{20,}", url) or parts.password:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # an unclosed [IPv6 bracket
+        parts, password = None, None
+    # The token first: the other errors repeat the URL.
+    if re.search(r"\d{5,}:[A-Za-z0-9_-]{20,}", url) or password:
         # Here, not at the top: the registry imports every platform's schema, which imports this.
         from briefbot.platforms import PLATFORMS
 
@@ -184,4 +197,7 @@ def base_url(value: object, key: str, example: str,
         raise ConfigError(f"{key}: the URL holds a token; write the server's root only, like "
                           f"{example!r}: briefbot adds the token from the environment "
                           f"({envs})")
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(f"{key}: {shown_url(url)} is not a {' or '.join(schemes)} URL; write "
+                          f"the server's root, like {example!r}, or leave it out")
     return url

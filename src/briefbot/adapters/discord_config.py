@@ -13,10 +13,8 @@ from briefbot.config_schema import (
     Secret,
     base_url,
     channels,
-    check_keys,
     env_secret,
-    mapping,
-    refuse_tokens,
+    platform_section,
 )
 from briefbot.errors import ConfigError
 from briefbot.ports import Adapter, ChatEvents, Handler, OnFatal, Platform
@@ -50,9 +48,8 @@ class DiscordConfig:
 
 def parse(value: object, environ: Mapping[str, str], default_zone: str) -> DiscordConfig:
     """The `discord:` section, with the token from DISCORD_BOT_TOKEN."""
-    section = mapping(value, "discord")
-    refuse_tokens(section, "discord", DISCORD_TOKEN_ENV)
-    check_keys(section, {"api_base_url", "gateway_url", "channels", "guilds"}, "discord.")
+    section = platform_section(value, "discord", DISCORD_TOKEN_ENV,
+                               {"api_base_url", "gateway_url", "channels", "guilds"})
     guilds = section.get("guilds") or []
     if not isinstance(guilds, list) or not all(
         isinstance(g, int) or (isinstance(g, str) and g.isdigit()) for g in guilds

@@ -18,7 +18,7 @@ from briefbot.config_schema import (
     env_secret,
     mapping,
     optional_str,
-    refuse_tokens,
+    platform_section,
 )
 from briefbot.errors import ConfigError
 from briefbot.ports import Adapter, ChatEvents, Handler, OnFatal, Platform
@@ -67,9 +67,8 @@ class TelegramConfig:
 
 def parse(value: object, environ: Mapping[str, str], default_zone: str) -> TelegramConfig:
     """The `telegram:` section, with the token from TELEGRAM_BOT_TOKEN."""
-    section = mapping(value, "telegram")
-    refuse_tokens(section, "telegram", TELEGRAM_TOKEN_ENV)
-    check_keys(section, {"base_url", "base_file_url", "channels", "webhook"}, "telegram.")
+    section = platform_section(value, "telegram", TELEGRAM_TOKEN_ENV,
+                               {"base_url", "base_file_url", "channels", "webhook"})
     webhook = _webhook(section.get("webhook"))
     return TelegramConfig(
         base_url=base_url(section.get("base_url"), "telegram.base_url",
