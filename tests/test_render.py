@@ -259,6 +259,14 @@ def test_briefing_is_one_discord_embed() -> None:
     }
 
 
+def test_a_link_discord_would_refuse_is_left_out_of_the_embed() -> None:
+    """An embed url Discord refuses (400) would lose the whole briefing."""
+    for link in ("https://example.org/talks\n", "https://example.org/a b", "ftp://example.org/"):
+        (message,) = render_discord(briefing(link=link))
+        (embed,) = message.embeds
+        assert embed.url is None, link
+
+
 def test_everyone_in_an_article_cannot_ping_on_discord() -> None:
     loud = briefing(
         headline="@everyone look",

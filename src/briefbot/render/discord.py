@@ -176,7 +176,7 @@ def neutralise_mentions(text: str) -> str:
 
 
 def _is_web_url(url: str | None) -> bool:
-    return bool(url) and re.match(r"https?://\S+$", url or "") is not None
+    return bool(url) and re.fullmatch(r"https?://\S+", url or "") is not None
 
 
 def _clip(text: str, limit: int) -> str:
