@@ -166,8 +166,9 @@ async def full_disk() -> None:
             await adapter.start()
             original = adapter.send_part
 
-            async def filling(chat_id: str, part: object) -> None:
-                await original(chat_id, part)
+            async def filling(chat_id: str, part: object, *,
+                              thread_id: str | None = None) -> None:
+                await original(chat_id, part, thread_id=thread_id)  # type: ignore[arg-type]
                 if len(fake.sent_messages) == 50:
                     disk.full = True
 
@@ -184,9 +185,11 @@ async def full_disk() -> None:
             finally:
                 await adapter.stop()
                 store.close()
-        delivered = len({m.chat_id for m in fake.sent_messages})
-        print(f"3. disk full after 50 of 120 chats, 4 passes, then space returns: {delivered} "
-              f"chats delivered, {_duplicated(fake)} duplicated")
+        per_chat = Counter(m.chat_id for m in fake.sent_messages)
+        once = sum(1 for chat in chats if per_chat[chat] == 1)
+        print(f"3. disk full after 50 of 120 chats, 4 passes, then space returns: {once} of "
+              f"{len(chats)} chats got their briefing exactly once, "
+              f"{sum(1 for c in chats if per_chat[c] == 0)} none, {_duplicated(fake)} duplicated")
 
 
 async def flood() -> None:
