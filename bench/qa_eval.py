@@ -103,6 +103,7 @@ def main() -> int:
 
     ask = _ask_in_process if args.in_process else _ask_subprocess
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    declined_wrongly = 0  # answerable questions the engine said the article doesn't answer
     misses: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -122,6 +123,8 @@ def main() -> int:
                 tally[kind][0] += ok
                 tally[kind][1] += 1
                 line = f"[{article_id}] {item['q']!r} -> {answer!r}"
+                if not ok and kind != "unanswerable" and not row["found"]:
+                    declined_wrongly += 1
                 if not ok:
                     misses.append(f"MISS ({kind}) {line}")
                 elif args.verbose and not args.scores_only:
@@ -136,10 +139,13 @@ def main() -> int:
             answerable[0] += right
             answerable[1] += total
     declined = tally.get("unanswerable", [0, 0])
+    wrong = answerable[1] - answerable[0]
     print(f"\nanswerable right:      {answerable[0]}/{answerable[1]}"
           f" = {100 * answerable[0] / max(answerable[1], 1):.0f}%")
     print(f"unanswerable declined: {declined[0]}/{declined[1]}"
           f" = {100 * declined[0] / max(declined[1], 1):.0f}%")
+    print(f"answerable missed:     {wrong} ({declined_wrongly} declined, "
+          f"{wrong - declined_wrongly} a wrong answer)")
     if misses and not args.scores_only:
         print("\n" + "\n".join(misses))
     return 0

@@ -256,7 +256,11 @@ def main() -> int:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--ablate", action="store_true")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    parser.add_argument("--no-embeddings", action="store_true",
+                        help="fit and judge as the default install does, without embeddings")
     args = parser.parse_args()
+    if args.no_embeddings:
+        embed._embedder, embed._tried = None, True
     table.USE_SCORER = False  # candidates come from the rule stages alone, whatever is committed
 
     tune, check = collect("tune"), collect("check")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from briefbot.qa.extract import _names_it
 from briefbot.qa.questions import _WANTED, QUOTE, WHY, Question
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def candidates(q: Question, tagged: Tagged, bm25: list[float], covers: list[floa
         others = [cosines[j] for j in ordered if j != i] if cosines is not None else []
         gap = cos - max(others) if others else 0.0
         typed = wanted is not None and any(
-            e.kind in wanted and not (e.keys & q.named) for e in sentence.entities)
+            e.kind in wanted and not _names_it(q, e) for e in sentence.entities)
         names = (sum(1 for terms in name_terms if terms & sentence.bag.keys()) / len(name_terms)
                  if name_terms else 1.0)
         features = [
