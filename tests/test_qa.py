@@ -121,6 +121,13 @@ def test_typos_and_shorthand_still_find_the_answer(ferry: QATable) -> None:
     assert "Oyelowo" in (ferry.answer("who's the cheif executive").fact or "")
 
 
+def test_a_chat_lead_in_or_trailing_again_is_not_what_the_question_asks_about(
+        ferry: QATable) -> None:
+    # "wait" and "again" are nowhere in the article: as topic words they made it "doesn't say"
+    assert "Oyelowo" in (ferry.answer("wait who's the chief executive").fact or "")
+    assert "Oyelowo" in (ferry.answer("ok so who is the chief executive again").fact or "")
+
+
 def test_emoji_are_stripped_from_the_cited_sentence(ferry: QATable) -> None:
     answer = ferry.answer("how much did the order cost")
     assert "⚡" not in answer.text

@@ -14,6 +14,7 @@ from briefbot.qa.words import (
     _CHAT_FILLER,
     _FRAME_VOCAB,
     _HOWMUCH_LIGHT,
+    _LEAD_IN,
     _LEMMA_BASES,
     _LEMMAS,
     _LIGHT,
@@ -163,6 +164,8 @@ def parse_question(question: str) -> Question:
     for raw in _TOKEN.findall(text):
         word = _norm(raw)
         if word in _CHAT_FILLER and words:  # "lol", "rn": chat filler, never the topic
+            continue
+        if word in _LEAD_IN and not words:  # "wait who's the cfo": the question starts later
             continue
         for piece in _QUESTION_FIXES.get(word, word).split():
             words.append(_fix_frame_word(piece))

@@ -251,8 +251,10 @@ _QUESTION_FIXES = {
 _CHAT_FILLER = frozenset(
     "lol lmao lmfao rofl omg omfg fr ngl tbh imo imho btw bruh bro fam pls plz please rn "
     "nah yeah yea yep ok okay k kk hmm hm um uh like literally basically exactly actually "
-    "really even anyway anyways so just tho though ?? srsly seriously".split()
+    "really even anyway anyways so just tho though ?? srsly seriously again".split()
 )
+# Words a chat puts before the question itself: "wait who's the cfo", "ok so when is it".
+_LEAD_IN = frozenset("wait so ok okay hey yo um uh hmm and but also lol omg oh ah".split())
 
 _WORD_CHARS = re.compile(r"[A-Za-z0-9\u00C0-\u024F]")
 
