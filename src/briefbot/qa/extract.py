@@ -172,10 +172,3 @@ def _counts_focus(q: Question, sentence: Sentence, entity: Entity) -> bool:
         wanted.add(_term(q.focus[:-1]))
     return any(t in wanted for w in counted for t in _word_terms(w))
 
-def _who_verb(q: Question, sentence: Sentence, entity: Entity) -> bool:
-    """"who announced X" fits "European Command announced" best."""
-    if len(q.words) < 2 or q.words[0] != "who":
-        return False
-    verb = _term(q.words[1])
-    nearby = sentence.words[entity.end:entity.end + 2]
-    return any(_term(w) == verb for w in nearby)

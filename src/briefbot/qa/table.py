@@ -26,7 +26,6 @@ from briefbot.qa.extract import (
     _names_it,
     _pick_entity,
     _place_penalty,
-    _who_verb,
     _why_fact,
 )
 from briefbot.qa.facts import (
@@ -472,8 +471,6 @@ class QATable:
                     continue
                 entity, rank, distance = picked
                 score *= 1.8 * (0.6 ** rank) / (1 + 0.12 * min(distance, 12))
-                if q.kind == WHO and _who_verb(q, sentence, entity):
-                    score *= 1.5
             elif q.kind == WHY:
                 # The cause is in the sentence or, with a strong cue, in one of the next two.
                 options = [(sentence.cause, sentence)] + [
