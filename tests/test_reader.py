@@ -462,6 +462,11 @@ async def test_the_self_check_vetoes_an_answer_its_sentence_does_not_give() -> N
     assert check.line("Sentence") == "The driver, 54, was not hurt."
     assert check.line("Question") == DIED and check.line("Answer") == "54"
     assert check.body["response_format"]["json_schema"]["schema"]["required"] == ["verdict"]
+    # It continues the answer's conversation: a server that keeps what it has read reads only
+    # the check itself.
+    [request] = fake.requests
+    assert check.body["messages"][:2] == request.body["messages"]
+    assert check.body["messages"][2] == {"role": "assistant", "content": ages_as_toll(request)}
     async with FakeReader(right_reading, check=checker) as fake:
         assert (await improve(fake, DIED))[1] == "answered"
 

@@ -74,14 +74,17 @@ SYSTEM_PROMPT = (
     'If the sentences do not say, reply {"answer": null, "quote": null}. '
     "Never guess and never use outside knowledge."
 )
-# The second, short call: does the cited sentence give that answer to the question? Any reply
-# but a clear "yes" vetoes the answer (the offline answer stands). It catches what word overlap
-# cannot: a wrong reading of a real sentence ("3 died" from "3 were injured and 1 died"), an
-# answer to another question.
+# The second, short call (the self-check): does the cited sentence give that answer to the
+# question? Any reply but a clear "yes" vetoes the answer (the offline answer stands). It catches
+# what word overlap cannot: a wrong reading of a real sentence ("3 died" from "3 were injured and
+# 1 died"), an answer to another question. It continues the first call's conversation (the
+# article, the question, the model's reply, then this), so a server that keeps the prompt it
+# has read (llama.cpp, Ollama, vLLM, hosted prompt caches) reads only the few new tokens, and
+# the next question about the same article still finds the article read.
 CHECK_PROMPT = (
-    "You check an answer to a question about a news article against the one sentence it is "
-    "taken from. Say yes only if that sentence itself states this answer to this question; "
-    "say no if it says something else, answers a different question, or does not say. "
+    "Now check that answer strictly, reading only the sentence below. The verdict is yes only "
+    "if this sentence itself states this answer to this question; it is no if the sentence "
+    "says something else, answers a different question, or does not say. "
     'Reply with a JSON object only: {"verdict": "yes"} or {"verdict": "no"}.'
 )
 CHECK_FORMAT: dict[str, Any] = {
@@ -194,18 +197,17 @@ class Reader:
             # The timeout covers waiting for a free slot and both calls: it is what the person
             # waits.
             async with asyncio.timeout(self.config.timeout), _keep_working(working), self._slots:
-                content = await self._complete(
-                    [{"role": "system", "content": SYSTEM_PROMPT},
-                     {"role": "user", "content": user_prompt(offline.question, article,
-                                                             sentences, shown)}],
-                    RESPONSE_FORMAT, MAX_ANSWER_TOKENS)
+                asked = [{"role": "system", "content": SYSTEM_PROMPT},
+                         {"role": "user", "content": user_prompt(offline.question, article,
+                                                                 sentences, shown)}]
+                content = await self._complete(asked, RESPONSE_FORMAT, MAX_ANSWER_TOKENS)
                 reply = parse_reply(content)
                 if reply is None:
                     self._fell_back(article, "the model says the article does not say")
                     return offline, "null"
                 said, quote = reply
                 index = ground(said, quote, sentences)
-                await self._check(offline.question, said, sentences, index)
+                await self._check(asked, content, offline.question, said, sentences, index)
         except TimeoutError:
             self._fell_back(article, f"no reply within {self.config.timeout:g} s")
             return offline, "timeout"
@@ -218,12 +220,13 @@ class Reader:
         return Answer(question=offline.question, found=True, text=text, article_id=article.id,
                       source=source, fact=fact, quote=cited, origin="reader"), "answered"
 
-    async def _check(self, question: str, said: str, sentences: Sequence[str],
-                     index: int) -> None:
-        """The self-check: ReaderFailed("vetoed") unless the model says sentence `index` gives
-        `said` as the answer to `question`."""
+    async def _check(self, asked: list[dict[str, str]], reply: str, question: str, said: str,
+                     sentences: Sequence[str], index: int) -> None:
+        """The self-check: ReaderFailed("vetoed") unless the model, shown the conversation
+        `asked` and its `reply`, says sentence `index` gives `said` as the answer to
+        `question`."""
         content = await self._complete(
-            [{"role": "system", "content": CHECK_PROMPT},
+            [*asked, {"role": "assistant", "content": reply},
              {"role": "user", "content": check_prompt(question, said, sentences, index)}],
             CHECK_FORMAT, MAX_CHECK_TOKENS)
         verdict = parse_verdict(content)
@@ -385,11 +388,11 @@ def user_prompt(question: str, article: Article, sentences: Sequence[str],
 
 
 def check_prompt(question: str, said: str, sentences: Sequence[str], index: int) -> str:
-    """The self-check's message: the cited sentence (after the one before it, when it opens
-    with a pronoun), the question and the proposed answer."""
+    """The self-check's message: CHECK_PROMPT, the cited sentence (after the one before it,
+    when it opens with a pronoun), the question and the proposed answer."""
     sentence = sentences[index]
     first = re.findall(r"[^\W_]+", sentence[:30].casefold())
-    lines = []
+    lines = [CHECK_PROMPT, ""]
     if index > 0 and first and first[0] in _LEANING:
         lines += [f"The sentence before it (context only): {sentences[index - 1]}", ""]
     lines += [f"Sentence: {sentence}", "", f"Question: {question}", f"Answer: {said}", "",
