@@ -82,10 +82,9 @@ SYSTEM_PROMPT = (
 # has read (llama.cpp, Ollama, vLLM, hosted prompt caches) reads only the few new tokens, and
 # the next question about the same article still finds the article read.
 CHECK_PROMPT = (
-    "Now check that answer strictly, reading only the sentence below. The verdict is yes only "
-    "if this sentence itself states this answer to this question; it is no if the sentence "
-    "says something else, answers a different question, or does not say. "
-    'Reply with a JSON object only: {"verdict": "yes"} or {"verdict": "no"}.'
+    "Check that answer strictly: does the sentence below itself state this answer to this "
+    "question? If it says something else, answers another question or does not say, the "
+    'verdict is no. Reply {"verdict": "yes"} or {"verdict": "no"}.'
 )
 CHECK_FORMAT: dict[str, Any] = {
     "type": "json_schema",
@@ -395,8 +394,7 @@ def check_prompt(question: str, said: str, sentences: Sequence[str], index: int)
     lines = [CHECK_PROMPT, ""]
     if index > 0 and first and first[0] in _LEANING:
         lines += [f"The sentence before it (context only): {sentences[index - 1]}", ""]
-    lines += [f"Sentence: {sentence}", "", f"Question: {question}", f"Answer: {said}", "",
-              "Does the sentence state this answer to this question?"]
+    lines += [f"Sentence: {sentence}", f"Question: {question}", f"Answer: {said}"]
     return "\n".join(lines)
 
 
