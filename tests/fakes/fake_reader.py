@@ -35,7 +35,7 @@ class Request:
     @property
     def is_check(self) -> bool:
         """Whether this is the reader's self-check (does the sentence give the answer?)."""
-        return len(self.body["messages"]) > 2  # it follows the answer's conversation
+        return str(self.body["messages"][0]["content"]).startswith("You check")
 
     def line(self, label: str) -> str:
         """The text after `label: ` on a line of the user message ("" when none)."""
