@@ -133,7 +133,7 @@ def main() -> int:
             reader += _ask(with_reader, folder, article_id, asked, args.timeout)
 
     print(f"{len(ordered)} questions on {len(by_article)} articles; reader {args.model} at "
-          f"{args.url}\n")
+          f"{args.url}, timeout {args.timeout:g} s (an article's questions are asked at once)\n")
     _scores("offline alone", ordered, offline)
     _scores("with the reader", ordered, reader)
     by_reader = [(i, r) for i, r in zip(ordered, reader, strict=True) if r["engine"] == "reader"]

@@ -173,12 +173,12 @@ class Reader:
         An editor's answer or a byline (found, citing no sentence) is kept as it is. `working`
         is awaited before asking and every WORKING_EVERY_SECONDS after (a "typing…" sign);
         its failures are ignored. The reader's answer is shown only when its quote is an
-        article sentence holding the answer's words (numbers with the words they go with) and a
-        second, short call (the self-check) says that sentence gives that answer; both calls
-        share qa.reader.timeout. Never raises for the endpoint's faults: a timeout, an HTTP
-        error, a reply that is not the JSON asked for, a quote not in the article, an answer
-        not in its quote or a "no" from the self-check all give back `offline` (logged at
-        debug).
+        article sentence that, or a sentence next to it that, holds the answer's words (numbers
+        with the words they go with; see `ground`) and a second, short call (the self-check)
+        says that sentence gives that answer; both calls share qa.reader.timeout (seconds).
+        Never raises for the endpoint's faults: a timeout, an HTTP error, a reply that is not
+        the JSON asked for, a quote not in the article, an answer not in its quote or anything
+        but a yes from the self-check all give back `offline` (logged at debug).
         """
         answer, _ = await self.improve_traced(offline, article, working=working)
         return answer
