@@ -56,7 +56,7 @@ OUTCOMES = (
     "bad-reply",            # not a chat completion, no JSON object, an answer that is not text
     "no-quote",             # an answer without its quote
     "quote-not-found",      # the quote is no article sentence (invented, or copied too loosely)
-    "answer-not-in-quote",  # the answer's words are not all in the quoted sentence
+    "answer-not-in-quote",  # the answer's words are not all in the quoted sentence (nor next to it)
     "number-mismatch",      # a number in the answer sits with other words in the sentence
     "vetoed",               # the self-check says the sentence does not give that answer
     "timeout",              # no reply (both calls) within qa.reader.timeout
