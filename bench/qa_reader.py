@@ -1,14 +1,19 @@
 """Score the Q&A with a qa.reader endpoint against the offline engine alone, on an eval set.
 
 Usage: python bench/qa_reader.py --url URL [--model NAME] [--timeout S] [EVAL_DIR]
-                                 [--split PREFIX] [--scores-only] [--verbose]
+                                 [--split NAME|PREFIX] [--scores-only] [--verbose]
 URL is an OpenAI-compatible base URL (Ollama: http://127.0.0.1:11434/v1); an API key, if it
 needs one, comes from BRIEFBOT_READER_API_KEY as for the bot. EVAL_DIR holds .txt articles and
 a questions.yaml ({article, q, kind, accept}), as for bench/qa_eval.py (default
 ../shared/eval/dev). Every question goes through `briefbot ask --json`, once with a config
 naming the reader and once without, and is scored as qa_eval.py scores it (answerable: any
 accept string in the answer; unanswerable: declined). Also printed: how many answers the reader
-gave, and how many of those were right. Exits 2 without --url.
+gave, and how many of those were right; where the others were lost (the "reader" outcome of
+`briefbot ask --json`: the model said null, the quote was not found, the self-check vetoed,
+timeouts, HTTP errors...) for answerable and unanswerable questions; and what the figures would
+be if a null from the model (or also a veto) declined instead of falling back to the offline
+answer. --split tune, check or untouched reads the frozen splits of bench/qa_holdout/splits.yaml
+as bench/qa_eval.py does (all but tune print scores only). Exits 2 without --url.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+NAMED_SPLITS = ("tune", "check", "untouched", "sealed")
 
 
 def _briefbot_command() -> list[str]:
@@ -54,6 +60,10 @@ def _right(item: dict[str, object], row: dict[str, object]) -> bool:
     return bool(row["found"]) and any(a in str(row["answer"]).lower() for a in accept)
 
 
+def _declined(row: dict[str, object]) -> dict[str, object]:
+    return row | {"found": False, "answer": "The article doesn't say."}
+
+
 def _scores(label: str, items: list[dict[str, object]], rows: list[dict[str, object]]) -> None:
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for item, row in zip(items, rows, strict=True):
@@ -76,7 +86,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds per answer (default 30: a cold model loads first)")
     parser.add_argument("--split", default="",
-                        help="only articles whose name starts with this (comma-separated: any of)")
+                        help="tune, check or untouched (bench/qa_holdout/splits.yaml), or only "
+                        "articles whose name starts with this (comma-separated: any of)")
     parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     parser.add_argument("--verbose", action="store_true", help="print every reader answer")
     args = parser.parse_args()
@@ -85,11 +96,23 @@ def main() -> int:
               "for Ollama (`ollama pull qwen2.5:7b-instruct` first)", file=sys.stderr)
         return 2
 
-    items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
     by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for item in items:
-        if str(item["article"]).startswith(tuple(args.split.split(","))):
-            by_article[str(item["article"])].append(item)
+    folder_of: dict[str, Path] = {}
+    if args.split in NAMED_SPLITS:
+        sys.path.insert(0, str(REPO / "bench"))
+        from qa_train import split_items
+
+        for path, item in split_items(args.split):
+            by_article[path.name].append(item)
+            folder_of[path.name] = path.parent
+        args.scores_only = args.scores_only or args.split != "tune"
+        args.verbose = args.verbose and args.split == "tune"
+    else:
+        items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
+        for item in items:
+            if str(item["article"]).startswith(tuple(args.split.split(","))):
+                by_article[str(item["article"])].append(item)
+                folder_of[str(item["article"])] = args.eval_dir
 
     ordered: list[dict[str, object]] = []
     offline: list[dict[str, object]] = []
@@ -101,7 +124,7 @@ def main() -> int:
         with_reader.write_text(yaml.safe_dump({"qa": {"reader": {
             "url": args.url, "model": args.model, "timeout": args.timeout}}}), encoding="utf-8")
         for name in by_article:
-            shutil.copy(args.eval_dir / name, folder / name)
+            shutil.copy(folder_of[name] / name, folder / name)
         for name, questions in by_article.items():
             article_id = Path(name).stem
             asked = [str(q["q"]) for q in questions]
@@ -110,7 +133,7 @@ def main() -> int:
             reader += _ask(with_reader, folder, article_id, asked, args.timeout)
 
     print(f"{len(ordered)} questions on {len(by_article)} articles; reader {args.model} at "
-          f"{args.url}\n")
+          f"{args.url}, timeout {args.timeout:g} s (an article's questions are asked at once)\n")
     _scores("offline alone", ordered, offline)
     _scores("with the reader", ordered, reader)
     by_reader = [(i, r) for i, r in zip(ordered, reader, strict=True) if r["engine"] == "reader"]
@@ -120,6 +143,17 @@ def main() -> int:
     if not by_reader:
         print("(none: is the endpoint up and the model pulled? run again with the bot's "
               "`--log-level debug` to see why each answer fell back)")
+    outcomes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for item, row in zip(ordered, reader, strict=True):
+        outcomes[str(row.get("reader"))][item["kind"] == "unanswerable"] += 1
+    print("\nwhat became of the questions at the reader (answerable / unanswerable):")
+    for outcome, (answerable, unanswerable) in sorted(outcomes.items(),
+                                                      key=lambda kv: -sum(kv[1])):
+        print(f"  {outcome:<20} {answerable:>4} / {unanswerable:<4}")
+    print()
+    for label, lost in (("if null declined", {"null"}),
+                        ("if null/veto declined", {"null", "vetoed"})):
+        _scores(label, ordered, [_declined(r) if r.get("reader") in lost else r for r in reader])
     if args.scores_only:
         return 0
     for item, before, after in zip(ordered, offline, reader, strict=True):

@@ -20,12 +20,14 @@ from briefbot.qa import Answer, QAIndex
 from briefbot.qa.reader import (
     MAX_ARTICLE_CHARS,
     MAX_CONCURRENT_REQUESTS,
+    OUTCOMES,
     Reader,
     ReaderFailed,
     ground,
+    parse_verdict,
     pick_sentences,
 )
-from fakes.fake_reader import MODEL, FakeReader, Request, refused_url, says
+from fakes.fake_reader import MODEL, FakeReader, Request, refused_url, says, verdict
 
 KEY = "sk-reader-test-key-0123456789abcdef"
 CROSSING = ("The Harbour City council opened a new ferry line to the Kestrel Islands on Monday, "
@@ -110,8 +112,8 @@ def answer_not_in_quote(request: Request) -> str:
 
 
 def answer_from_another_sentence(request: Request) -> str:
-    return says("40 minutes", "Mayor Elena Vos said the line would carry about 3,000 passengers "
-                "a day.")
+    return says("40 minutes", "Critics warned that fares of 6 euros a trip are too high for "
+                "island families.")
 
 
 def server_error(request: Request) -> web.Response:
@@ -369,11 +371,29 @@ def test_quotes_copied_imperfectly_still_find_their_sentence(
     assert ground(answer, quote, SENTENCES) == index
 
 
+def test_the_sentence_next_to_the_quoted_one_may_hold_the_answer() -> None:
+    """Small models often quote the sentence before or after the one that says it."""
+    assert ground("Mayor Elena Vos", SENTENCES[2], SENTENCES) == 1
+    assert ground("Mayor Elena Vos", SENTENCES[0], SENTENCES) == 1
+    assert ground("about 3000 passengers", SENTENCES[1], SENTENCES) == 1  # its own first
+
+
+def test_words_that_only_repeat_the_question_need_not_be_in_the_sentence() -> None:
+    said = "the mayor thinks about 3,000 passengers a day"
+    with pytest.raises(ReaderFailed, match="not in the quoted"):
+        ground(said, SENTENCES[1], SENTENCES)
+    assert ground(said, SENTENCES[1], SENTENCES, "what does the mayor think?") == 1
+    with pytest.raises(ReaderFailed, match="only repeats the question"):
+        ground("the mayor", SENTENCES[1], SENTENCES, "who is the mayor?")
+    with pytest.raises(ReaderFailed, match="not in the quoted"):  # a number must be there
+        ground("5000 passengers", SENTENCES[1], SENTENCES, "were there 5000 passengers?")
+
+
 @pytest.mark.parametrize("answer, quote, why", [
     ("about 3000 passengers", "The line will carry 3,000 people daily, the mayor said.",
      "not in the article"),
     ("5,000 passengers", SENTENCES[1], "not in the quoted sentence"),
-    ("Mayor Elena Vos", SENTENCES[2], "not in the quoted sentence"),
+    ("Mayor Elena Vos", SENTENCES[3], "not in the quoted sentence"),
     ("40 minutes", "40 minutes", "not in the article"),  # too short to stand for a sentence
     ("the", SENTENCES[1], "no words"),
 ])
@@ -395,6 +415,134 @@ def test_a_long_article_is_clipped_keeping_the_sentences_the_question_needs() ->
     assert sentences.index(key) in picked
     assert picked == sorted(picked)
     assert sum(len(sentences[i]) for i in picked) <= MAX_ARTICLE_CHARS
+
+
+# --- the self-check and stricter grounding ---------------------------------------------------
+
+CRASH = Article(id="crash", title="Bus crash on the coast road", author=None, date=None,
+                paragraphs=(
+    "A bus left the coast road near Vell on Sunday night.",
+    "Three people were injured and one died, police said.",
+    "The driver, 54, was not hurt.",
+))
+DIED = "how many people died in the crash?"
+
+
+def wrong_reading(request: Request) -> str:
+    """A real sentence read wrongly: the number of the injured given as the dead."""
+    return says("3 died", "Three people were injured and one died, police said.")
+
+
+def right_reading(request: Request) -> str:
+    return says("one", "Three people were injured and one died, police said.")
+
+
+async def improve(fake: FakeReader, question: str, *, seconds: float = 5.0,
+                  article: Article = CRASH) -> tuple[Answer, str]:
+    """The reader's answer and its outcome for `question` about `article` (offline: declined)."""
+    offline = Answer(question=question, found=False, text=OFFLINE_DECLINE,
+                     article_id=article.id)
+    reader = reader_for(fake.url, timeout=seconds)
+    try:
+        answer, outcome = await reader.improve_traced(offline, article)
+    finally:
+        await reader.aclose()
+    assert outcome in OUTCOMES
+    assert (answer is offline) == (outcome != "answered")
+    return answer, outcome
+
+
+async def test_a_wrong_reading_of_a_real_sentence_is_refused_even_when_the_check_agrees() -> None:
+    """ "3 died" from "3 injured and 1 died": every word is in the sentence, the number is not
+    the dead's. Refused before the self-check is asked (which says yes to anything here)."""
+    async with FakeReader(wrong_reading) as fake:
+        answer, outcome = await improve(fake, DIED)
+        assert fake.checks == []
+    assert outcome == "number-mismatch" and not answer.found
+    async with FakeReader(right_reading) as fake:
+        answer, outcome = await improve(fake, DIED)
+    assert outcome == "answered" and answer.text.startswith("one. “Three people were injured")
+
+
+async def test_the_self_check_vetoes_an_answer_its_sentence_does_not_give() -> None:
+    """A grounded-looking answer to another question: the driver's age as the toll."""
+
+    def ages_as_toll(request: Request) -> str:
+        return says("54", "The driver, 54, was not hurt.")
+
+    def checker(request: Request) -> str:  # a model that reads the sentence right
+        return verdict(request.line("Answer") != "54")
+
+    async with FakeReader(ages_as_toll, check=checker) as fake:
+        answer, outcome = await improve(fake, DIED)
+    assert outcome == "vetoed" and not answer.found
+    [check] = fake.checks
+    assert check.line("Sentence") == "The driver, 54, was not hurt."
+    assert check.line("Question") == DIED and check.line("Answer") == "54"
+    assert check.body["response_format"]["json_schema"]["schema"]["required"] == ["verdict"]
+    # A fresh conversation: asked as a follow-up to its own answer, a small model says yes.
+    assert len(check.body["messages"]) == 2 and "Ibarra" not in check.user_message
+    assert "The bus left" not in check.user_message and "A bus left" not in check.user_message
+    async with FakeReader(right_reading, check=checker) as fake:
+        assert (await improve(fake, DIED))[1] == "answered"
+
+
+async def test_a_sentence_leaning_on_the_one_before_is_checked_with_it() -> None:
+    def driver(request: Request) -> str:
+        return says("54", "He was 54.")
+
+    article = Article(id="d", title="Driver", author=None, date=None,
+                      paragraphs=("The bus was driven by Marco Bell.", "He was 54."))
+    async with FakeReader(driver) as fake:
+        assert (await improve(fake, "how old was the driver?", article=article))[1] == "answered"
+    assert "context only): The bus was driven by Marco Bell." in fake.checks[0].user_message
+
+
+@pytest.mark.parametrize("check", [
+    lambda request: verdict(False),
+    lambda request: "I think the answer could be right.",
+    lambda request: json.dumps({"verdict": "maybe"}),
+    lambda request: web.json_response({"error": {"message": "overloaded"}}, status=503),
+    lambda request: None,  # never answers: the answer's timeout runs out
+])
+async def test_anything_but_a_clear_yes_from_the_self_check_keeps_the_offline_answer(
+    check: object,
+) -> None:
+    async with FakeReader(right_reading, check=check) as fake:  # type: ignore[arg-type]
+        answer, outcome = await improve(fake, DIED, seconds=0.5)
+    assert outcome in {"vetoed", "http-error", "timeout"} and not answer.found
+    assert len(fake.requests) == 1 and len(fake.checks) == 1
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"verdict": "yes"}', True), ('{"verdict": "no"}', False), ("Yes.", True),
+    ("no, it does not", False), ('{"answer": true}', True), ("", None), ("yesterday", None),
+    ('{"verdict": "yes", "answer": "no"}', None),
+])
+def test_the_self_checks_verdict_reads_json_or_a_first_word(
+    content: str, expected: bool | None
+) -> None:
+    assert parse_verdict(content) is expected
+
+
+@pytest.mark.parametrize("answer, ok", [
+    ("1 died", True), ("one death", False), ("3 injured", True), ("3 people injured", True),
+    ("3 died", False), ("3 people died", False), ("3", True),
+])
+def test_a_number_in_the_answer_must_keep_its_own_words(answer: str, ok: bool) -> None:
+    sentences = ["Three people were injured and one died, police said."]
+    if ok:
+        assert ground(answer, sentences[0], sentences) == 0
+    else:
+        with pytest.raises(ReaderFailed, match=r"number|not in the quoted"):
+            ground(answer, sentences[0], sentences)
+
+
+async def test_both_calls_cap_what_the_model_may_write(endpoint: FakeReader,
+                                                       library: Library) -> None:
+    await ask(library, reader_for(endpoint.url), TRIP)
+    [request], [check] = endpoint.requests, endpoint.checks
+    assert 0 < check.body["max_tokens"] < request.body["max_tokens"] <= 500
 
 
 # --- the command line -------------------------------------------------------------------------
@@ -435,7 +583,8 @@ async def test_ask_json_uses_the_configured_reader_and_says_so(
                                     "--json", TRIP, "how many troops were there?")
     assert code == 0, err
     trip, troops = (json.loads(line) for line in out.splitlines())
-    assert trip["engine"] == "reader" and trip["found"] is True
+    assert trip["engine"] == "reader" and trip["found"] is True and trip["reader"] == "answered"
+    assert troops["reader"] == "not-asked"
     assert trip["answer"] == f"40 minutes. “{CROSSING}”" and trip["source"] == CROSSING
     assert troops["engine"] == "offline" and troops["found"] is False
     assert endpoint.requests[0].headers["Authorization"] == f"Bearer {KEY}"

@@ -187,38 +187,48 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     qa = QAIndex()
     qa.update(library.articles)
     answers = [qa.ask(question, article_id=args.article) for question in args.questions]
+    outcomes: list[str | None] = [None] * len(answers)
     if config.reader is not None:
-        answers = asyncio.run(_read(config.reader, library, answers))
-    for question, answer in zip(args.questions, answers, strict=True):
+        answers, read = asyncio.run(_read(config.reader, library, answers))
+        outcomes = list(read)
+    for question, answer, outcome in zip(args.questions, answers, outcomes, strict=True):
         if args.json:
-            print(json.dumps({
+            row: dict[str, object] = {
                 "question": question,
                 "found": answer.found,
                 "answer": answer.text,
                 "source": answer.source,
                 "article": answer.article_id,
                 "engine": answer.origin,
-            }, ensure_ascii=False))
+            }
+            if config.reader is not None:
+                row["reader"] = outcome  # what became of it there (qa.reader.OUTCOMES)
+            print(json.dumps(row, ensure_ascii=False))
         else:
             print(f"Q: {question}\nA: {answer.text}\n")
     sys.stdout.flush()
     return EXIT_OK
 
 
-async def _read(config: ReaderConfig, library: Library, answers: list[Answer]) -> list[Answer]:
-    """The offline answers, each replaced by the reader's where it is grounded (qa.reader)."""
+async def _read(config: ReaderConfig, library: Library,
+                answers: list[Answer]) -> tuple[list[Answer], list[str]]:
+    """The offline answers, each replaced by the reader's where it is grounded (qa.reader),
+    and what became of each at the reader (an OUTCOMES entry)."""
     from briefbot.qa.reader import Reader
 
     reader = Reader(config)
 
-    async def improve(answer: Answer) -> Answer:
+    async def improve(answer: Answer) -> tuple[Answer, str]:
         article: Article | None = library.find(answer.article_id) if answer.article_id else None
-        return answer if article is None else await reader.improve(answer, article)
+        if article is None:
+            return answer, "not-asked"
+        return await reader.improve_traced(answer, article)
 
     try:
-        return list(await asyncio.gather(*(improve(answer) for answer in answers)))
+        done = await asyncio.gather(*(improve(answer) for answer in answers))
     finally:
         await reader.aclose()
+    return [answer for answer, _ in done], [outcome for _, outcome in done]
 
 
 def _database_problem(path: Path) -> str | None:

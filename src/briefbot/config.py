@@ -44,7 +44,7 @@ class ReaderConfig:
 
     url: str  # base URL without a trailing slash; requests go to {url}/chat/completions
     model: str
-    timeout: float = READER_TIMEOUT_SECONDS  # seconds for one answer, queueing included
+    timeout: float = READER_TIMEOUT_SECONDS  # seconds for one answer, self-check included
     api_key: Secret | None = field(default=None, repr=False)
 
 

@@ -32,6 +32,16 @@ class Request:
     def user_message(self) -> str:
         return str(self.body["messages"][-1]["content"])
 
+    @property
+    def is_check(self) -> bool:
+        """Whether this is the reader's self-check (does the sentence give the answer?)."""
+        return str(self.body["messages"][0]["content"]).startswith("You check")
+
+    def line(self, label: str) -> str:
+        """The text after `label: ` on a line of the user message ("" when none)."""
+        match = re.search(rf"^{re.escape(label)}: (.*)$", self.user_message, re.MULTILINE)
+        return match.group(1) if match else ""
+
 
 # What the script returns for a request: message content (a 200 chat completion), a raw
 # aiohttp response (errors, bodies that are not a completion), or None to never answer.
@@ -43,12 +53,28 @@ def says(answer: str | None, quote: str | None = None) -> str:
     return json.dumps({"answer": answer, "quote": quote})
 
 
-class FakeReader:
-    """POST /v1/chat/completions; counts requests in flight. `async with FakeReader(script)`."""
+def verdict(yes: bool) -> str:
+    """The message content of a self-check that follows the format."""
+    return json.dumps({"verdict": "yes" if yes else "no"})
 
-    def __init__(self, script: Script) -> None:
+
+def agrees(request: Request) -> str:
+    """A self-check that says yes to everything."""
+    return verdict(True)
+
+
+class FakeReader:
+    """POST /v1/chat/completions; counts requests in flight. `async with FakeReader(script)`.
+
+    `script` answers the questions (kept in `requests`), `check` the self-checks (kept in
+    `checks`); the default check says yes.
+    """
+
+    def __init__(self, script: Script, check: Script = agrees) -> None:
         self.script = script
+        self.check = check
         self.requests: list[Request] = []
+        self.checks: list[Request] = []
         self.in_flight = 0
         self.most_in_flight = 0
         self.hold: asyncio.Event | None = None  # set: requests wait for it before answering
@@ -80,14 +106,14 @@ class FakeReader:
 
     async def _complete(self, request: web.Request) -> web.Response:
         seen = Request(await request.json(), dict(request.headers))
-        self.requests.append(seen)
+        (self.checks if seen.is_check else self.requests).append(seen)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         self._arrived.set()
         try:
             if self.hold is not None:
                 await self._until(self.hold)
-            reply = self.script(seen)
+            reply = (self.check if seen.is_check else self.script)(seen)
             if reply is None:
                 await self._closing.wait()
                 return web.Response(status=503)

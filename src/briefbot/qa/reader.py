@@ -40,6 +40,29 @@ QUOTE_MIN_CHARS = 30
 WORKING_EVERY_SECONDS = 4.5
 # Reply text looked at for a JSON object; a model rambling past this has not followed the format.
 MAX_REPLY_CHARS = 20_000
+# Tokens the model may write (max_tokens): an answer and its quote fit in far fewer; a model that
+# rambles on (small ones in JSON mode sometimes pad with blanks) is cut off rather than holding
+# the endpoint, and the questions queued behind it, for minutes. The self-check's verdict is a
+# word.
+MAX_ANSWER_TOKENS = 300
+MAX_CHECK_TOKENS = 20
+
+# What became of a question sent to the reader (`Reader.improve_traced`; `briefbot ask --json`
+# says it as "reader"). Only "answered" shows the reader's answer.
+OUTCOMES = (
+    "answered",             # grounded, and the self-check agreed
+    "not-asked",            # an editor's answer or a byline, or an article without sentences
+    "null",                 # the model says the article does not say
+    "bad-reply",            # not a chat completion, no JSON object, an answer that is not text
+    "no-quote",             # an answer without its quote
+    "quote-not-found",      # the quote is no article sentence (invented, or copied too loosely)
+    "answer-not-in-quote",  # the answer's words are not all in the quoted sentence (nor next to it)
+    "number-mismatch",      # a number in the answer sits with other words in the sentence
+    "vetoed",               # the self-check says the sentence does not give that answer
+    "timeout",              # no reply (both calls) within qa.reader.timeout
+    "http-error",           # the endpoint answered with an HTTP error
+    "unreachable",          # no connection to the endpoint
+)
 
 Working = Callable[[], Awaitable[None]]
 
@@ -51,6 +74,34 @@ SYSTEM_PROMPT = (
     'If the sentences do not say, reply {"answer": null, "quote": null}. '
     "Never guess and never use outside knowledge."
 )
+# The second, short call (the self-check): does the cited sentence give that answer to the
+# question? Any reply but a clear "yes" vetoes the answer (the offline answer stands). It catches
+# what word overlap cannot: a wrong reading of a real sentence ("3 died" from "3 were injured and
+# 1 died"), an answer to another question. It is a fresh conversation holding only that sentence:
+# asked as a follow-up to its own answer, a small model (Qwen2.5-Coder-1.5B) said yes to every
+# answer on 20 tune questions; asked afresh, it said no to 5 of the 9 wrong ones and 1 of the 11
+# right ones.
+CHECK_PROMPT = (
+    "You check an answer to a question about a news article against the one sentence it is "
+    "taken from. Say yes only if that sentence itself states this answer to this question; "
+    "say no if it says something else, answers a different question, or does not say. "
+    'Reply with a JSON object only: {"verdict": "yes"} or {"verdict": "no"}.'
+)
+CHECK_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "answer_check",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
+            "required": ["verdict"],
+            "additionalProperties": False,
+        },
+    },
+}
+# A cited sentence opening with one of these leans on the sentence before it (shown as context).
+_LEANING = frozenset("he she it they this that these those his her its their there".split())
 RESPONSE_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {
@@ -67,17 +118,24 @@ RESPONSE_FORMAT: dict[str, Any] = {
         },
     },
 }
-# What is asked for, best first. Not every server takes a JSON schema (llama-cpp-python's answers
-# `json_schema` with HTTP 500); one that refuses a format (400, 422 or 500 with an error naming
-# it), then accepts the next, is asked in that next format from then on (said once at WARNING).
-# With none, the model is asked by the system prompt alone; a JSON object in prose still reads.
-RESPONSE_FORMATS: tuple[dict[str, Any] | None, ...] = (
-    RESPONSE_FORMAT, {"type": "json_object"}, None)
+# What is asked for, best first: the call's JSON schema, any JSON object, nothing. Not every
+# server takes a JSON schema (llama-cpp-python's answers `json_schema` with HTTP 500); one that
+# refuses a format (400, 422 or 500 with an error naming it), then accepts the next, is asked in
+# that next format from then on (said once at WARNING). With none, the model is asked by the
+# system prompt alone; a JSON object in prose still reads.
+FORMAT_LADDER: tuple[str | None, ...] = ("json_schema", "json_object", None)
 _FORMAT_REFUSED = (400, 422, 500)
 
 
 class ReaderFailed(Exception):
-    """Why the reader's reply cannot be shown (said in the debug log, never to the user)."""
+    """Why the reader's reply cannot be shown (said in the debug log, never to the user).
+
+    `outcome` is the OUTCOMES entry it counts as.
+    """
+
+    def __init__(self, reason: str, outcome: str = "bad-reply") -> None:
+        super().__init__(reason)
+        self.outcome = outcome
 
 
 class Reader:
@@ -96,7 +154,7 @@ class Reader:
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._warned: set[str] = set()
-        self._format = 0  # index into RESPONSE_FORMATS: the best format the endpoint takes
+        self._format = 0  # index into FORMAT_LADDER: the best format the endpoint takes
 
     def __repr__(self) -> str:
         return f"Reader(model={self.config.model!r})"
@@ -114,37 +172,67 @@ class Reader:
         `offline` is the offline engine's answer for the same question, routed to `article`.
         An editor's answer or a byline (found, citing no sentence) is kept as it is. `working`
         is awaited before asking and every WORKING_EVERY_SECONDS after (a "typing…" sign);
-        its failures are ignored. Never raises for the endpoint's faults: a timeout, an HTTP
-        error, a reply that is not the JSON asked for, a quote not in the article or an answer
-        not in its quote all give back `offline` (logged at debug).
+        its failures are ignored. The reader's answer is shown only when its quote is an
+        article sentence that, or a sentence next to it that, holds the answer's words (numbers
+        with the words they go with; see `ground`) and a second, short call (the self-check)
+        says that sentence gives that answer; both calls share qa.reader.timeout (seconds).
+        Never raises for the endpoint's faults: a timeout, an HTTP error, a reply that is not
+        the JSON asked for, a quote not in the article, an answer not in its quote or anything
+        but a yes from the self-check all give back `offline` (logged at debug).
         """
+        answer, _ = await self.improve_traced(offline, article, working=working)
+        return answer
+
+    async def improve_traced(self, offline: Answer, article: Article, *,
+                             working: Working | None = None) -> tuple[Answer, str]:
+        """`improve`, with what became of the question: one of OUTCOMES ("answered": the
+        reader's answer is shown; anything else: `offline` is)."""
         if offline.found and offline.source is None:
-            return offline
+            return offline, "not-asked"
         sentences = article_sentences(article)
         if not sentences:
-            return offline
+            return offline, "not-asked"
         shown = pick_sentences(offline.question, sentences, offline.source)
         try:
-            # The timeout covers waiting for a free slot too: it is what the person waits.
+            # The timeout covers waiting for a free slot and both calls: it is what the person
+            # waits.
             async with asyncio.timeout(self.config.timeout), _keep_working(working), self._slots:
-                content = await self._complete(offline.question, article, sentences, shown)
-            reply = parse_reply(content)
-            if reply is None:
-                self._fell_back(article, "the model says the article does not say")
-                return offline
-            said, quote = reply
-            index = ground(said, quote, sentences)
+                asked = [{"role": "system", "content": SYSTEM_PROMPT},
+                         {"role": "user", "content": user_prompt(offline.question, article,
+                                                                 sentences, shown)}]
+                content = await self._complete(asked, RESPONSE_FORMAT, MAX_ANSWER_TOKENS)
+                reply = parse_reply(content)
+                if reply is None:
+                    self._fell_back(article, "the model says the article does not say")
+                    return offline, "null"
+                said, quote = reply
+                index = ground(said, quote, sentences, offline.question)
+                await self._check(offline.question, said, sentences, index)
         except TimeoutError:
             self._fell_back(article, f"no reply within {self.config.timeout:g} s")
-            return offline
+            return offline, "timeout"
         except ReaderFailed as exc:
             self._fell_back(article, str(exc))
-            return offline
+            return offline, exc.outcome
         source = sentences[index]
         fact, cited, text = _compose(said, source)
         log.debug("qa.reader: article %s: answered from sentence %d", article.id, index + 1)
         return Answer(question=offline.question, found=True, text=text, article_id=article.id,
-                      source=source, fact=fact, quote=cited, origin="reader")
+                      source=source, fact=fact, quote=cited, origin="reader"), "answered"
+
+    async def _check(self, question: str, said: str, sentences: Sequence[str],
+                     index: int) -> None:
+        """The self-check: ReaderFailed("vetoed") unless the model says sentence `index` gives
+        `said` as the answer to `question`."""
+        content = await self._complete(
+            [{"role": "system", "content": CHECK_PROMPT},
+             {"role": "user", "content": check_prompt(question, said, sentences, index)}],
+            CHECK_FORMAT, MAX_CHECK_TOKENS)
+        verdict = parse_verdict(content)
+        if verdict is not True:
+            raise ReaderFailed("the self-check says the sentence does not give that answer"
+                               if verdict is False else "the self-check's reply is unclear",
+                               "vetoed")
 
     def _fell_back(self, article: Article, reason: str) -> None:
         log.debug("qa.reader: article %s: %s; the offline answer stands", article.id, reason)
@@ -156,9 +244,11 @@ class Reader:
             log.warning("qa.reader: %s; answers come from the offline engine until it is fixed",
                         message)
 
-    async def _complete(self, question: str, article: Article, sentences: Sequence[str],
-                        shown: Sequence[int]) -> str:
-        """The message content the endpoint replies with; ReaderFailed for any fault."""
+    async def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                        max_tokens: int) -> str:
+        """The message content the endpoint replies with to `messages`, asked for the JSON
+        `schema` (a json_schema response_format) or the best format it takes; ReaderFailed for
+        any fault."""
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.config.timeout,
                                              transport=self._transport)
@@ -166,25 +256,28 @@ class Reader:
             "model": self.config.model,
             "temperature": 0,
             "stream": False,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": user_prompt(question, article, sentences, shown)},
-            ],
+            "max_tokens": max_tokens,
+            "messages": messages,
         }
+
+        def format_at(level: int) -> dict[str, Any] | None:
+            kind = FORMAT_LADDER[level]
+            return schema if kind == "json_schema" else ({"type": kind} if kind else None)
+
         level = self._format
-        response = await self._post(payload, RESPONSE_FORMATS[level])
-        while _refuses_format(response) and level + 1 < len(RESPONSE_FORMATS):
+        response = await self._post(payload, format_at(level))
+        while _refuses_format(response) and level + 1 < len(FORMAT_LADDER):
             # Maybe the format it refuses, not the question: try the next one (a real fault
             # fails in every format, and the last failure is what is reported).
             level += 1
-            response = await self._post(payload, RESPONSE_FORMATS[level])
+            response = await self._post(payload, format_at(level))
             if response.status_code == 200 and level > self._format:
-                refused = RESPONSE_FORMATS[self._format]
+                refused = FORMAT_LADDER[self._format]
                 self._format = level
-                now = RESPONSE_FORMATS[level]
+                now = FORMAT_LADDER[level]
                 log.warning("qa.reader: the endpoint refuses response_format %s; asking for %s "
-                            "from now on", refused and refused["type"],
-                            f"response_format {now['type']}" if now else "JSON by the prompt alone")
+                            "from now on", refused,
+                            f"response_format {now}" if now else "JSON by the prompt alone")
         if response.status_code in (401, 403, 404):
             self._warn_once(f"http {response.status_code}", (
                 f"the endpoint refused the request (HTTP {response.status_code}); check "
@@ -194,7 +287,7 @@ class Reader:
                 f"the endpoint refused the request (HTTP {response.status_code}); check "
                 "qa.reader.model and that the endpoint speaks OpenAI chat completions"))
         if response.status_code != 200:
-            raise ReaderFailed(f"HTTP {response.status_code}")
+            raise ReaderFailed(f"HTTP {response.status_code}", "http-error")
         try:
             body = response.json()
             content = body["choices"][0]["message"]["content"]
@@ -203,7 +296,6 @@ class Reader:
         if not isinstance(content, str):
             raise ReaderFailed("the reply has no message content")
         return content
-
 
     async def _post(self, payload: dict[str, Any],
                     response_format: dict[str, Any] | None) -> httpx.Response:
@@ -223,7 +315,8 @@ class Reader:
             # The class name only: an exception's text holds the URL, which an operator may
             # have given a key in (?key=…).
             self._warn_once("unreachable", f"cannot reach qa.reader.url ({type(exc).__name__})")
-            raise ReaderFailed(f"cannot reach the endpoint ({type(exc).__name__})") from None
+            raise ReaderFailed(f"cannot reach the endpoint ({type(exc).__name__})",
+                               "unreachable") from None
 
 
 def _refuses_format(response: httpx.Response) -> bool:
@@ -293,6 +386,19 @@ def user_prompt(question: str, article: Article, sentences: Sequence[str],
     return "\n".join(lines)
 
 
+def check_prompt(question: str, said: str, sentences: Sequence[str], index: int) -> str:
+    """The self-check's message: the cited sentence (after the one before it, when it opens
+    with a pronoun), the question and the proposed answer."""
+    sentence = sentences[index]
+    first = re.findall(r"[^\W_]+", sentence[:30].casefold())
+    lines = []
+    if index > 0 and first and first[0] in _LEANING:
+        lines += [f"The sentence before it (context only): {sentences[index - 1]}", ""]
+    lines += [f"Sentence: {sentence}", "", f"Question: {question}", f"Answer: {said}", "",
+              "Does the sentence state this answer to this question?"]
+    return "\n".join(lines)
+
+
 # --- checking the reply -------------------------------------------------------------------------
 
 
@@ -324,15 +430,39 @@ def parse_reply(content: str) -> tuple[str, str] | None:
     if not isinstance(answer, str):
         raise ReaderFailed("the answer is not text")
     if not isinstance(quote, str) or not quote.strip():
-        raise ReaderFailed("the answer comes without a quote")
+        raise ReaderFailed("the answer comes without a quote", "no-quote")
     return answer.strip(), quote
 
 
-def ground(answer: str, quote: str, sentences: Sequence[str]) -> int:
-    """The index of the article sentence `quote` stands for, when it also holds `answer`.
+def parse_verdict(content: str) -> bool | None:
+    """The self-check's verdict: True for yes, False for no, None when unclear.
 
-    ReaderFailed when no sentence is alike enough (an invented quote) or the answer's words
-    are not in the sentence (an answer the quote does not back).
+    Reads {"verdict": "yes"|"no"} (or a true/false value), else a reply whose first word is
+    yes or no.
+    """
+    content = content[:MAX_REPLY_CHARS].strip()
+    reply: object = None
+    with contextlib.suppress(ValueError):
+        reply = json.loads(content)
+    if isinstance(reply, dict) and len(reply) == 1:
+        [value] = reply.values()
+        if isinstance(value, bool):
+            return value
+        content = str(value)
+    first = re.match(r"[\W_]*([a-z]+)", content.casefold())
+    word = first.group(1) if first else ""
+    return True if word == "yes" else False if word == "no" else None
+
+
+def ground(answer: str, quote: str, sentences: Sequence[str], question: str = "") -> int:
+    """The index of the article sentence holding `answer` that `quote` stands for.
+
+    The quote is matched to the most alike sentence; small models often quote the sentence
+    next to the one that holds the answer, so when that sentence does not hold it, the one
+    after, then the one before, may. "Holding" the answer: every word of it is in the
+    sentence (words that only repeat `question` aside, numbers excepted), and every number in
+    it keeps its own words there (see `_numbers_tied`). ReaderFailed when no sentence is alike
+    enough (an invented quote), or neither it nor its neighbours hold the answer.
     """
     asked = _plain(re.sub(r"^\s*\[\d+\]\s*", "", quote)).strip(" \"'")
     best, best_score = -1, 0.0
@@ -344,16 +474,61 @@ def ground(answer: str, quote: str, sentences: Sequence[str]) -> int:
         if score > best_score:
             best, best_score = i, score
     if best < 0 or best_score < QUOTE_MATCH_MIN:
-        raise ReaderFailed(f"the quote is not in the article (best match {best_score:.0f})")
+        raise ReaderFailed(f"the quote is not in the article (best match {best_score:.0f})",
+                           "quote-not-found")
     words = _stems(answer)
     if not words:
         raise ReaderFailed("the answer has no words to check")
-    held = set(_stems(sentences[best]))
-    missing = [w for w in words if w not in held]
-    if missing:
-        raise ReaderFailed(f"the answer is not in the quoted sentence ({len(missing)} words "
-                           "missing)")
-    return best
+    restated = {w for w in _stems(question) if not w.isdigit()}
+    needed = [w for w in words if w not in restated]
+    if not needed:
+        raise ReaderFailed("the answer only repeats the question", "answer-not-in-quote")
+    failure = ReaderFailed(f"the answer is not in the quoted sentence ({len(needed)} words)",
+                           "answer-not-in-quote")
+    for i in (best, best + 1, best - 1):
+        if not 0 <= i < len(sentences):
+            continue
+        stems = _stems(sentences[i])
+        missing = [w for w in needed if w not in set(stems)]
+        if missing:
+            if i == best:
+                failure = ReaderFailed(f"the answer is not in the quoted sentence "
+                                       f"({len(missing)} words missing)", "answer-not-in-quote")
+            continue
+        # A word restating the question counts here when the sentence has it: "3 died" for
+        # "how many died?" must still find "died" with the 3.
+        if not _numbers_tied([w for w in words if w in stems or w not in restated], stems):
+            failure = ReaderFailed("a number in the answer goes with other words in the "
+                                   "sentence", "number-mismatch")
+            continue
+        return i
+    raise failure
+
+
+def _numbers_tied(answer: Sequence[str], sentence: Sequence[str]) -> bool:
+    """Whether each number in `answer` (stems) keeps its words in `sentence` (stems).
+
+    A number's words are those between it and the numbers either side of it. In the sentence,
+    at least one place the number is said must have them all between its neighbouring numbers:
+    "3 died" is not read from "3 were injured and 1 died".
+    """
+    def around(stems: Sequence[str], at: int) -> set[str]:
+        start = at
+        while start > 0 and not stems[start - 1].isdigit():
+            start -= 1
+        end = at + 1
+        while end < len(stems) and not stems[end].isdigit():
+            end += 1
+        return set(stems[start:end])
+
+    for at, word in enumerate(answer):
+        if not word.isdigit():
+            continue
+        needed = around(answer, at)
+        places = [i for i, w in enumerate(sentence) if w == word]
+        if places and not any(needed <= around(sentence, i) for i in places):
+            return False
+    return True
 
 
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'",
