@@ -90,6 +90,10 @@ def main() -> int:
                         "articles whose name starts with this (comma-separated: any of)")
     parser.add_argument("--scores-only", action="store_true", help="do not print the misses")
     parser.add_argument("--verbose", action="store_true", help="print every reader answer")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="ask the reader one question at a time, as a chat does, so each has "
+                        "the whole timeout (default: an article's questions at once, which on a "
+                        "one-slot CPU server times out the later ones)")
     args = parser.parse_args()
     if not args.url:
         print("qa_reader: no reader endpoint; pass --url, e.g. --url http://127.0.0.1:11434/v1 "
@@ -130,10 +134,15 @@ def main() -> int:
             asked = [str(q["q"]) for q in questions]
             ordered += questions
             offline += _ask(Path(os.devnull), folder, article_id, asked, args.timeout)
-            reader += _ask(with_reader, folder, article_id, asked, args.timeout)
+            if args.one_at_a_time:
+                for question in asked:
+                    reader += _ask(with_reader, folder, article_id, [question], args.timeout)
+            else:
+                reader += _ask(with_reader, folder, article_id, asked, args.timeout)
 
+    pace = "one question at a time" if args.one_at_a_time else "an article's questions at once"
     print(f"{len(ordered)} questions on {len(by_article)} articles; reader {args.model} at "
-          f"{args.url}, timeout {args.timeout:g} s (an article's questions are asked at once)\n")
+          f"{args.url}, timeout {args.timeout:g} s ({pace})\n")
     _scores("offline alone", ordered, offline)
     _scores("with the reader", ordered, reader)
     by_reader = [(i, r) for i, r in zip(ordered, reader, strict=True) if r["engine"] == "reader"]
