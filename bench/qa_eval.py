@@ -27,8 +27,6 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 NAMED_SPLITS = ("tune", "check", "untouched", "sealed")
 FROZEN = NAMED_SPLITS[:3]
@@ -83,23 +81,12 @@ def main() -> int:
             subprocess.run([sys.executable, __file__, "--split", name, "--scores-only", *extra],
                            check=True)
         return 0
-    by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
-    folder_of: dict[str, Path] = {}
-    if args.split in NAMED_SPLITS:
-        sys.path.insert(0, str(REPO / "bench"))
-        from qa_train import split_items
+    sys.path.insert(0, str(REPO / "bench"))
+    from qa_train import questions_by_article
 
-        for path, item in split_items(args.split):
-            by_article[path.name].append(item)
-            folder_of[path.name] = path.parent
+    by_article, folder_of = questions_by_article(args.split, args.eval_dir)
+    if args.split in NAMED_SPLITS:
         args.scores_only = args.scores_only or args.split != "tune"
-    else:
-        items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
-        for item in items:
-            if not str(item["article"]).startswith(tuple(args.split.split(","))):
-                continue
-            by_article[str(item["article"])].append(item)
-            folder_of[str(item["article"])] = args.eval_dir
 
     ask = _ask_in_process if args.in_process else _ask_subprocess
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -31,7 +31,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-NAMED_SPLITS = ("tune", "check", "untouched", "sealed")
 
 
 def _briefbot_command() -> list[str]:
@@ -100,23 +99,13 @@ def main() -> int:
               "for Ollama (`ollama pull qwen2.5:7b-instruct` first)", file=sys.stderr)
         return 2
 
-    by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
-    folder_of: dict[str, Path] = {}
-    if args.split in NAMED_SPLITS:
-        sys.path.insert(0, str(REPO / "bench"))
-        from qa_train import split_items
+    sys.path.insert(0, str(REPO / "bench"))
+    from qa_train import NAMED_SPLITS, questions_by_article
 
-        for path, item in split_items(args.split):
-            by_article[path.name].append(item)
-            folder_of[path.name] = path.parent
+    by_article, folder_of = questions_by_article(args.split, args.eval_dir)
+    if args.split in NAMED_SPLITS:
         args.scores_only = args.scores_only or args.split != "tune"
         args.verbose = args.verbose and args.split == "tune"
-    else:
-        items = yaml.safe_load((args.eval_dir / "questions.yaml").read_text(encoding="utf-8"))
-        for item in items:
-            if str(item["article"]).startswith(tuple(args.split.split(","))):
-                by_article[str(item["article"])].append(item)
-                folder_of[str(item["article"])] = args.eval_dir
 
     ordered: list[dict[str, object]] = []
     offline: list[dict[str, object]] = []

@@ -68,6 +68,29 @@ def split_items(name: str) -> list[tuple[Path, dict[str, object]]]:
     return items
 
 
+NAMED_SPLITS = ("tune", "check", "untouched", "sealed")
+
+
+def questions_by_article(split: str, eval_dir: Path
+                         ) -> tuple[dict[str, list[dict[str, object]]], dict[str, Path]]:
+    """The question items of a named split (NAMED_SPLITS), or of the articles in `eval_dir`
+    whose file names start with any comma-separated prefix in `split`, grouped by article
+    file name, and the folder each article file is in."""
+    by_article: dict[str, list[dict[str, object]]] = defaultdict(list)
+    folder_of: dict[str, Path] = {}
+    if split in NAMED_SPLITS:
+        for path, item in split_items(split):
+            by_article[path.name].append(item)
+            folder_of[path.name] = path.parent
+        return by_article, folder_of
+    items = yaml.safe_load((eval_dir / "questions.yaml").read_text(encoding="utf-8"))
+    for item in items:
+        if str(item["article"]).startswith(tuple(split.split(","))):
+            by_article[str(item["article"])].append(item)
+            folder_of[str(item["article"])] = eval_dir
+    return by_article, folder_of
+
+
 def _right(text: str, accept: list[str]) -> bool:
     low = text[:300].lower()
     return any(a in low for a in accept)
