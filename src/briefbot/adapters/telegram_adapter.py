@@ -421,15 +421,17 @@ class AnsweredAhead:
     def save(self, bot_id: int, update_ids: frozenset[int], saved_at: float) -> bool:
         """Replace the file with `update_ids`, answered since `saved_at` (Unix seconds; none:
         remove the file); False (logged) if that failed."""
+        partial = self.path.with_name(self.path.name + ".partial")
         try:
             if not update_ids:
                 self.path.unlink(missing_ok=True)
                 return True
-            partial = self.path.with_name(self.path.name + ".partial")
             partial.write_text(json.dumps({"bot_id": bot_id, "saved_at": saved_at,
                                            "update_ids": sorted(update_ids)}), encoding="utf-8")
             os.replace(partial, self.path)
         except OSError as exc:
+            with contextlib.suppress(OSError):  # a half-written or stranded copy goes too
+                partial.unlink(missing_ok=True)
             log.warning("Telegram: cannot write %s (%s); %d messages answered before this stop "
                         "will be answered again at the next start", self.path, exc,
                         len(update_ids))
