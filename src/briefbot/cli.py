@@ -237,6 +237,9 @@ def _database_problem(path: Path) -> str | None:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     problem = f"database: {path} cannot be written; point it at a file in a writable folder"
+    if path.is_dir():
+        return (f"database: {path} is a folder; name a file inside it, e.g. "
+                f"{path / 'briefbot.sqlite3'}")
     if path.exists():
         return None if os.access(path, os.W_OK) else problem
     try:  # a real write, since permission bits say little to root
