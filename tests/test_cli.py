@@ -127,11 +127,11 @@ def test_an_unwritable_database_is_a_config_error_in_check_and_chat(tmp_path: Pa
     assert "Traceback" not in chat.stderr
 
 
-@pytest.mark.parametrize("database", ["data", '""'])
+@pytest.mark.parametrize("database", ["data", "."])
 def test_a_database_that_names_a_folder_is_a_config_error_in_check_too(
     tmp_path: Path, database: str
 ) -> None:
-    """`database: data` (or empty: the config's own folder) names a folder, which every other
+    """`database: data` (or `.`, the config's own folder) names a folder, which every other
     command refuses; check said "config: OK" and exited 0."""
     (tmp_path / "data").mkdir()
     config = tmp_path / "config.yaml"
