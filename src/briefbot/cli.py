@@ -151,14 +151,27 @@ def _require_a_token(config: Config) -> None:
     )
 
 
+AT_YEARS = (1970, 9998)  # what `send-due --at` accepts
+
+
 def _parse_at(value: str, zone: str) -> dt.datetime:
     """An ISO-8601 time; without an offset it is read in the config's `timezone`."""
+    out_of_range = ConfigError(
+        f"--at: {value!r} is out of range; write a time between the years {AT_YEARS[0]} and "
+        f"{AT_YEARS[1]}, e.g. 2026-02-12T07:30:00+01:00")
     try:
-        return parse_instant(value, zone)
+        at = parse_instant(value, zone)
+    except OverflowError:
+        raise out_of_range from None
     except ValueError:
         raise ConfigError(
             f"--at: {value!r} is not an ISO-8601 time; write e.g. 2026-02-12T07:30:00+01:00"
         ) from None
+    if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:
+        # A chat's local date and next briefing are worked out from it: near year 1 or 9999
+        # they fall off the calendar (OverflowError).
+        raise out_of_range
+    return at
 
 
 def _load_library(folder: Path) -> Library:
