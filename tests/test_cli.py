@@ -144,6 +144,18 @@ def test_a_database_that_names_a_folder_is_a_config_error_in_check_too(
     assert chat.returncode == 2 and "database:" in chat.stderr
 
 
+def test_check_names_a_missing_content_folder_by_its_path(tmp_path: Path) -> None:
+    """It said "content/content: error: the content folder does not exist", which reads as
+    a folder inside the content folder."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: content\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert (f"{tmp_path / 'content'}: error: the content folder does not exist; create it or "
+            "set content_dir") in check.stdout.splitlines()
+    assert "content/content" not in check.stdout
+
+
 def test_send_due_with_a_platform_down_exits_3_so_cron_runs_it_again(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

@@ -277,7 +277,10 @@ def _check(config: Config) -> int:
     library = Library(config.content_dir)
     report = library.reload()
     for problem in report.problems:
-        print(f"{config.content_dir.name}/{problem}")
+        # A file is named within the folder; the folder itself (missing, a loop) by its path.
+        inside = config.content_dir.name if problem.path != config.content_dir else (
+            problem.path.parent)
+        print(f"{inside}/{problem}")
     for article in library.articles:
         if article.date is None:
             # Its parse warning says it sorts as oldest; say what that means for readers.
