@@ -507,3 +507,23 @@ def test_bidi_overrides_and_control_characters_never_reach_readers(tmp_path: Pat
     article, _ = parse_article(path)
     assert article.title == "Council approves budget"
     assert article.paragraphs == ("The council approved the budget on Monday.",)
+
+
+@pytest.mark.parametrize(("front", "says"), [
+    ("title: 1984", "'title: 1984' is read as a number, not text; put it in quotes: "
+                    "title: \"1984\""),
+    ("title: 2026-03-01", "'title: 2026-03-01' is read as a date, not text; put it in quotes: "
+                          "title: \"2026-03-01\""),
+    ("title: yes", "'title: yes' is read as true/false, not text; put it in quotes: "
+                   "title: \"yes\""),
+    ("title: [Ferry, line]", "'title:' is a list; write the headline as one line of text"),
+])
+def test_a_title_yaml_reads_as_no_text_says_how_to_write_it(
+    content_dir: Path, write: Write, front: str, says: str
+) -> None:
+    """Before, each of these said "the front matter needs a 'title:'", under a title: line."""
+    write("odd.md", f"---\nauthor: Ana\n{front}\ndate: 2026-03-01\n---\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    (problem,) = _problems_for(library, "odd.md")
+    assert problem == f"odd.md:3: error: {says}"

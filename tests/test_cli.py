@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fakes.telegram_html import parse_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +125,35 @@ def test_an_unwritable_database_is_a_config_error_in_check_and_chat(tmp_path: Pa
     chat = briefbot("--config", str(config), "chat", stdin="/latest\n")
     assert chat.returncode == 2 and "database:" in chat.stderr
     assert "Traceback" not in chat.stderr
+
+
+@pytest.mark.parametrize("database", ["data", "."])
+def test_a_database_that_names_a_folder_is_a_config_error_in_check_too(
+    tmp_path: Path, database: str
+) -> None:
+    """`database: data` (or `.`, the config's own folder) names a folder, which every other
+    command refuses; check said "config: OK" and exited 0."""
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {database}\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 2, check.stdout
+    assert "database:" in check.stderr and "is a folder" in check.stderr
+    assert "OK" not in check.stdout
+    chat = briefbot("--config", str(config), "chat", stdin="/latest\n")
+    assert chat.returncode == 2 and "database:" in chat.stderr
+
+
+def test_check_names_a_missing_content_folder_by_its_path(tmp_path: Path) -> None:
+    """It said "content/content: error: the content folder does not exist", which reads as
+    a folder inside the content folder."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: content\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1
+    assert (f"{tmp_path / 'content'}: error: the content folder does not exist; create it or "
+            "set content_dir") in check.stdout.splitlines()
+    assert "content/content" not in check.stdout
 
 
 def test_send_due_with_a_platform_down_exits_3_so_cron_runs_it_again(tmp_path: Path) -> None:

@@ -247,3 +247,25 @@ def test_a_refused_url_is_never_repeated_with_its_key(tmp_path: Path, text: str,
 def test_a_server_root_with_a_broken_address_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"telegram.base_url: .* is not a http or https URL"):
         load_config(_config(tmp_path, "telegram:\n  base_url: 'http://[::1/bot'\n"), environ={})
+
+
+def test_a_null_path_means_the_default_not_a_file_named_none(tmp_path: Path) -> None:
+    """`database: null` (the way this file says "the default" elsewhere) made a database file
+    named 'None' beside config.yaml; `content_dir: ~` looked for a folder named 'None'."""
+    config = load_config(_config(tmp_path, "content_dir: null\ndatabase: ~\n"), environ={})
+    assert config.content_dir == (tmp_path / "content").resolve()
+    assert config.database == (tmp_path / "data" / "briefbot.sqlite3").resolve()
+
+
+@pytest.mark.parametrize("key", ["content_dir", "database"])
+@pytest.mark.parametrize("value", ["[articles]", "{a: 1}", "true", '""', "'  '"])
+def test_a_path_setting_that_is_not_a_path_names_the_key(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{key}: .* is not a path; write "):
+        load_config(_config(tmp_path, f"{key}: {value}\n"), environ={})
+
+
+def test_a_numeric_folder_name_is_a_path(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path, "content_dir: 2026\n"), environ={})
+    assert config.content_dir == (tmp_path / "2026").resolve()

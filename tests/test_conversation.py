@@ -232,6 +232,26 @@ async def test_a_misspelt_article_id_is_offered_the_right_one(conversation: Conv
     assert len(reply.items) == 2  # and the list, as before
 
 
+@pytest.mark.parametrize("name", ["harbour news.txt", "café.txt", "München-Wahl.txt"])
+async def test_every_id_the_list_shows_can_be_briefed(
+    content_dir: Path, name: str
+) -> None:
+    """An article's id is its file name, spaces and accents included: /list shows it, so /brief
+    takes it. Before, '/brief harbour news' answered "no article 'harbour'. Did you mean /brief
+    harbour news?", and 'café' was "not an article id"."""
+    (content_dir / "harbour.txt").rename(content_dir / name)
+    library = Library(content_dir)
+    library.reload()
+    conversation = Conversation(library, QAIndex())
+    article_id = name.removesuffix(".txt")
+    (listed,) = await conversation.handle(_say("/list"))
+    assert isinstance(listed, Notice) and any(i.startswith(f"{article_id} \u2014") for i in listed.items)
+    (reply,) = await conversation.handle(_say(f"/brief {article_id}"))
+    assert isinstance(reply, Briefing) and reply.article_id == article_id
+    (typo,) = await conversation.handle(_say(f"/brief {article_id[:-1]}"))
+    assert isinstance(typo, Notice) and any(i.startswith(article_id) for i in typo.items)
+
+
 async def test_an_id_far_from_every_article_gets_no_guess(conversation: Conversation) -> None:
     (reply,) = await conversation.handle(_say("/brief zzzzqqq"))
     assert isinstance(reply, Notice) and "Did you mean" not in reply.text

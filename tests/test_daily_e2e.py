@@ -133,3 +133,24 @@ async def test_discord_server_admin_subscribes_and_gets_one_briefing(
         assert briefing and "Farmers market moves to the riverside" in briefing[0]
         assert await send_due(config_path, due + dt.timedelta(minutes=5)) == 0
         assert in_channel() == briefing
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:00+00:00", "0001-01-01T00:00:00+00:00"])
+async def test_send_due_at_the_ends_of_the_calendar_is_a_usage_error_not_a_traceback(
+    tmp_path: Path, content_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], at: str,
+) -> None:
+    """`send-due --at 9999-12-31T23:59Z` with a reachable platform crashed with OverflowError
+    (the chat's local date, or the next day's briefing, is past the last date Python has)."""
+    async with FakeTelegram() as fake:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake.token)
+        monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+        fake.add_chat(GROUP, "channel")
+        config_path = write_config(
+            tmp_path, content_dir, f"telegram:\n  base_url: {fake.base_url}\n"
+            f'  channels: [{{chat_id: "{GROUP}", time: "07:30", timezone: Pacific/Kiritimati}}]\n')
+        result = await asyncio.to_thread(
+            cli.main, ["--config", str(config_path), "send-due", "--at", at])
+        assert result == 2
+        assert "--at:" in (err := capsys.readouterr().err) and "out of range" in err
+        assert fake.sent_messages == []

@@ -224,3 +224,44 @@ def test_upgraded_database_keeps_subscriptions_in_the_chat_and_restores_pruned_s
     assert sub is not None and sub.thread_id is None
     assert upgraded.progress(1, DAY).sent_article_ids == {"bridge", "park"}
     upgraded.close()
+
+
+def test_recording_a_part_drops_only_the_recorders_own_claim(tmp_path: Path) -> None:
+    """A sender whose lease lapsed mid-send, and whose send went through after all, records the
+    part (the chat has it) but leaves the claim another sender took over meanwhile alone; that
+    sender's next renewal then says the part is no longer its to send, so it is not sent twice."""
+    path = tmp_path / "bot.sqlite3"
+    store = SqliteStore(path)
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.claim_part(sub.id, DAY, 0, ["a"], claimant="old", now=NOW, lease=LEASE)
+    later = NOW + 2 * LEASE
+    assert store.claim_part(sub.id, DAY, 0, ["a"], claimant="new", now=later,
+                            lease=LEASE) == "claimed"
+    store.record_part(sub.id, DAY, 0, ["a"], claimant="old", sent_at=later)
+
+    def claims() -> list[tuple[str]]:
+        db = sqlite3.connect(path)
+        try:
+            return db.execute("SELECT claimant FROM claims").fetchall()
+        finally:
+            db.close()
+
+    assert claims() == [("new",)]
+    assert store.progress(sub.id, DAY).delivered_parts == {0}
+    assert not store.renew_claim(sub.id, DAY, 0, claimant="new", now=later, lease=LEASE)
+    assert claims() == []  # the renewal that found the part sent gave the claim up
+    assert store.claim_part(sub.id, DAY, 0, ["a"], claimant="third", now=later,
+                            lease=LEASE) == "delivered"
+    store.close()
+
+
+def test_recording_a_part_drops_the_recorders_claim(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = SqliteStore(path)
+    sub = store.subscribe("telegram", "-1", dt.time(7), "UTC", created_by="1", now=NOW)
+    store.claim_part(sub.id, DAY, 0, ["a"], claimant="A", now=NOW, lease=LEASE)
+    store.record_part(sub.id, DAY, 0, ["a"], claimant="A", sent_at=NOW)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
+    db.close()
+    store.close()

@@ -774,6 +774,63 @@ async def test_the_send_window_paces_by_when_sends_were_answered() -> None:
     assert slept == [1.0] and started == 1.25  # paced by start times it would be 1.0
 
 
+async def test_a_short_429_holds_its_own_chat_for_the_time_telegram_gave_and_no_other() -> None:
+    """On a clock of its own: chat 1's 429 (retry after 3 s) holds chat 1's retry and its next
+    request for exactly 3 s, chat 2 is served meanwhile without waiting, and a chat whose 429s
+    keep coming gets the RetryAfter after `max_retries` holds; one too long is raised at once."""
+    from telegram.error import RetryAfter
+
+    from briefbot.adapters.telegram_adapter import ChatRateLimiter, SendWindow
+
+    now = [100.0]
+    slept: list[tuple[str, float]] = []
+    waking = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append((asyncio.current_task().get_name(), seconds))  # type: ignore[union-attr]
+        until = now[0] + seconds
+        await waking.wait()
+        now[0] = max(now[0], until)  # sleepers side by side share one time line
+
+    window = SendWindow(30, 1.0, clock=lambda: now[0], sleep=sleep)
+    limiter = ChatRateLimiter(window=window, max_retries=2, clock=lambda: now[0], sleep=sleep)
+    sent: list[tuple[str, float]] = []
+    refusals = {"1": [3], "3": [1, 1, 1], "4": [31]}  # each chat's 429s, in seconds, in order
+
+    async def send(chat: str, text: str) -> bool:
+        if refusals.get(chat):
+            raise RetryAfter(refusals[chat].pop(0))
+        sent.append((text, now[0]))
+        return True
+
+    def request(chat: str, text: str) -> asyncio.Task[object]:
+        return asyncio.create_task(limiter.process_request(
+            send, (chat, text), {}, "sendMessage", {"chat_id": chat}, None), name=text)
+
+    first = request("1", "first")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert slept == [("first", 3.0)]  # held for what Telegram asked
+    assert await request("2", "other chat") is True  # not held at all
+    second = request("1", "second")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert slept == [("first", 3.0), ("second", 3.0)]  # chat 1's next request waits too
+    assert sent == [("other chat", 100.0)]
+    waking.set()
+    assert await first is True and await second is True
+    assert sorted(sent) == [("first", 103.0), ("other chat", 100.0), ("second", 103.0)]
+
+    slept.clear()
+    with pytest.raises(RetryAfter):
+        await request("3", "keeps getting 429s")
+    assert slept == [("keeps getting 429s", 1.0)] * 2  # max_retries holds, then the caller's
+    slept.clear()
+    with pytest.raises(RetryAfter):
+        await request("4", "too long to wait")
+    assert slept == []
+
+
 async def test_a_broadcast_under_the_30_per_second_limit_gets_no_429(fake: FakeTelegram) -> None:
     fake.global_rate = 30
     chats = [-(1000 + n) for n in range(45)]

@@ -347,3 +347,14 @@ async def test_a_stop_whose_confirm_fetches_an_unreadable_update_still_stops_cle
     await adapter.stop()
     assert any("left for the next start" in r.getMessage() for r in caplog.records)
     assert broken["update_id"] in fake.pending_update_ids()
+
+
+def test_a_failed_write_of_the_answered_file_leaves_no_partial_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    in_the_way = tmp_path / "answered.json"
+    in_the_way.mkdir()  # the temporary file is written, but cannot replace a folder
+    memory = AnsweredAhead(in_the_way)
+    assert not memory.save(42, frozenset({7, 9}), time.time())
+    assert [p.name for p in tmp_path.iterdir()] == ["answered.json"]
+    assert "cannot write" in caplog.text and "2 messages answered" in caplog.text

@@ -251,6 +251,21 @@ def _markdown_paragraphs(body: str) -> list[str]:
     return paragraphs
 
 
+def _not_text_title(front: list[str], value: object) -> ArticleFileError:
+    """A 'title:' YAML read as something other than text (title: 1984 is a number), said with
+    its line (`front` is the front matter's lines, from file line 2) and how to write it."""
+    index, written = next(((i, line.split(":", 1)[1].strip()) for i, line in enumerate(front)
+                           if re.match(r"title\s*:", line)), (0, ""))
+    kinds = ((bool, "true/false"), ((int, float), "a number"), ((dt.date, dt.datetime), "a date"))
+    kind = next((name for types, name in kinds if isinstance(value, types)), None)
+    if kind is None or not written:
+        shape = "a list" if isinstance(value, list) else "not text"
+        return ArticleFileError(
+            f"'title:' is {shape}; write the headline as one line of text", index + 2)
+    return ArticleFileError(f"'title: {written}' is read as {kind}, not text; put it in quotes: "
+                            f"title: \"{written}\"", index + 2)
+
+
 def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str], list[str]]:
     """YAML front matter between '---' lines, then Markdown paragraphs."""
     if not text.startswith("---"):
@@ -283,6 +298,8 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     title = front.get("title")
     if isinstance(title, str):
         title = markdown_text(title)
+    elif title is not None:
+        raise _not_text_title(lines[1:end], title)
     if not isinstance(title, str) or not title:
         raise ArticleFileError("the front matter needs a 'title:'", 2)
     warnings: list[str] = []

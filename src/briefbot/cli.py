@@ -151,14 +151,27 @@ def _require_a_token(config: Config) -> None:
     )
 
 
+AT_YEARS = (1970, 9998)  # what `send-due --at` accepts
+
+
 def _parse_at(value: str, zone: str) -> dt.datetime:
     """An ISO-8601 time; without an offset it is read in the config's `timezone`."""
+    out_of_range = ConfigError(
+        f"--at: {value!r} is out of range; write a time between the years {AT_YEARS[0]} and "
+        f"{AT_YEARS[1]}, e.g. 2026-02-12T07:30:00+01:00")
     try:
-        return parse_instant(value, zone)
+        at = parse_instant(value, zone)
+    except OverflowError:
+        raise out_of_range from None
     except ValueError:
         raise ConfigError(
             f"--at: {value!r} is not an ISO-8601 time; write e.g. 2026-02-12T07:30:00+01:00"
         ) from None
+    if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:
+        # A chat's local date and next briefing are worked out from it: near year 1 or 9999
+        # they fall off the calendar (OverflowError).
+        raise out_of_range
+    return at
 
 
 def _load_library(folder: Path) -> Library:
@@ -237,6 +250,9 @@ def _database_problem(path: Path) -> str | None:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     problem = f"database: {path} cannot be written; point it at a file in a writable folder"
+    if path.is_dir():
+        return (f"database: {path} is a folder; name a file inside it, e.g. "
+                f"{path / 'briefbot.sqlite3'}")
     if path.exists():
         return None if os.access(path, os.W_OK) else problem
     try:  # a real write, since permission bits say little to root
@@ -261,7 +277,10 @@ def _check(config: Config) -> int:
     library = Library(config.content_dir)
     report = library.reload()
     for problem in report.problems:
-        print(f"{config.content_dir.name}/{problem}")
+        # A file is named within the folder; the folder itself (missing, a loop) by its path.
+        inside = config.content_dir.name if problem.path != config.content_dir else (
+            problem.path.parent)
+        print(f"{inside}/{problem}")
     for article in library.articles:
         if article.date is None:
             # Its parse warning says it sorts as oldest; say what that means for readers.

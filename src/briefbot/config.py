@@ -212,8 +212,9 @@ def load_config(
     ):
         raise ConfigError(f"reload_seconds: {reload_seconds!r} must be a positive number")
     return Config(
-        content_dir=(base / str(top.get("content_dir", "content"))).resolve(),
-        database=(base / str(top.get("database", _default_database(path, environ)))).resolve(),
+        content_dir=(base / _path(top.get("content_dir"), "content_dir", "content")).resolve(),
+        database=(base / _path(top.get("database"), "database",
+                               _default_database(path, environ))).resolve(),
         timezone=zone,
         catch_up_window=_duration(
             top.get("catch_up_window", "2h"), "catch_up_window", longest=dt.timedelta(hours=24)
@@ -311,6 +312,16 @@ def _log_format(value: object) -> str:
     if value not in ("text", "json"):
         raise ConfigError(f"log_format: {value!r} is not a log format; write text or json")
     return str(value)
+
+
+def _path(value: object, key: str, default: str) -> str:
+    """A path setting: text (a number is a folder name too); null or absent: `default`."""
+    if value is None:
+        return default
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return str(value)
+    raise ConfigError(f"{key}: {value!r} is not a path; write a file or folder name, relative "
+                      f"to this config file, or leave it out for the default ({default})")
 
 
 def _default_database(path: Path | None, environ: Mapping[str, str]) -> str:

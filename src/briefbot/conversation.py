@@ -227,6 +227,11 @@ class Conversation:
     def _brief(self, incoming: Incoming, args: str) -> Briefing | Notice:
         if not args:
             return self._list("Which article? Send /brief followed by an id from this list.")
+        whole = args.strip()
+        if self.library.find(whole) is not None:
+            # An id is a file name, which may hold spaces or accents: what /list shows, /brief
+            # takes (the typed id is only looked up, never used as a path).
+            return self._briefing_for(incoming, whole)
         article_id = args.split()[0]
         if not is_valid_article_id(article_id):
             return self._list("That is not an article id. Pick one from this list.", error=True)

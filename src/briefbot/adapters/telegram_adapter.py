@@ -222,11 +222,16 @@ class ChatRateLimiter(BaseRateLimiter[int]):
     group paused all of them. Should Telegram throttle the whole bot after all, each chat stops
     at its own first 429: none waits longer than Telegram asked, for one refused request a chat.
     Requests that name no chat (getMe, setMyCommands) are neither paced nor retried here.
+    A chat's hold is timed by `clock` (seconds, monotonic) and waited out with `sleep`.
     """
 
     def __init__(self, *, max_wait: float = MAX_RETRY_AFTER_SECONDS,
                  window: SendWindow | None = None, max_retries: int = RATE_LIMIT_RETRIES,
-                 group_per_minute: float = GROUP_PER_MINUTE) -> None:
+                 group_per_minute: float = GROUP_PER_MINUTE,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._clock = clock
+        self._sleep = sleep
         self.max_wait = max_wait
         self.window = window or SendWindow(OVERALL_PER_WINDOW, WINDOW_SECONDS)
         self.max_retries = max_retries
@@ -266,17 +271,17 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                     raise
                 attempt += 1
                 self._held_until[chat] = max(self._held_until.get(chat, 0.0),
-                                             time.monotonic() + wait)
+                                             self._clock() + wait)
                 log.info("Telegram chat %s: %s to %s; holding this chat %.0f s (try %d of %d)",
                          chat, exc.message, endpoint, wait, attempt, retries)
 
     async def _wait_while_held(self, chat: str) -> None:
         while (until := self._held_until.get(chat)) is not None:
-            left = until - time.monotonic()
+            left = until - self._clock()
             if left <= 0:
                 del self._held_until[chat]
                 return
-            await asyncio.sleep(left)
+            await self._sleep(left)
 
     def _group(self, chat: str) -> contextlib.AbstractAsyncContextManager[Any]:
         """The leaky bucket of a group or channel (a negative id or an @name); none for a
@@ -421,15 +426,17 @@ class AnsweredAhead:
     def save(self, bot_id: int, update_ids: frozenset[int], saved_at: float) -> bool:
         """Replace the file with `update_ids`, answered since `saved_at` (Unix seconds; none:
         remove the file); False (logged) if that failed."""
+        partial = self.path.with_name(self.path.name + ".partial")
         try:
             if not update_ids:
                 self.path.unlink(missing_ok=True)
                 return True
-            partial = self.path.with_name(self.path.name + ".partial")
             partial.write_text(json.dumps({"bot_id": bot_id, "saved_at": saved_at,
                                            "update_ids": sorted(update_ids)}), encoding="utf-8")
             os.replace(partial, self.path)
         except OSError as exc:
+            with contextlib.suppress(OSError):  # a half-written or stranded copy goes too
+                partial.unlink(missing_ok=True)
             log.warning("Telegram: cannot write %s (%s); %d messages answered before this stop "
                         "will be answered again at the next start", self.path, exc,
                         len(update_ids))

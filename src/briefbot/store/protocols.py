@@ -120,7 +120,9 @@ class Ledger(Protocol):
         finish: Finish | None = None,
     ) -> None:
         """The platform accepted the part at `sent_at`: write it to the ledger (pinning the
-        day to `article_ids`) and drop the claim. Recording it twice changes nothing.
+        day to `article_ids`) and drop `claimant`'s claim (a claim another sender took over
+        after `claimant`'s lease lapsed stays that sender's: its next `renew_claim` finds the
+        part sent and says False). Recording it twice changes nothing.
 
         With `finish` (the day's last part), the day closes in the same transaction, as
         `finish_briefing` closes it: either both are written or neither.

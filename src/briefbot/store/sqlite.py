@@ -344,11 +344,25 @@ class SqliteStore:
         now: dt.datetime,
         lease: dt.timedelta,
     ) -> bool:
+        key = (subscription_id, local_date.isoformat(), part)
         with self._transaction() as db:
+            sent = db.execute(
+                "SELECT 1 FROM ledger WHERE subscription_id = ? AND local_date = ? AND part = ?",
+                key,
+            ).fetchone()
+            if sent:
+                # Another sender (whose lease had lapsed) sent it after all and recorded it:
+                # the part is no longer ours to send, and our claim on it means nothing.
+                db.execute(
+                    "DELETE FROM claims WHERE subscription_id = ? AND local_date = ? "
+                    "AND part = ? AND claimant = ?",
+                    (*key, claimant),
+                )
+                return False
             cursor = db.execute(
                 "UPDATE claims SET expires_at = ? "
                 "WHERE subscription_id = ? AND local_date = ? AND part = ? AND claimant = ?",
-                (_stamp(now + lease), subscription_id, local_date.isoformat(), part, claimant),
+                (_stamp(now + lease), *key, claimant),
             )
         return cursor.rowcount > 0
 
@@ -369,9 +383,12 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO ledger VALUES (?, ?, ?, ?, ?)",
                 (*key, json.dumps(list(article_ids)), _stamp(sent_at)),
             )
+            # Only our own claim: one another sender took over after our lease lapsed stays
+            # its own, and its next renewal finds the part in the ledger and stops its send.
             db.execute(
-                "DELETE FROM claims WHERE subscription_id = ? AND local_date = ? AND part = ?",
-                key,
+                "DELETE FROM claims WHERE subscription_id = ? AND local_date = ? AND part = ? "
+                "AND claimant = ?",
+                (*key, claimant),
             )
             if finish is not None:
                 _close_day(db, subscription_id, local_date, finish)
