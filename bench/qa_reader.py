@@ -11,9 +11,10 @@ accept string in the answer; unanswerable: declined). Also printed: how many ans
 gave, and how many of those were right; where the others were lost (the "reader" outcome of
 `briefbot ask --json`: the model said null, the quote was not found, the self-check vetoed,
 timeouts, HTTP errors...) for answerable and unanswerable questions; and what the figures would
-be if a null from the model (or also a veto) declined instead of falling back to the offline
-answer. --split tune, check or untouched reads the frozen splits of bench/qa_holdout/splits.yaml
-as bench/qa_eval.py does (all but tune print scores only). Exits 2 without --url.
+be if a null from the model declined instead of falling back to the offline answer, or if a
+vetoed answer showed the offline answer instead of declining. --split tune, check or
+untouched reads the frozen splits of bench/qa_holdout/splits.yaml as bench/qa_eval.py does (all
+but tune print scores only). Exits 2 without --url.
 """
 
 from __future__ import annotations
@@ -149,9 +150,12 @@ def main() -> int:
                                                       key=lambda kv: -sum(kv[1])):
         print(f"  {outcome:<20} {answerable:>4} / {unanswerable:<4}")
     print()
-    for label, lost in (("if null declined", {"null"}),
-                        ("if null/veto declined", {"null", "vetoed"})):
-        _scores(label, ordered, [_declined(r) if r.get("reader") in lost else r for r in reader])
+    _scores("if null declined", ordered,
+            [_declined(r) if r.get("reader") == "null" else r for r in reader])
+    # Before 2026-11-30 a vetoed answer showed the offline engine's answer; now it declines.
+    _scores("if a veto showed the offline answer", ordered,
+            [off if r.get("reader") == "vetoed" else r
+             for r, off in zip(reader, offline, strict=True)])
     if args.scores_only:
         return 0
     for item, before, after in zip(ordered, offline, reader, strict=True):

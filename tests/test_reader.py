@@ -27,7 +27,15 @@ from briefbot.qa.reader import (
     parse_verdict,
     pick_sentences,
 )
-from fakes.fake_reader import MODEL, FakeReader, Request, refused_url, says, verdict
+from fakes.fake_reader import (
+    MODEL,
+    FakeReader,
+    Request,
+    refused_url,
+    says,
+    verdict,
+    weighed_verdict,
+)
 
 KEY = "sk-reader-test-key-0123456789abcdef"
 CROSSING = ("The Harbour City council opened a new ferry line to the Kestrel Islands on Monday, "
@@ -502,6 +510,53 @@ async def test_the_self_check_vetoes_an_answer_its_sentence_does_not_give() -> N
     assert "The bus left" not in check.user_message and "A bus left" not in check.user_message
     async with FakeReader(right_reading, check=checker) as fake:
         assert (await improve(fake, DIED))[1] == "answered"
+
+
+async def test_an_answer_the_self_check_doubts_is_declined_not_replaced_by_the_offline_one(
+    library: Library
+) -> None:
+    """A vetoed reader answer marks a near miss: the offline engine's answer to it (here a
+    real one, found by the rules) is not shown either."""
+    question = "who built the ferries?"
+    offline = await ask(library, None, question)
+    assert offline.found and "Nordvik Yards" in offline.text
+    async with FakeReader(faithful, check=lambda request: verdict(False)) as fake:
+        answer = await ask(library, reader_for(fake.url), question)
+    assert not answer.found and answer.text == OFFLINE_DECLINE
+    assert answer.article_id == "harbour" and answer.origin == "offline"
+
+
+@pytest.mark.parametrize("p_yes, shown", [(0.55, False), (0.6, False), (0.8, True),
+                                          (0.99, True)])
+async def test_a_hesitant_yes_from_the_self_check_vetoes_the_answer(p_yes: float,
+                                                                    shown: bool) -> None:
+    """The word is yes, but the model's probability of yes over no is what counts."""
+    async with FakeReader(right_reading, check=lambda request: weighed_verdict(p_yes)) as fake:
+        answer, outcome = await improve(fake, DIED)
+    assert fake.checks[0].body["logprobs"] is True
+    assert outcome == ("answered" if shown else "vetoed") and answer.found is shown
+
+
+async def test_an_endpoint_refusing_logprobs_is_asked_without_them_and_its_yes_counts(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_logprobs(request: Request) -> str | web.Response:
+        if "logprobs" in request.body:
+            return web.json_response({"error": {"message": "logprobs is not supported"}},
+                                     status=400)
+        return verdict(True)
+
+    caplog.set_level(logging.WARNING, logger="briefbot.qa.reader")
+    offline = Answer(question=DIED, found=False, text=OFFLINE_DECLINE, article_id=CRASH.id)
+    async with FakeReader(right_reading, check=no_logprobs) as fake:
+        reader = reader_for(fake.url)
+        try:
+            outcomes = [(await reader.improve_traced(offline, CRASH))[1] for _ in range(2)]
+        finally:
+            await reader.aclose()
+    assert outcomes == ["answered", "answered"]
+    assert ["logprobs" in check.body for check in fake.checks] == [True, False, False]
+    assert caplog.text.count("refuses logprobs") == 1
 
 
 async def test_a_sentence_leaning_on_the_one_before_is_checked_with_it() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import socket
 from collections.abc import Callable
@@ -56,6 +57,31 @@ def says(answer: str | None, quote: str | None = None) -> str:
 def verdict(yes: bool) -> str:
     """The message content of a self-check that follows the format."""
     return json.dumps({"verdict": "yes" if yes else "no"})
+
+
+def completion(content: str, *, model: str = MODEL,
+               logprobs: list[dict[str, Any]] | None = None) -> web.Response:
+    """A 200 chat completion holding `content`, with `logprobs` as OpenAI sends them."""
+    choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                              "message": {"role": "assistant", "content": content}}
+    if logprobs is not None:
+        choice["logprobs"] = {"content": logprobs}
+    return web.json_response({"id": "chatcmpl-1", "object": "chat.completion", "model": model,
+                              "choices": [choice]})
+
+
+def weighed_verdict(p_yes: float) -> web.Response:
+    """A self-check saying yes, with token probabilities: P(yes) = `p_yes`, the rest no."""
+    def token(text: str, p: float, alternatives: list[tuple[str, float]]) -> dict[str, Any]:
+        top = [{"token": t, "logprob": math.log(q), "bytes": None} for t, q in alternatives]
+        return {"token": text, "logprob": math.log(p), "bytes": None, "top_logprobs": top}
+
+    tokens = [token('{"', 0.9, [('{"', 0.9)]), token("ver", 1.0, [("ver", 1.0)]),
+              token("dict", 1.0, [("dict", 1.0)]), token('":', 1.0, [('":', 1.0)]),
+              token(' "', 1.0, [(' "', 1.0)]),
+              token("yes", p_yes, [("yes", p_yes), ("no", 1 - p_yes)]),
+              token('"}', 1.0, [('"}', 1.0)])]
+    return completion(verdict(True), logprobs=tokens)
 
 
 def agrees(request: Request) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from briefbot.messages import Answer as Answer  # re-exported: adapters render it without the engine
 
 MAX_ANSWER_CHARS = 300
+DOESNT_SAY = "The article doesn't say."
 
 
 def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | None, str]:
@@ -19,7 +20,7 @@ def _compose(fact: str | None, source: str | None) -> tuple[str | None, str | No
             return fact, None, prefix
         prefix += " "
     if source is None:
-        return None, None, "The article doesn't say."
+        return None, None, DOESNT_SAY
     budget = MAX_ANSWER_CHARS - len(prefix) - 2
     quote = _nested(source if len(source) <= budget else _shorten(source, fact, budget))
     return fact, quote, f"{prefix}“{quote}”"

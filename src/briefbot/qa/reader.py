@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -18,7 +19,7 @@ from rapidfuzz import fuzz
 from briefbot.articles import Article
 from briefbot.config import ReaderConfig
 from briefbot.logs import register_secret
-from briefbot.qa.answer import Answer, _compose
+from briefbot.qa.answer import DOESNT_SAY, Answer, _compose
 from briefbot.qa.table import article_sentences
 from briefbot.text import strip_emoji
 
@@ -46,9 +47,17 @@ MAX_REPLY_CHARS = 20_000
 # word.
 MAX_ANSWER_TOKENS = 300
 MAX_CHECK_TOKENS = 20
+# A "clear yes" from the self-check: where the endpoint gives token probabilities (the OpenAI
+# `logprobs` field; OpenAI, vLLM, llama.cpp and newer Ollama do), the model's probability of
+# "yes" against "no" at the verdict must be at least this; where it gives none, the word "yes"
+# is enough. Chosen on the tune split with Qwen2.5-Coder-1.5B (bench/qa_reader.py): its yes
+# to a wrong answer is mostly a hesitant one (0.48-0.86), to a right answer mostly not.
+CHECK_MIN_YES = 0.65
+CHECK_TOP_LOGPROBS = 5
 
 # What became of a question sent to the reader (`Reader.improve_traced`; `briefbot ask --json`
-# says it as "reader"). Only "answered" shows the reader's answer.
+# says it as "reader"). Only "answered" shows the reader's answer; "vetoed" declines; the rest
+# show the offline engine's answer.
 OUTCOMES = (
     "answered",             # grounded, and the self-check agreed
     "not-asked",            # an editor's answer or a byline, or an article without sentences
@@ -58,7 +67,7 @@ OUTCOMES = (
     "quote-not-found",      # the quote is no article sentence (invented, or copied too loosely)
     "answer-not-in-article",  # no article sentence holds all the answer's words
     "number-mismatch",      # a number in the answer sits with other words in the sentence
-    "vetoed",               # the self-check says the sentence does not give that answer
+    "vetoed",               # the self-check doubts the answer: the bot declines (see `improve`)
     "timeout",              # no reply (both calls) within qa.reader.timeout
     "http-error",           # the endpoint answered with an HTTP error
     "unreachable",          # no connection to the endpoint
@@ -155,6 +164,7 @@ class Reader:
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._warned: set[str] = set()
         self._format = 0  # index into FORMAT_LADDER: the best format the endpoint takes
+        self._logprobs = True  # ask the self-check for token probabilities (until refused)
 
     def __repr__(self) -> str:
         return f"Reader(model={self.config.model!r})"
@@ -176,9 +186,14 @@ class Reader:
         article sentence, an article sentence holds the answer's words (numbers with the words
         they go with; that sentence is cited, see `ground`) and a second, short call (the
         self-check) says that sentence gives that answer; both calls share qa.reader.timeout
-        (seconds). Never raises for the endpoint's faults: a timeout, an HTTP error, a reply
-        that is not the JSON asked for, a quote not in the article, an answer in no sentence of
-        it or anything but a yes from the self-check all give back `offline` (logged at debug).
+        (seconds). When the self-check doubts the answer (vetoes it), the question is most
+        likely a near miss the article does not answer, and the reply is "the article doesn't
+        say" (`offline` itself when it declines too): with Qwen2.5-Coder-1.5B on tune questions
+        this declined 70% of unanswerable questions where showing the offline answer declined
+        43%, for 1 answerable question in 68 (bench/qa_reader.py). Never raises for the
+        endpoint's faults: a timeout, an HTTP error, a reply that is not the JSON asked for, a
+        quote not in the article or an answer in no sentence of it give back `offline` (logged
+        at debug).
         """
         answer, _ = await self.improve_traced(offline, article, working=working)
         return answer
@@ -200,7 +215,7 @@ class Reader:
                 asked = [{"role": "system", "content": SYSTEM_PROMPT},
                          {"role": "user", "content": user_prompt(offline.question, article,
                                                                  sentences, shown)}]
-                content = await self._complete(asked, RESPONSE_FORMAT, MAX_ANSWER_TOKENS)
+                content, _ = await self._complete(asked, RESPONSE_FORMAT, MAX_ANSWER_TOKENS)
                 reply = parse_reply(content)
                 if reply is None:
                     self._fell_back(article, "the model says the article does not say")
@@ -212,6 +227,8 @@ class Reader:
             self._fell_back(article, f"no reply within {self.config.timeout:g} s")
             return offline, "timeout"
         except ReaderFailed as exc:
+            if exc.outcome == "vetoed":
+                return self._declined(offline, article, str(exc)), exc.outcome
             self._fell_back(article, str(exc))
             return offline, exc.outcome
         source = sentences[index]
@@ -222,17 +239,29 @@ class Reader:
 
     async def _check(self, question: str, said: str, sentences: Sequence[str],
                      index: int) -> None:
-        """The self-check: ReaderFailed("vetoed") unless the model says sentence `index` gives
-        `said` as the answer to `question`."""
-        content = await self._complete(
+        """The self-check: ReaderFailed("vetoed") unless the model says, clearly, that sentence
+        `index` gives `said` as the answer to `question` (see CHECK_MIN_YES)."""
+        content, tokens = await self._complete(
             [{"role": "system", "content": CHECK_PROMPT},
              {"role": "user", "content": check_prompt(question, said, sentences, index)}],
-            CHECK_FORMAT, MAX_CHECK_TOKENS)
+            CHECK_FORMAT, MAX_CHECK_TOKENS, logprobs=self._logprobs)
         verdict = parse_verdict(content)
         if verdict is not True:
             raise ReaderFailed("the self-check says the sentence does not give that answer"
                                if verdict is False else "the self-check's reply is unclear",
                                "vetoed")
+        sure = yes_probability(tokens)
+        if sure is not None and sure < CHECK_MIN_YES:
+            raise ReaderFailed(f"the self-check's yes is hesitant (p = {sure:.2f})", "vetoed")
+
+    def _declined(self, offline: Answer, article: Article, reason: str) -> Answer:
+        """ "The article doesn't say" for a question whose reader answer was vetoed (the
+        offline decline itself, suggestions and all, when the offline engine declined too)."""
+        log.debug("qa.reader: article %s: %s; declined", article.id, reason)
+        if not offline.found:
+            return offline
+        return Answer(question=offline.question, found=False, text=DOESNT_SAY,
+                      article_id=article.id)
 
     def _fell_back(self, article: Article, reason: str) -> None:
         log.debug("qa.reader: article %s: %s; the offline answer stands", article.id, reason)
@@ -245,10 +274,13 @@ class Reader:
                         message)
 
     async def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any],
-                        max_tokens: int) -> str:
+                        max_tokens: int, *, logprobs: bool = False
+                        ) -> tuple[str, list[Any] | None]:
         """The message content the endpoint replies with to `messages`, asked for the JSON
-        `schema` (a json_schema response_format) or the best format it takes; ReaderFailed for
-        any fault."""
+        `schema` (a json_schema response_format) or the best format it takes, and with
+        `logprobs` the reply's tokens (OpenAI's choices[0].logprobs.content: token, logprob,
+        top_logprobs), None when it gives none; ReaderFailed for any fault. An endpoint that
+        refuses `logprobs` is asked without them, now and from then on."""
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.config.timeout,
                                              transport=self._transport)
@@ -259,6 +291,8 @@ class Reader:
             "max_tokens": max_tokens,
             "messages": messages,
         }
+        if logprobs:
+            payload |= {"logprobs": True, "top_logprobs": CHECK_TOP_LOGPROBS}
 
         def format_at(level: int) -> dict[str, Any] | None:
             kind = FORMAT_LADDER[level]
@@ -266,6 +300,12 @@ class Reader:
 
         level = self._format
         response = await self._post(payload, format_at(level))
+        if logprobs and _refuses(response, "logprobs"):
+            self._logprobs = False
+            log.warning("qa.reader: the endpoint refuses logprobs; the self-check reads the "
+                        "word yes alone from now on")
+            payload = {k: v for k, v in payload.items() if k not in ("logprobs", "top_logprobs")}
+            response = await self._post(payload, format_at(level))
         while _refuses_format(response) and level + 1 < len(FORMAT_LADDER):
             # Maybe the format it refuses, not the question: try the next one (a real fault
             # fails in every format, and the last failure is what is reported).
@@ -290,12 +330,14 @@ class Reader:
             raise ReaderFailed(f"HTTP {response.status_code}", "http-error")
         try:
             body = response.json()
-            content = body["choices"][0]["message"]["content"]
+            choice = body["choices"][0]
+            content = choice["message"]["content"]
         except (ValueError, LookupError, TypeError):
             raise ReaderFailed("the reply is not a chat completion") from None
         if not isinstance(content, str):
             raise ReaderFailed("the reply has no message content")
-        return content
+        tokens = (choice.get("logprobs") or {}).get("content") if logprobs else None
+        return content, tokens if isinstance(tokens, list) else None
 
     async def _post(self, payload: dict[str, Any],
                     response_format: dict[str, Any] | None) -> httpx.Response:
@@ -321,10 +363,15 @@ class Reader:
 
 def _refuses_format(response: httpx.Response) -> bool:
     """Whether the endpoint refused the response_format asked for, not the request as such."""
+    return _refuses(response, "response_format", "json_schema", "schema")
+
+
+def _refuses(response: httpx.Response, *fields: str) -> bool:
+    """Whether the endpoint refused the request naming one of `fields` (400, 422 or 500)."""
     if response.status_code not in _FORMAT_REFUSED:
         return False
     said = response.text[:2000].lower()
-    return any(word in said for word in ("response_format", "json_schema", "schema"))
+    return any(field in said for field in fields)
 
 
 @contextlib.asynccontextmanager
@@ -452,6 +499,30 @@ def parse_verdict(content: str) -> bool | None:
     first = re.match(r"[\W_]*([a-z]+)", content.casefold())
     word = first.group(1) if first else ""
     return True if word == "yes" else False if word == "no" else None
+
+
+def yes_probability(tokens: Sequence[Any] | None) -> float | None:
+    """P(yes) / (P(yes) + P(no)) at the self-check's verdict token, from OpenAI-style
+    `logprobs.content` (each {"token", "logprob", "top_logprobs": [{"token", "logprob"}]});
+    spellings such as "Yes" and " yes" count as yes. None when there are no probabilities or
+    the verdict token and its alternatives are not found in them."""
+    for token in tokens or ():
+        if not isinstance(token, dict) or _verdict_word(token.get("token")) is None:
+            continue
+        odds = {"yes": 0.0, "no": 0.0}
+        for other in token.get("top_logprobs") or [token]:
+            word = _verdict_word(other.get("token")) if isinstance(other, dict) else None
+            logprob = other.get("logprob") if isinstance(other, dict) else None
+            if word is not None and isinstance(logprob, int | float):
+                odds[word] += math.exp(min(0.0, float(logprob)))
+        total = odds["yes"] + odds["no"]
+        return odds["yes"] / total if total > 0 else None
+    return None
+
+
+def _verdict_word(token: object) -> str | None:
+    word = token.strip(" \"'{}:").casefold() if isinstance(token, str) else ""
+    return word if word in ("yes", "no") else None
 
 
 def ground(answer: str, quote: str, sentences: Sequence[str], question: str = "") -> int:

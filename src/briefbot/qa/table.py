@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 
 from briefbot.articles import Article, CuratedQA
 from briefbot.qa import rank
-from briefbot.qa.answer import MAX_ANSWER_CHARS, Answer, _compose
+from briefbot.qa.answer import DOESNT_SAY, MAX_ANSWER_CHARS, Answer, _compose
 from briefbot.qa.embed import VECTOR_CACHE, get_embedder, question_vector
 from briefbot.qa.extract import (
     _NAMING,
@@ -686,7 +686,7 @@ class QATable:
     def _not_found(self, question: str) -> Answer:
         """"The article doesn't say", with questions it can answer when they fit on the line."""
         suggestions = self.suggestions if _SUGGEST.get() else ()
-        text = "The article doesn't say."
+        text = DOESNT_SAY
         if suggestions:
             tried = text + " Try: " + " · ".join(suggestions)
             text = tried if len(tried) <= MAX_ANSWER_CHARS else text
