@@ -176,6 +176,44 @@ def test_a_readme_beside_the_articles_is_not_an_article(content_dir: Path, write
     assert library.find("README") is None and report.problems == ()
 
 
+def test_an_upper_case_extension_is_read_like_a_lower_case_one(
+    content_dir: Path, write: Write
+) -> None:
+    """Story.TXT and Notes.MD (as some editors and cameras save them) were skipped without a
+    word; they are the same formats."""
+    write("Story.TXT", "UPPER CASE STORY\n- Ana\n- March 9, 2026\n\nThe ferry ran late.\n")
+    write("Notes.MD", "---\ntitle: Shouted markdown\ndate: 2026-03-08\n---\nBody *here*.\n")
+    library = Library(content_dir)
+    library.reload()
+    story, notes = library.find("Story"), library.find("Notes")
+    assert story is not None and story.title == "UPPER CASE STORY" and story.author == "Ana"
+    assert notes is not None and notes.title == "Shouted markdown"
+    assert notes.paragraphs == ("Body here.",)  # read as Markdown, not as the .txt format
+    assert library.problems == () and library.skipped == ()
+
+
+def test_a_file_that_is_not_an_article_is_listed_as_skipped_with_why(
+    content_dir: Path, write: Write
+) -> None:
+    write("notes.docx", b"PK\x03\x04 a word document")
+    write("story.markdown", "---\ntitle: Long suffix\n---\nBody.\n")
+    (content_dir / "drafts").mkdir()
+    # Left unsaid: hidden files, editor backups and swap files, notes beside the articles.
+    for quiet in (".DS_Store", "harbour.txt~", "#market.md#", "harbour.txt.bak",
+                  "market.md.swp", "README.rst", "Thumbs.db"):
+        write(quiet, b"x")
+    (content_dir / ".git").mkdir()
+    library = Library(content_dir)
+    report = library.reload()
+    assert [(s.path.name, s.reason) for s in library.skipped] == [
+        ("drafts", "a folder; articles in folders inside the content folder are not read"),
+        ("notes.docx", "not an article; only .txt and .md files are read"),
+        ("story.markdown", "not an article; only .txt and .md files are read"),
+    ]
+    assert report.problems == ()  # nothing wrong with the articles: not a problem for `check`
+    assert {a.id for a in library.articles} == {"harbour", "market"}
+
+
 def test_absurdly_nested_front_matter_is_reported_not_fatal(content_dir: Path, write: Write) -> None:
     write("deep.md", "---\ntitle: Deep\ntags: " + "[" * 5000 + "]" * 5000 + "\n---\nBody.\n")
     library = Library(content_dir)

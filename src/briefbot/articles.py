@@ -72,15 +72,48 @@ MAX_EDITOR_BULLETS = 10  # a briefing is a few lines, not a second article
 # Pseudo-filesystems: their files report size 0 (so pass the size check) yet hold process
 # secrets (/proc/self/environ has the bot token). Never read from them, whatever links there.
 PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
-ARTICLE_SUFFIXES = (".txt", ".md")
+ARTICLE_SUFFIXES = (".txt", ".md")  # in any case: Story.TXT is a .txt article
 # Notes an editor may keep beside the articles; never served as news.
 NOT_ARTICLES = frozenset({"readme", "license", "changelog"})
+# What editors, sync tools and file managers leave beside a file: not worth a word in `check`.
+_BACKUP_SUFFIXES = frozenset({".bak", ".orig", ".rej", ".swp", ".swo", ".tmp", ".partial"})
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def is_valid_article_id(value: str) -> bool:
     """Ids are file stems: letters, digits, '-', '_', '.'; never a path."""
     return bool(_ID_PATTERN.match(value)) and ".." not in value
+
+
+def is_article_name(name: str) -> bool:
+    """Whether a file of this name in the content folder is read as an article."""
+    path = Path(name)
+    return (path.suffix.lower() in ARTICLE_SUFFIXES and not name.startswith(".")
+            and path.stem.lower() not in NOT_ARTICLES)
+
+
+def _skip_reason(name: str, is_folder: bool) -> str | None:
+    """Why `check` names an entry that is not read as an article; None to pass over it in
+    silence (hidden files and folders, editor backups, notes such as README, system files)."""
+    path = Path(name)
+    if (name.startswith((".", "~")) or name.endswith("~")
+            or (name.startswith("#") and name.endswith("#"))
+            or path.suffix.lower() in _BACKUP_SUFFIXES or name.lower() in _SYSTEM_FILES
+            or path.stem.lower() in NOT_ARTICLES):
+        return None
+    if is_folder:
+        return "a folder; articles in folders inside the content folder are not read"
+    shown = " and ".join(ARTICLE_SUFFIXES)
+    return f"not an article; only {shown} files are read"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """An entry of the content folder that is not read as an article, and why."""
+
+    path: Path
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,7 +598,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
     text = _decode(path, data)
     if not text.strip():
         raise ArticleFileError("the file is empty; write a headline on line 1", 1)
-    parser = _parse_md if path.suffix == ".md" else _parse_txt
+    parser = _parse_md if path.suffix.lower() == ".md" else _parse_txt
     meta, paragraphs, warnings = parser(path.stem, text)
     problems = [_warning(path, w) for w in warnings]
     if not paragraphs:
@@ -589,7 +622,8 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
     if author is not None and len(author) > MAX_BYLINE_CHARS:
         problems.append(ContentProblem(
             path, f"the author is {len(author):,} characters; it is cut to {MAX_BYLINE_CHARS}. "
-            "Write only the name there", 2 if path.suffix == ".txt" else None, fatal=False,
+            "Write only the name there", 2 if path.suffix.lower() == ".txt" else None,
+            fatal=False,
         ))
         author = author[:MAX_BYLINE_CHARS].rstrip()
     article = Article(
@@ -696,6 +730,7 @@ class Library:
         self._articles: tuple[Article, ...] = ()
         self._by_id: dict[str, Article] = {}
         self._problems: tuple[ContentProblem, ...] = ()
+        self._skipped: tuple[SkippedFile, ...] = ()
         self.version = 0
 
     @property
@@ -705,6 +740,11 @@ class Library:
     @property
     def problems(self) -> tuple[ContentProblem, ...]:
         return self._problems
+
+    @property
+    def skipped(self) -> tuple[SkippedFile, ...]:
+        """The entries the last scan did not read as articles, and why (see `_skip_reason`)."""
+        return self._skipped
 
     def find(self, article_id: str) -> Article | None:
         return self._by_id.get(article_id)
@@ -716,18 +756,19 @@ class Library:
         """Every entry of `root` named like an article, whatever it is: files, links, pipes.
 
         Nothing is opened or followed here; `parse_article` refuses what may not be served, so
-        `check` can name each entry it skipped and why.
+        `check` can name each entry it skipped and why. The other entries worth a word are
+        kept in `skipped`.
         """
         try:
             with os.scandir(root) as entries:
-                names = [entry.name for entry in entries]
+                names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
         except FileNotFoundError:
-            return []
-        return sorted(
-            root / name for name in names
-            if Path(name).suffix in ARTICLE_SUFFIXES and not name.startswith(".")
-            and Path(name).stem.lower() not in NOT_ARTICLES
-        )
+            names = []
+        skipped = ((root / name, _skip_reason(name, folder)) for name, folder in names
+                   if not is_article_name(name))
+        self._skipped = tuple(SkippedFile(path, reason) for path, reason in sorted(skipped)
+                              if reason is not None)
+        return sorted(root / name for name, _ in names if is_article_name(name))
 
     def reload(self) -> ReloadReport:
         """Rescan the folder; re-read only files whose size or modification time changed.
@@ -739,6 +780,7 @@ class Library:
         root, folder_problem = _resolve_folder(self.folder)
         if folder_problem is not None:
             self._entries.clear()
+            self._skipped = ()
             self._publish([folder_problem])
             return ReloadReport(removed=tuple(i for i, _ in before.values()),
                                 problems=(folder_problem,))
