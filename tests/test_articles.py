@@ -131,7 +131,23 @@ def test_two_files_with_the_same_id_keep_one_and_report_the_other(
     library.reload()
     assert library.find("harbour") is not None
     (problem,) = _problems_for(library, "harbour.txt")
-    assert "already has the id 'harbour'" in problem
+    assert "harbour.md and harbour.txt both have the id 'harbour'" in problem
+
+
+def test_a_second_file_with_a_served_id_names_both_files_and_the_one_served(
+    content_dir: Path, write: Write
+) -> None:
+    """A seed.md dropped beside the served seed.txt took its place; the report named only the
+    file left out, not which one readers now get."""
+    library = Library(content_dir)
+    library.reload()
+    write("harbour.md", "---\ntitle: Another harbour story\ndate: 2026-03-09\n---\nBody.\n")
+    report = library.reload()
+    served = library.find("harbour")
+    assert served is not None and served.title == "Another harbour story"  # sort order: .md first
+    (problem,) = [str(p) for p in report.problems]
+    assert problem == ("harbour.txt: error: harbour.md and harbour.txt both have the id "
+                       "'harbour'; harbour.md is served, harbour.txt is not. Rename one of them")
 
 
 def test_reload_picks_up_added_changed_and_removed_files(content_dir: Path, write: Write) -> None:

@@ -824,11 +824,14 @@ class Library:
             if article is None:
                 continue
             if article.id in by_id:
+                # The first in sort order is served; the problem is filed under the file left
+                # out, and names both (logged once while both stay, see App.load_content).
                 first = by_id[article.id].path
+                served = first.name if first is not None else article.id
                 problems.append(ContentProblem(
                     path,
-                    f"another file ({first.name if first else '?'}) already has the id "
-                    f"{article.id!r}; rename one of them",
+                    f"{served} and {path.name} both have the id {article.id!r}; {served} is "
+                    f"served, {path.name} is not. Rename one of them",
                 ))
                 continue
             by_id[article.id] = article
