@@ -105,3 +105,16 @@ def test_two_files_with_one_id_are_warned_about_once_naming_both_and_the_one_ser
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     assert ("harbour.md and harbour.txt both have the id 'harbour'; harbour.md is served, "
             "harbour.txt is not") in warnings[0].getMessage()
+
+
+def test_a_date_far_ahead_is_warned_about_once_naming_the_file_and_the_date(
+    app: App, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (content_dir / "typo.md").write_text("---\ntitle: Typo\ndate: 9999-12-31\n---\nBody.\n")
+    for _ in range(3):  # the watcher rescans every few seconds
+        app.load_content()
+    warnings = [r for r in caplog.records if "9999-12-31" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "typo.md: warning: the date 9999-12-31 is more than a day ahead" in (
+        warnings[0].getMessage())
+    assert app.library.latest() is app.library.find("typo")

@@ -84,6 +84,37 @@ def _problems_for(library: Library, name: str) -> list[str]:
     return [str(p) for p in library.problems if p.path.name == name]
 
 
+def test_a_date_far_ahead_is_served_with_a_warning_naming_the_file_and_date(
+    content_dir: Path, write: Write
+) -> None:
+    """date: 9999-12-31 was taken silently, and that article stayed the newest for good."""
+    write("typo.md", "---\ntitle: Typo in the year\ndate: 9999-12-31\n---\nBody.\n")
+    library = Library(content_dir)
+    report = library.reload()
+    assert library.latest() is library.find("typo")  # still served: the date is not refused
+    (problem,) = [str(p) for p in report.problems]
+    assert problem == ("typo.md: warning: the date 9999-12-31 is more than a day ahead, so "
+                       "this article is the newest until then; fix the date if it is a typo")
+
+
+def test_a_date_ahead_is_warned_about_only_when_it_is_more_than_a_day_ahead_everywhere(
+    content_dir: Path, write: Write
+) -> None:
+    """'now' is the clock's: tomorrow is already today east of UTC; the day after is not."""
+    now = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)
+    write("tomorrow.txt", "TOMORROW\n- Ana\n- March 11, 2026\n\nBody.\n")
+    write("later.txt", "LATER\n- Ana\n- March 12, 2026\n\nBody.\n")  # Mar 12 starts in 10.5 h at UTC+14
+    write("after.txt", "AFTER\n- Ana\n- March 13, 2026\n\nBody.\n")
+    write("timed.md", "---\ntitle: Timed\ndate: 2026-03-12T00:00:00+00:00\n---\nBody.\n")
+    write("ancient.md", "---\ntitle: Ancient\ndate: 0001-01-01\n---\nBody.\n")
+    library = Library(content_dir, clock=lambda: now)
+    report = library.reload()
+    assert sorted(p.path.name for p in report.problems) == ["after.txt", "timed.md"]
+    assert all(not p.fatal for p in report.problems)
+    now = dt.datetime(2026, 3, 12, tzinfo=dt.UTC)  # time passes: the warnings go
+    assert library.reload().problems == ()
+
+
 def test_broken_files_are_each_reported_and_the_rest_load(content_dir: Path, write: Write) -> None:
     write("empty.txt", "")
     write("latin1.txt", "CAF\xc9 OPENS\n- Ana\n- March 1, 2026\n\nBody.\n".encode("latin-1"))

@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from briefbot.errors import ContentError
+from briefbot.ports import Clock, utc_now
 from briefbot.text import split_sentences, visible_text
 
 
@@ -661,6 +662,32 @@ def _sort_key(article: Article) -> tuple[int, dt.date, float, str]:
     return (0 if article.date else 1, _negate(article.date), at, article.id)
 
 
+# The earliest offset in use (Kiribati, UTC+14): a date starts there first.
+_EARLIEST_OFFSET = dt.timedelta(hours=14)
+FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def _too_far_ahead(article: Article, now: dt.datetime) -> bool:
+    """Whether the article is dated more than a day after `now`, wherever the editor is: its
+    time when the file gives one, else the first moment its date begins anywhere."""
+    if article.published is not None:
+        return article.published - now > FUTURE_SLACK
+    if article.date is None:
+        return False
+    midnight = dt.datetime.combine(article.date, dt.time(), tzinfo=dt.UTC)
+    return midnight > now + FUTURE_SLACK + _EARLIEST_OFFSET  # no arithmetic near year 1
+
+
+def _future_date(article: Article) -> ContentProblem:
+    # No "today" in the text: the same problem each rescan is logged once (App.load_content).
+    shown = article.date.isoformat() if article.date is not None else "?"
+    return ContentProblem(
+        article.path or Path(article.id),
+        f"the date {shown} is more than a day ahead, so this article is the newest until "
+        "then; fix the date if it is a typo", fatal=False,
+    )
+
+
 def _negate(date: dt.date | None) -> dt.date:
     if date is None:
         return dt.date.max
@@ -724,8 +751,9 @@ def _stamp(path: Path) -> Stamp | None:
 class Library:
     """The articles of one folder, newest first; `reload()` picks up added/changed/removed files."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, clock: Clock = utc_now) -> None:
         self.folder = folder
+        self._clock = clock  # what "a date far ahead" is measured from, each scan
         self._entries: dict[Path, tuple[Stamp, Article | None, list[ContentProblem]]] = {}
         self._articles: tuple[Article, ...] = ()
         self._by_id: dict[str, Article] = {}
@@ -835,6 +863,10 @@ class Library:
                 ))
                 continue
             by_id[article.id] = article
+        # A date far ahead (9999-12-31) keeps its article the newest until then: served, but
+        # said, while the date is ahead; measured each scan, not when the file was read.
+        now = self._clock()
+        problems.extend(_future_date(a) for a in by_id.values() if _too_far_ahead(a, now))
         self._by_id = by_id
         self._articles = tuple(sorted(by_id.values(), key=_sort_key))
         self._problems = tuple(problems)
