@@ -92,3 +92,29 @@ def test_a_clipped_article_is_warned_about_once_naming_the_file(
     assert len(warnings) == 1
     assert "long.txt: warning: the body is 200,999 characters" in warnings[0]
     assert app.library.find("long") is not None
+
+
+def test_two_files_with_one_id_are_warned_about_once_naming_both_and_the_one_served(
+    app: App, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (content_dir / "harbour.md").write_text(
+        "---\ntitle: Another harbour story\ndate: 2026-03-09\n---\nBody.\n")
+    for _ in range(3):  # the watcher rescans every few seconds
+        app.load_content()
+    warnings = [r for r in caplog.records if "both have the id" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert ("harbour.md and harbour.txt both have the id 'harbour'; harbour.md is served, "
+            "harbour.txt is not") in warnings[0].getMessage()
+
+
+def test_a_date_far_ahead_is_warned_about_once_naming_the_file_and_the_date(
+    app: App, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (content_dir / "typo.md").write_text("---\ntitle: Typo\ndate: 9999-12-31\n---\nBody.\n")
+    for _ in range(3):  # the watcher rescans every few seconds
+        app.load_content()
+    warnings = [r for r in caplog.records if "9999-12-31" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "typo.md: warning: the date 9999-12-31 is more than a day ahead" in (
+        warnings[0].getMessage())
+    assert app.library.latest() is app.library.find("typo")

@@ -84,6 +84,37 @@ def _problems_for(library: Library, name: str) -> list[str]:
     return [str(p) for p in library.problems if p.path.name == name]
 
 
+def test_a_date_far_ahead_is_served_with_a_warning_naming_the_file_and_date(
+    content_dir: Path, write: Write
+) -> None:
+    """date: 9999-12-31 was taken silently, and that article stayed the newest for good."""
+    write("typo.md", "---\ntitle: Typo in the year\ndate: 9999-12-31\n---\nBody.\n")
+    library = Library(content_dir)
+    report = library.reload()
+    assert library.latest() is library.find("typo")  # still served: the date is not refused
+    (problem,) = [str(p) for p in report.problems]
+    assert problem == ("typo.md: warning: the date 9999-12-31 is more than a day ahead, so "
+                       "this article is the newest until then; fix the date if it is a typo")
+
+
+def test_a_date_ahead_is_warned_about_only_when_it_is_more_than_a_day_ahead_everywhere(
+    content_dir: Path, write: Write
+) -> None:
+    """'now' is the clock's: tomorrow is already today east of UTC; the day after is not."""
+    now = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)
+    write("tomorrow.txt", "TOMORROW\n- Ana\n- March 11, 2026\n\nBody.\n")
+    write("later.txt", "LATER\n- Ana\n- March 12, 2026\n\nBody.\n")  # Mar 12 starts in 10.5 h at UTC+14
+    write("after.txt", "AFTER\n- Ana\n- March 13, 2026\n\nBody.\n")
+    write("timed.md", "---\ntitle: Timed\ndate: 2026-03-12T00:00:00+00:00\n---\nBody.\n")
+    write("ancient.md", "---\ntitle: Ancient\ndate: 0001-01-01\n---\nBody.\n")
+    library = Library(content_dir, clock=lambda: now)
+    report = library.reload()
+    assert sorted(p.path.name for p in report.problems) == ["after.txt", "timed.md"]
+    assert all(not p.fatal for p in report.problems)
+    now = dt.datetime(2026, 3, 12, tzinfo=dt.UTC)  # time passes: the warnings go
+    assert library.reload().problems == ()
+
+
 def test_broken_files_are_each_reported_and_the_rest_load(content_dir: Path, write: Write) -> None:
     write("empty.txt", "")
     write("latin1.txt", "CAF\xc9 OPENS\n- Ana\n- March 1, 2026\n\nBody.\n".encode("latin-1"))
@@ -131,7 +162,23 @@ def test_two_files_with_the_same_id_keep_one_and_report_the_other(
     library.reload()
     assert library.find("harbour") is not None
     (problem,) = _problems_for(library, "harbour.txt")
-    assert "already has the id 'harbour'" in problem
+    assert "harbour.md and harbour.txt both have the id 'harbour'" in problem
+
+
+def test_a_second_file_with_a_served_id_names_both_files_and_the_one_served(
+    content_dir: Path, write: Write
+) -> None:
+    """A seed.md dropped beside the served seed.txt took its place; the report named only the
+    file left out, not which one readers now get."""
+    library = Library(content_dir)
+    library.reload()
+    write("harbour.md", "---\ntitle: Another harbour story\ndate: 2026-03-09\n---\nBody.\n")
+    report = library.reload()
+    served = library.find("harbour")
+    assert served is not None and served.title == "Another harbour story"  # sort order: .md first
+    (problem,) = [str(p) for p in report.problems]
+    assert problem == ("harbour.txt: error: harbour.md and harbour.txt both have the id "
+                       "'harbour'; harbour.md is served, harbour.txt is not. Rename one of them")
 
 
 def test_reload_picks_up_added_changed_and_removed_files(content_dir: Path, write: Write) -> None:
@@ -174,6 +221,44 @@ def test_a_readme_beside_the_articles_is_not_an_article(content_dir: Path, write
     library = Library(content_dir)
     report = library.reload()
     assert library.find("README") is None and report.problems == ()
+
+
+def test_an_upper_case_extension_is_read_like_a_lower_case_one(
+    content_dir: Path, write: Write
+) -> None:
+    """Story.TXT and Notes.MD (as some editors and cameras save them) were skipped without a
+    word; they are the same formats."""
+    write("Story.TXT", "UPPER CASE STORY\n- Ana\n- March 9, 2026\n\nThe ferry ran late.\n")
+    write("Notes.MD", "---\ntitle: Shouted markdown\ndate: 2026-03-08\n---\nBody *here*.\n")
+    library = Library(content_dir)
+    library.reload()
+    story, notes = library.find("Story"), library.find("Notes")
+    assert story is not None and story.title == "UPPER CASE STORY" and story.author == "Ana"
+    assert notes is not None and notes.title == "Shouted markdown"
+    assert notes.paragraphs == ("Body here.",)  # read as Markdown, not as the .txt format
+    assert library.problems == () and library.skipped == ()
+
+
+def test_a_file_that_is_not_an_article_is_listed_as_skipped_with_why(
+    content_dir: Path, write: Write
+) -> None:
+    write("notes.docx", b"PK\x03\x04 a word document")
+    write("story.markdown", "---\ntitle: Long suffix\n---\nBody.\n")
+    (content_dir / "drafts").mkdir()
+    # Left unsaid: hidden files, editor backups and swap files, notes beside the articles.
+    for quiet in (".DS_Store", "harbour.txt~", "#market.md#", "harbour.txt.bak",
+                  "market.md.swp", "README.rst", "Thumbs.db"):
+        write(quiet, b"x")
+    (content_dir / ".git").mkdir()
+    library = Library(content_dir)
+    report = library.reload()
+    assert [(s.path.name, s.reason) for s in library.skipped] == [
+        ("drafts", "a folder; articles in folders inside the content folder are not read"),
+        ("notes.docx", "not an article; only .txt and .md files are read"),
+        ("story.markdown", "not an article; only .txt and .md files are read"),
+    ]
+    assert report.problems == ()  # nothing wrong with the articles: not a problem for `check`
+    assert {a.id for a in library.articles} == {"harbour", "market"}
 
 
 def test_absurdly_nested_front_matter_is_reported_not_fatal(content_dir: Path, write: Write) -> None:

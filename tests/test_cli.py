@@ -255,6 +255,41 @@ def test_check_says_plainly_an_undated_article_never_goes_out_daily(content_dir:
     assert "note.md: no date, so daily briefings will never send it" in check.stdout
 
 
+def test_check_names_each_file_it_skips_and_reads_an_upper_case_extension(
+    content_dir: Path,
+) -> None:
+    """A Story.TXT or a notes.docx dropped into the folder never showed, and check said
+    nothing about either."""
+    (content_dir / "Story.TXT").write_text(
+        "UPPER CASE STORY\n- Ana\n- March 9, 2026\n\nThe ferry ran late.\n")
+    (content_dir / "notes.docx").write_bytes(b"PK\x03\x04")
+    (content_dir / ".hidden.txt~").write_text("an editor's backup")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 0, check.stdout  # a skipped file is not a broken article
+    assert ("content/notes.docx: skipped: not an article; only .txt and .md files are read"
+            in check.stdout.splitlines())
+    assert "3 articles loaded" in check.stdout and "1 file skipped" in check.stdout
+    assert "hidden" not in check.stdout
+    preview = briefbot("--config", str(config), "preview", "Story")
+    assert preview.returncode == 0 and "Upper case story" in preview.stdout
+
+
+def test_check_warns_about_a_date_far_ahead_naming_the_file_and_the_date(
+    content_dir: Path,
+) -> None:
+    (content_dir / "typo.md").write_text("---\ntitle: Typo\ndate: 9999-12-31\n---\nBody.\n")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 1  # a warning, as for an unreadable date
+    assert ("content/typo.md: warning: the date 9999-12-31 is more than a day ahead, so this "
+            "article is the newest until then; fix the date if it is a typo"
+            in check.stdout.splitlines())
+    assert "3 articles loaded" in check.stdout
+
+
 def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = briefbot("ask", "--content", str(tmp_path / "nowhere"), "--json", "who?")
     assert result.returncode == 2

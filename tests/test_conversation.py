@@ -133,6 +133,40 @@ def test_clean_text_drops_control_and_bidi_characters_but_keeps_emoji() -> None:
     assert clean_text("\u202ewho\x07 won? 🏆\n") == "who won? 🏆"
 
 
+def test_clean_text_drops_whole_escape_sequences_and_keeps_ordinary_whitespace() -> None:
+    assert clean_text("who is the ceo\x1b[0m") == "who is the ceo"
+    assert clean_text("\x1b[38;5;196mred\x1b[m and \x1b(Bplain\x1b7") == "red and plain"
+    assert clean_text("who\tis\nthe ceo?") == "who\tis\nthe ceo?"
+    assert clean_text("who\x1b]8;;https://x.example\x1b\\is\x1b]8;;\x1b\\ it") == "whois it"
+    assert clean_text("an open [bracket] stays \x1b") == "an open [bracket] stays"
+
+
+@pytest.mark.parametrize("text", [
+    "who is the mayor of harbour city?\x1b[0m",  # a colour reset pasted from a terminal
+    "\x1b[1;31mwho is the mayor\x1b[0m of harbour city?",
+    "who is the mayor of harbour city?\x1b]0;window title\x07",  # an OSC title sequence
+    "who is the mayor of harbour city?\x9b0m",  # the one-byte CSI
+    "who is\x00the mayor\x7fof harbour city?\x1b",
+])
+async def test_escape_codes_and_control_characters_in_a_question_do_not_change_the_answer(
+    conversation: Conversation, text: str
+) -> None:
+    """"who is the ceo\x1b[0m" was read as "who is the ceo [0m", and a found answer became
+    "The article doesn't say"."""
+    (plain,) = await conversation.handle(_say("who is the mayor of harbour city?"))
+    (reply,) = await conversation.handle(_say(text))
+    assert isinstance(plain, Answer) and plain.found and "Vos" in plain.text
+    assert isinstance(reply, Answer) and reply.text == plain.text
+    assert "[" not in reply.question and "\x1b" not in reply.question
+
+
+async def test_a_command_with_an_escape_code_after_it_is_still_that_command(
+    conversation: Conversation,
+) -> None:
+    (reply,) = await conversation.handle(_say("/brief\x1b[0m harbour\x1b[0m"))
+    assert isinstance(reply, Briefing) and reply.article_id == "harbour"
+
+
 async def test_who_wrote_this_before_any_briefing_is_about_the_newest_article(
     conversation: Conversation,
 ) -> None:

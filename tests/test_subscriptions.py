@@ -98,6 +98,30 @@ async def test_bad_time_or_zone_shows_an_example_and_stores_nothing(
     assert store.subscription("telegram", "-100") is None
 
 
+@pytest.mark.parametrize(("args", "problem"), [
+    ("07:30 Europe/Berlin Europe/Paris",
+     "That is more than one time zone (Europe/Berlin, Europe/Paris); give one."),
+    ("07:30 Europe/Berlin please", "“please” is one word too many: after the time, give at "
+                                   "most one time zone."),
+    ("07:30 Europe/Berlin every day", "“every day” is more than I need: after the time, give "
+                                      "at most one time zone."),
+    ("07:30 New York", "“New York” is not a time zone I know; use Area/City. "
+                       "Did you mean America/New_York?"),
+    ("07:30 08:00 Europe/Berlin", "That is more than one time (07:30, 08:00); a chat gets one "
+                                  "daily briefing, so give one."),
+])
+async def test_words_after_the_time_and_zone_are_named_with_the_usage_not_a_time_asked_for(
+    service: SubscriptionService, store: SqliteStore, args: str, problem: str
+) -> None:
+    """"/subscribe 07:30 Europe/Berlin Europe/Paris" was answered "Tell me the time for the
+    daily briefing", though a time was given."""
+    [reply] = await service.subscribe(message(admin=True), args)
+    assert isinstance(reply, Notice) and reply.is_error
+    assert reply.text.startswith(problem + " For example: /subscribe 07:30 Europe/Berlin")
+    assert "Tell me the time" not in reply.text
+    assert store.subscription("telegram", "-100") is None
+
+
 async def test_status_shows_next_briefing_in_the_chats_local_time(
     service: SubscriptionService,
 ) -> None:

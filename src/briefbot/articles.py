@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from briefbot.errors import ContentError
+from briefbot.ports import Clock, utc_now
 from briefbot.text import split_sentences, visible_text
 
 
@@ -72,15 +73,48 @@ MAX_EDITOR_BULLETS = 10  # a briefing is a few lines, not a second article
 # Pseudo-filesystems: their files report size 0 (so pass the size check) yet hold process
 # secrets (/proc/self/environ has the bot token). Never read from them, whatever links there.
 PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
-ARTICLE_SUFFIXES = (".txt", ".md")
+ARTICLE_SUFFIXES = (".txt", ".md")  # in any case: Story.TXT is a .txt article
 # Notes an editor may keep beside the articles; never served as news.
 NOT_ARTICLES = frozenset({"readme", "license", "changelog"})
+# What editors, sync tools and file managers leave beside a file: not worth a word in `check`.
+_BACKUP_SUFFIXES = frozenset({".bak", ".orig", ".rej", ".swp", ".swo", ".tmp", ".partial"})
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def is_valid_article_id(value: str) -> bool:
     """Ids are file stems: letters, digits, '-', '_', '.'; never a path."""
     return bool(_ID_PATTERN.match(value)) and ".." not in value
+
+
+def is_article_name(name: str) -> bool:
+    """Whether a file of this name in the content folder is read as an article."""
+    path = Path(name)
+    return (path.suffix.lower() in ARTICLE_SUFFIXES and not name.startswith(".")
+            and path.stem.lower() not in NOT_ARTICLES)
+
+
+def _skip_reason(name: str, is_folder: bool) -> str | None:
+    """Why `check` names an entry that is not read as an article; None to pass over it in
+    silence (hidden files and folders, editor backups, notes such as README, system files)."""
+    path = Path(name)
+    if (name.startswith((".", "~")) or name.endswith("~")
+            or (name.startswith("#") and name.endswith("#"))
+            or path.suffix.lower() in _BACKUP_SUFFIXES or name.lower() in _SYSTEM_FILES
+            or path.stem.lower() in NOT_ARTICLES):
+        return None
+    if is_folder:
+        return "a folder; articles in folders inside the content folder are not read"
+    shown = " and ".join(ARTICLE_SUFFIXES)
+    return f"not an article; only {shown} files are read"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """An entry of the content folder that is not read as an article, and why."""
+
+    path: Path
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,7 +599,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
     text = _decode(path, data)
     if not text.strip():
         raise ArticleFileError("the file is empty; write a headline on line 1", 1)
-    parser = _parse_md if path.suffix == ".md" else _parse_txt
+    parser = _parse_md if path.suffix.lower() == ".md" else _parse_txt
     meta, paragraphs, warnings = parser(path.stem, text)
     problems = [_warning(path, w) for w in warnings]
     if not paragraphs:
@@ -589,7 +623,8 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
     if author is not None and len(author) > MAX_BYLINE_CHARS:
         problems.append(ContentProblem(
             path, f"the author is {len(author):,} characters; it is cut to {MAX_BYLINE_CHARS}. "
-            "Write only the name there", 2 if path.suffix == ".txt" else None, fatal=False,
+            "Write only the name there", 2 if path.suffix.lower() == ".txt" else None,
+            fatal=False,
         ))
         author = author[:MAX_BYLINE_CHARS].rstrip()
     article = Article(
@@ -625,6 +660,32 @@ def _sort_key(article: Article) -> tuple[int, dt.date, float, str]:
     # then undated ones; ties by id.
     at = -article.published.timestamp() if article.published is not None else 0.0
     return (0 if article.date else 1, _negate(article.date), at, article.id)
+
+
+# The earliest offset in use (Kiribati, UTC+14): a date starts there first.
+_EARLIEST_OFFSET = dt.timedelta(hours=14)
+FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def _too_far_ahead(article: Article, now: dt.datetime) -> bool:
+    """Whether the article is dated more than a day after `now`, wherever the editor is: its
+    time when the file gives one, else the first moment its date begins anywhere."""
+    if article.published is not None:
+        return article.published - now > FUTURE_SLACK
+    if article.date is None:
+        return False
+    midnight = dt.datetime.combine(article.date, dt.time(), tzinfo=dt.UTC)
+    return midnight > now + FUTURE_SLACK + _EARLIEST_OFFSET  # no arithmetic near year 1
+
+
+def _future_date(article: Article) -> ContentProblem:
+    # No "today" in the text: the same problem each rescan is logged once (App.load_content).
+    shown = article.date.isoformat() if article.date is not None else "?"
+    return ContentProblem(
+        article.path or Path(article.id),
+        f"the date {shown} is more than a day ahead, so this article is the newest until "
+        "then; fix the date if it is a typo", fatal=False,
+    )
 
 
 def _negate(date: dt.date | None) -> dt.date:
@@ -690,12 +751,14 @@ def _stamp(path: Path) -> Stamp | None:
 class Library:
     """The articles of one folder, newest first; `reload()` picks up added/changed/removed files."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, clock: Clock = utc_now) -> None:
         self.folder = folder
+        self._clock = clock  # what "a date far ahead" is measured from, each scan
         self._entries: dict[Path, tuple[Stamp, Article | None, list[ContentProblem]]] = {}
         self._articles: tuple[Article, ...] = ()
         self._by_id: dict[str, Article] = {}
         self._problems: tuple[ContentProblem, ...] = ()
+        self._skipped: tuple[SkippedFile, ...] = ()
         self.version = 0
 
     @property
@@ -705,6 +768,11 @@ class Library:
     @property
     def problems(self) -> tuple[ContentProblem, ...]:
         return self._problems
+
+    @property
+    def skipped(self) -> tuple[SkippedFile, ...]:
+        """The entries the last scan did not read as articles, and why (see `_skip_reason`)."""
+        return self._skipped
 
     def find(self, article_id: str) -> Article | None:
         return self._by_id.get(article_id)
@@ -716,18 +784,19 @@ class Library:
         """Every entry of `root` named like an article, whatever it is: files, links, pipes.
 
         Nothing is opened or followed here; `parse_article` refuses what may not be served, so
-        `check` can name each entry it skipped and why.
+        `check` can name each entry it skipped and why. The other entries worth a word are
+        kept in `skipped`.
         """
         try:
             with os.scandir(root) as entries:
-                names = [entry.name for entry in entries]
+                names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
         except FileNotFoundError:
-            return []
-        return sorted(
-            root / name for name in names
-            if Path(name).suffix in ARTICLE_SUFFIXES and not name.startswith(".")
-            and Path(name).stem.lower() not in NOT_ARTICLES
-        )
+            names = []
+        skipped = ((root / name, _skip_reason(name, folder)) for name, folder in names
+                   if not is_article_name(name))
+        self._skipped = tuple(SkippedFile(path, reason) for path, reason in sorted(skipped)
+                              if reason is not None)
+        return sorted(root / name for name, _ in names if is_article_name(name))
 
     def reload(self) -> ReloadReport:
         """Rescan the folder; re-read only files whose size or modification time changed.
@@ -739,6 +808,7 @@ class Library:
         root, folder_problem = _resolve_folder(self.folder)
         if folder_problem is not None:
             self._entries.clear()
+            self._skipped = ()
             self._publish([folder_problem])
             return ReloadReport(removed=tuple(i for i, _ in before.values()),
                                 problems=(folder_problem,))
@@ -782,14 +852,21 @@ class Library:
             if article is None:
                 continue
             if article.id in by_id:
+                # The first in sort order is served; the problem is filed under the file left
+                # out, and names both (logged once while both stay, see App.load_content).
                 first = by_id[article.id].path
+                served = first.name if first is not None else article.id
                 problems.append(ContentProblem(
                     path,
-                    f"another file ({first.name if first else '?'}) already has the id "
-                    f"{article.id!r}; rename one of them",
+                    f"{served} and {path.name} both have the id {article.id!r}; {served} is "
+                    f"served, {path.name} is not. Rename one of them",
                 ))
                 continue
             by_id[article.id] = article
+        # A date far ahead (9999-12-31) keeps its article the newest until then: served, but
+        # said, while the date is ahead; measured each scan, not when the file was read.
+        now = self._clock()
+        problems.extend(_future_date(a) for a in by_id.values() if _too_far_ahead(a, now))
         self._by_id = by_id
         self._articles = tuple(sorted(by_id.values(), key=_sort_key))
         self._problems = tuple(problems)

@@ -288,10 +288,15 @@ def _check(config: Config) -> int:
             print(f"{config.content_dir.name}/{name}: no date, so daily briefings will never "
                   f"send it (only dated articles are news to a chat); /brief {article.id} still "
                   "shows it. Add its date to send it")
+    for skipped in library.skipped:
+        # Not a fault (exit 0): said so a file dropped in the wrong format is not a mystery.
+        print(f"{config.content_dir.name}/{skipped.path.name}: skipped: {skipped.reason}")
     count = len(library.articles)
     faults = len(report.problems)
+    others = len(library.skipped)
+    also = f"; {others} file{'s' if others != 1 else ''} skipped" if others else ""
     print(f"{count} article{'s' if count != 1 else ''} loaded from {config.content_dir}; "
-          f"{faults} problem{'s' if faults != 1 else ''}")
+          f"{faults} problem{'s' if faults != 1 else ''}{also}")
     failing = _feed_lines(config)
     return EXIT_CONTENT if faults or failing else EXIT_OK
 

@@ -130,10 +130,25 @@ _CONTROL_RUN = re.compile(
 )
 
 
+# A terminal escape sequence, whole (ECMA-48): a colour or cursor code (CSI: ESC [ or its
+# one-byte form, parameters, a final letter), a string such as a window title or link (OSC,
+# DCS...: ESC ] ... up to BEL or ESC \), or a two-character escape (ESC ( B, ESC 7). Pasted from
+# a terminal they show as nothing; dropping only the ESC left "[0m" in the text. Bounded, so
+# a long run of starts with no end (a 1 MB article of them) costs linear time, not quadratic;
+# the bare ESC or C1 byte of an unfinished one is a control character like any other.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]{0,64}[ -/]{0,8}[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x90-\x9f]{0,2048}(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]{0,8}[0-~]"
+)
+
+
 def visible_text(text: str) -> str:
-    """`text` as people should see it: bidi controls dropped, each run of other control
-    characters one space ("who\\x00was" stays two words), newlines and tabs kept, trimmed.
-    For people's messages and for article and feed text alike."""
+    """`text` as people should see it: terminal escape sequences and bidi controls dropped,
+    each run of other control characters one space ("who\\x00was" stays two words), newlines
+    and tabs kept, trimmed. For people's messages and for article and feed text alike."""
+    if "\x1b" in text or not text.isascii():  # the escapes start with ESC or a C1 byte
+        text = _ESCAPE_SEQUENCE.sub("", text)
     return _CONTROL_RUN.sub(" ", text.translate(_BIDI)).strip()
 
 

@@ -84,11 +84,13 @@ class SubscriptionService:
     def _schedule(self, args: str) -> tuple[dt.time, str] | Notice:
         """The local time and IANA zone in "/subscribe HH:MM [Area/City]", or what is wrong."""
         words = args.split()
-        if not words or len(words) > 2:
+        if not words:
             return self._usage("Tell me the time for the daily briefing.")
         at = parse_local_time(words[0])
         if at is None:
             return self._usage(f"“{_clip(words[0])}” is not a time of day; write it as HH:MM.")
+        if len(words) > 2:
+            return self._usage(_too_many(words))
         zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
         if zone is None:
             guess = zone_suggestion(words[1])
@@ -178,6 +180,31 @@ def _set_in_config(verb: str) -> Notice:
     how = "change it there" if verb == "change" else "remove it there"
     return Notice(f"This chat's daily briefing is set in config.yaml; {how} (and restart the "
                   f"bot) to {verb} it.", is_error=True)
+
+
+def _too_many(words: list[str]) -> str:
+    """What is wrong with "/subscribe HH:MM" followed by more than one word: a second time or
+    zone, a zone written with a space, or words that are neither."""
+    times = [word for word in words if parse_local_time(word) is not None]
+    if len(times) > 1:
+        return (f"That is more than one time ({_clip(', '.join(times))}); a chat gets one daily "
+                "briefing, so give one.")
+    rest = words[1:]
+    zones = [zone for zone in map(resolve_zone, rest) if zone is not None]
+    if len(zones) > 1:
+        return f"That is more than one time zone ({_clip(', '.join(zones), 80)}); give one."
+    if not zones:
+        written = " ".join(rest)
+        guess = zone_suggestion(written)
+        if guess is not None:  # "New York": a zone written as a place name, with its space
+            return (f"“{_clip(written)}” is not a time zone I know; use Area/City. "
+                    f"Did you mean {guess}?")
+    extra = [word for word in rest if resolve_zone(word) is None]
+    if len(extra) == 1:
+        return (f"“{_clip(extra[0])}” is one word too many: after the time, give at most one "
+                "time zone.")
+    return (f"“{_clip(' '.join(extra))}” is more than I need: after the time, give at most one "
+            "time zone.")
 
 
 def _clip(word: str, limit: int = 40) -> str:
