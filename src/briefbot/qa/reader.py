@@ -50,8 +50,10 @@ MAX_CHECK_TOKENS = 20
 # A "clear yes" from the self-check: where the endpoint gives token probabilities (the OpenAI
 # `logprobs` field; OpenAI, vLLM, llama.cpp and newer Ollama do), the model's probability of
 # "yes" against "no" at the verdict must be at least this; where it gives none, the word "yes"
-# is enough. Chosen on the tune split with Qwen2.5-Coder-1.5B (bench/qa_reader.py): its yes
-# to a wrong answer is mostly a hesitant one (0.48-0.86), to a right answer mostly not.
+# is enough. A small model's yes to a wrong answer is mostly a hesitant one. Chosen with
+# Qwen2.5-Coder-1.5B on 97 tune questions (chat_d01-06; bench/qa_reader.py), then tried on 92
+# others (chat_d07-12): unanswerable questions declined 43% -> 68% there, answerable ones right
+# 70% -> 69%.
 CHECK_MIN_YES = 0.65
 CHECK_TOP_LOGPROBS = 5
 
@@ -188,9 +190,9 @@ class Reader:
         self-check) says that sentence gives that answer; both calls share qa.reader.timeout
         (seconds). When the self-check doubts the answer (vetoes it), the question is most
         likely a near miss the article does not answer, and the reply is "the article doesn't
-        say" (`offline` itself when it declines too): with Qwen2.5-Coder-1.5B on tune questions
-        this declined 70% of unanswerable questions where showing the offline answer declined
-        43%, for 1 answerable question in 68 (bench/qa_reader.py). Never raises for the
+        say" (`offline` itself when it declines too): with Qwen2.5-Coder-1.5B on 189 tune
+        questions this declined 71% of unanswerable questions where showing the offline answer
+        declined 55%, for 3 of 131 answerable ones (bench/qa_reader.py). Never raises for the
         endpoint's faults: a timeout, an HTTP error, a reply that is not the JSON asked for, a
         quote not in the article or an answer in no sentence of it give back `offline` (logged
         at debug).
