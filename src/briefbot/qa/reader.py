@@ -179,7 +179,8 @@ class Reader:
 
     async def improve(self, offline: Answer, article: Article, *,
                       working: Working | None = None) -> Answer:
-        """The reader's answer about `article` when grounded in it, else `offline` unchanged.
+        """The reader's answer about `article` when grounded in it; a decline when its own
+        self-check doubts it; else `offline` unchanged.
 
         `offline` is the offline engine's answer for the same question, routed to `article`.
         An editor's answer or a byline (found, citing no sentence) is kept as it is. `working`
