@@ -534,11 +534,12 @@ def ground(answer: str, quote: str, sentences: Sequence[str], question: str = ""
     The quote is matched to the most alike sentence. When that sentence does not hold the
     answer, the nearest one that does is cited instead (the one after before the one before):
     small models often read the answer right and quote another sentence (on 58 tune questions
-    with Qwen2.5-Coder-1.5B, 13 answers were right but quoted from a sentence that did not
-    say them). "Holding" the answer: every word of it is in the sentence (words that only
-    repeat `question` aside, numbers excepted), and every number in it keeps its own words
-    there (see `_numbers_tied`). ReaderFailed when no sentence is alike enough (an invented
-    quote), or no sentence holds the answer.
+    with Qwen2.5-Coder-1.5B, 8 right answers were refused for quoting a sentence that did not
+    say them, which the neighbouring sentences did not say either). "Holding" the answer:
+    every word of it is in the sentence (words that only repeat `question` aside, numbers
+    excepted), and every number in it keeps its own words there (see `_numbers_tied`).
+    ReaderFailed when no sentence is alike enough (an invented quote), or no sentence holds
+    the answer.
     """
     asked = _plain(re.sub(r"^\s*\[\d+\]\s*", "", quote)).strip(" \"'")
     best, best_score = -1, 0.0
