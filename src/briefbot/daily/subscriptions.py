@@ -190,7 +190,8 @@ def _too_many(words: list[str]) -> str:
         return (f"That is more than one time ({_clip(', '.join(times))}); a chat gets one daily "
                 "briefing, so give one.")
     rest = words[1:]
-    zones = [zone for zone in map(resolve_zone, rest) if zone is not None]
+    resolved = [(word, resolve_zone(word)) for word in rest]
+    zones = [zone for _, zone in resolved if zone is not None]
     if len(zones) > 1:
         return f"That is more than one time zone ({_clip(', '.join(zones), 80)}); give one."
     if not zones:
@@ -199,7 +200,7 @@ def _too_many(words: list[str]) -> str:
         if guess is not None:  # "New York": a zone written as a place name, with its space
             return (f"“{_clip(written)}” is not a time zone I know; use Area/City. "
                     f"Did you mean {guess}?")
-    extra = [word for word in rest if resolve_zone(word) is None]
+    extra = [word for word, zone in resolved if zone is None]
     if len(extra) == 1:
         return (f"“{_clip(extra[0])}” is one word too many: after the time, give at most one "
                 "time zone.")
