@@ -307,13 +307,57 @@ def test_a_symlink_that_stays_inside_the_folder_is_served_under_its_own_name(
     hidden.mkdir()
     (hidden / "ferry.txt").write_text(SECRET_ARTICLE.replace("OUTSIDE", "INSIDE"), "utf-8")
     (content_dir / "ferry.txt").symlink_to(Path("..data") / "ferry.txt")
-    (content_dir / "harbour-alias.txt").symlink_to("harbour.txt")
     library = Library(content_dir)
     library.reload()
-    ferry, alias = library.find("ferry"), library.find("harbour-alias")
+    ferry = library.find("ferry")
     assert ferry is not None and ferry.title.startswith("SECRET INSIDE")
-    assert alias is not None and alias.title == library.find("harbour").title  # type: ignore[union-attr]
-    assert library.problems == ()
+    assert library.problems == () and library.skipped == ()
+
+
+def test_a_symlink_to_another_article_in_the_folder_is_one_article_not_two(
+    content_dir: Path,
+) -> None:
+    """`harbour-alias.txt -> harbour.txt` made a second article of the same story, so /list
+    and the daily digest showed it twice. The real file is the article; the other name is
+    skipped, and said so."""
+    (content_dir / "a-harbour.txt").symlink_to("harbour.txt")  # sorts before the real file
+    (content_dir / "harbour-alias.txt").symlink_to("harbour.txt")
+    library = Library(content_dir)
+    report = library.reload()
+    assert [a.id for a in library.articles] == ["market", "harbour"]
+    assert [(s.path.name, s.reason) for s in library.skipped] == [
+        ("a-harbour.txt", "same file as harbour.txt; a file is read once, under one name"),
+        ("harbour-alias.txt", "same file as harbour.txt; a file is read once, under one name"),
+    ]
+    assert report.problems == ()  # not a fault: nothing is wrong with the story
+    assert report.added == ("harbour", "market")
+
+
+def test_links_to_one_file_outside_the_listing_serve_it_once_under_a_fixed_name(
+    content_dir: Path,
+) -> None:
+    """When the real file is not itself listed (it lives in a hidden folder, as in a ConfigMap
+    volume), the link named like it wins, else the first by name: the same one every scan."""
+    hidden = content_dir / "..data"
+    hidden.mkdir()
+    (hidden / "ferry.txt").write_text(SECRET_ARTICLE.replace("OUTSIDE", "INSIDE"), "utf-8")
+    (content_dir / "ferry.txt").symlink_to(Path("..data") / "ferry.txt")
+    (content_dir / "a-ferry.txt").symlink_to("ferry.txt")
+    (hidden / "pier.txt").write_text(SECRET_ARTICLE.replace("OUTSIDE", "PIER"), "utf-8")
+    (content_dir / "pier-b.txt").symlink_to(Path("..data") / "pier.txt")
+    (content_dir / "pier-a.txt").symlink_to(Path("..data") / "pier.txt")
+    library = Library(content_dir)
+    library.reload()
+    assert {a.id for a in library.articles} == {"harbour", "market", "ferry", "pier-a"}
+    assert [(s.path.name, s.reason.split(";")[0]) for s in library.skipped] == [
+        ("a-ferry.txt", "same file as ferry.txt"), ("pier-b.txt", "same file as pier-a.txt"),
+    ]
+    # Removing the name that was served brings the other one in; a rescan keeps the choice.
+    (content_dir / "pier-a.txt").unlink()
+    report = library.reload()
+    assert {a.id for a in library.articles} == {"harbour", "market", "ferry", "pier-b"}
+    assert (report.added, report.removed) == (("pier-b",), ("pier-a",))
+    assert library.reload().changed_anything is False
 
 
 def test_a_symlinked_content_folder_is_resolved_once_and_still_confines(tmp_path: Path) -> None:

@@ -296,6 +296,19 @@ def test_ask_with_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert "no article folder" in result.stderr and result.stdout == ""
 
 
+def test_check_lists_a_second_name_for_one_article_file_as_skipped(content_dir: Path) -> None:
+    """A link to an article in the same folder was served as a second article; check now names
+    it among the skipped files, with which file it is, and exits 0 (nothing is broken)."""
+    (content_dir / "harbour-alias.txt").symlink_to("harbour.txt")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    check = briefbot("--config", str(config), "check")
+    assert check.returncode == 0, check.stdout
+    assert ("content/harbour-alias.txt: skipped: same file as harbour.txt; a file is read once, "
+            "under one name" in check.stdout.splitlines())
+    assert "2 articles loaded" in check.stdout and "1 file skipped" in check.stdout
+
+
 def test_check_names_a_symlink_out_of_the_folder_and_no_command_serves_it(
     content_dir: Path,
 ) -> None:

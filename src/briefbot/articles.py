@@ -116,6 +116,10 @@ class SkippedFile:
     path: Path
     reason: str
 
+    def __str__(self) -> str:
+        """How `check` and the log name it: "notes.docx: skipped: not an article; ..."."""
+        return f"{self.path.name}: skipped: {self.reason}"
+
 
 @dataclass(frozen=True, slots=True)
 class ContentProblem:
@@ -731,6 +735,23 @@ def _resolve_folder(folder: Path) -> tuple[Path, ContentProblem | None]:
 Stamp = tuple[int, int, int, int, int]
 
 
+def _real_file(path: Path, root: Path) -> Path | None:
+    """The file `path` resolves to (itself, unless it is a symlink) when that lies inside
+    `root`; None when it cannot be resolved or lies outside (`parse_article` says why)."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # gone, dangling, a loop (RuntimeError before 3.13)
+        return None
+    return real if real.is_relative_to(root) and not _is_pseudo(real) else None
+
+
+def _same_file_as(real: Path, names: list[Path]) -> Path:
+    """Which of several entries resolving to the file `real` is read: the file itself, else
+    the link named like it (a ConfigMap's `seed.txt -> ..data/seed.txt`), else the first by
+    name. The same one every scan, whatever order the folder lists them in."""
+    return min(names, key=lambda path: (path != real, path.name != real.name, path.name))
+
+
 def _stamp(path: Path) -> Stamp | None:
     """The entry's identity and version; None when it vanished since the folder was listed."""
     try:
@@ -748,17 +769,24 @@ def _stamp(path: Path) -> Stamp | None:
     return (own.st_ino, own.st_mtime_ns, seen.st_ino, seen.st_mtime_ns, seen.st_size)
 
 
+# One scanned entry: its stamp, what reading it gave, and the file it resolves to inside the
+# folder (None: it does not resolve to one; its problem says why).
+_Entry = tuple[Stamp, Article | None, list[ContentProblem], Path | None]
+
+
 class Library:
     """The articles of one folder, newest first; `reload()` picks up added/changed/removed files."""
 
     def __init__(self, folder: Path, *, clock: Clock = utc_now) -> None:
         self.folder = folder
         self._clock = clock  # what "a date far ahead" is measured from, each scan
-        self._entries: dict[Path, tuple[Stamp, Article | None, list[ContentProblem]]] = {}
+        self._entries: dict[Path, _Entry] = {}
         self._articles: tuple[Article, ...] = ()
         self._by_id: dict[str, Article] = {}
         self._problems: tuple[ContentProblem, ...] = ()
-        self._skipped: tuple[SkippedFile, ...] = ()
+        self._listed_skips: tuple[SkippedFile, ...] = ()  # not named like articles
+        self._skipped: tuple[SkippedFile, ...] = ()  # those, and second names of one file
+        self._doubles: dict[Path, Path] = {}  # entry -> the entry read for the same file
         self.version = 0
 
     @property
@@ -771,7 +799,8 @@ class Library:
 
     @property
     def skipped(self) -> tuple[SkippedFile, ...]:
-        """The entries the last scan did not read as articles, and why (see `_skip_reason`)."""
+        """The entries the last scan did not read as articles, and why (see `_skip_reason`;
+        a second name of one file, a symlink to another article, says which), by name."""
         return self._skipped
 
     def find(self, article_id: str) -> Article | None:
@@ -794,9 +823,15 @@ class Library:
             names = []
         skipped = ((root / name, _skip_reason(name, folder)) for name, folder in names
                    if not is_article_name(name))
-        self._skipped = tuple(SkippedFile(path, reason) for path, reason in sorted(skipped)
-                              if reason is not None)
+        self._listed_skips = tuple(SkippedFile(path, reason) for path, reason in sorted(skipped)
+                                   if reason is not None)
         return sorted(root / name for name, _ in names if is_article_name(name))
+
+    def _served(self) -> dict[Path, tuple[str, str]]:
+        """Entry -> (id, content hash) of each article read, second names of a file left out."""
+        return {path: (article.id, article.digest)
+                for path, (_, article, _, _) in self._entries.items()
+                if article is not None and path not in self._doubles}
 
     def reload(self) -> ReloadReport:
         """Rescan the folder; re-read only files whose size or modification time changed.
@@ -804,11 +839,11 @@ class Library:
         The folder is resolved once a scan (it may itself be a symlink); every file is read
         confined to it, see `parse_article`.
         """
-        before = {p: (a.id, a.digest) for p, (_, a, _) in self._entries.items() if a}
+        before = self._served()
         root, folder_problem = _resolve_folder(self.folder)
         if folder_problem is not None:
             self._entries.clear()
-            self._skipped = ()
+            self._listed_skips = ()
             self._publish([folder_problem])
             return ReloadReport(removed=tuple(i for i, _ in before.values()),
                                 problems=(folder_problem,))
@@ -821,21 +856,22 @@ class Library:
             cached = self._entries.get(path)
             if cached is not None and cached[0] == stamp:
                 continue
+            real = _real_file(path, root)
             try:
                 article, problems = parse_article(path, root)
-                self._entries[path] = (stamp, article, problems)
+                self._entries[path] = (stamp, article, problems, real)
             except ArticleFileError as exc:
                 problem = ContentProblem(path, exc.message, exc.line)
-                self._entries[path] = (stamp, None, [problem])
+                self._entries[path] = (stamp, None, [problem], real)
             except Exception as exc:  # a parser's own failure must not stop the other files
                 problem = ContentProblem(
                     path, f"could not be read ({type(exc).__name__}); check its structure"
                 )
-                self._entries[path] = (stamp, None, [problem])
+                self._entries[path] = (stamp, None, [problem], real)
         for gone in set(self._entries) - seen:
             del self._entries[gone]
         self._publish([])
-        after = {p: (a.id, a.digest) for p, (_, a, _) in self._entries.items() if a}
+        after = self._served()
         added = tuple(sorted(after[p][0] for p in after.keys() - before.keys()))
         removed = tuple(sorted(before[p][0] for p in before.keys() - after.keys()))
         changed = tuple(sorted(after[p][0] for p in after.keys() & before.keys()
@@ -845,9 +881,31 @@ class Library:
             self.version += 1
         return report
 
+    def _find_doubles(self) -> dict[Path, Path]:
+        """Each entry that is a second name of a file another entry is read for (a symlink to
+        an article in the folder) -> that entry (`_same_file_as` picks it)."""
+        names: dict[Path, list[Path]] = {}
+        for path, (_, _, _, real) in self._entries.items():
+            if real is not None:
+                names.setdefault(real, []).append(path)
+        doubles: dict[Path, Path] = {}
+        for real, paths in names.items():
+            read = _same_file_as(real, paths)
+            doubles.update((path, read) for path in paths if path != read)
+        return doubles
+
     def _publish(self, problems: list[ContentProblem]) -> None:
+        # One file is one article, whatever links name it: the other names are skipped, said
+        # why, and their problems (the file's own, under another name) are not said twice.
+        self._doubles = self._find_doubles()
+        doubles = tuple(SkippedFile(path, f"same file as {read.name}; a file is read once, "
+                                          "under one name")
+                        for path, read in self._doubles.items())
+        self._skipped = tuple(sorted(self._listed_skips + doubles, key=lambda s: s.path))
         by_id: dict[str, Article] = {}
-        for path, (_, article, file_problems) in sorted(self._entries.items()):
+        for path, (_, article, file_problems, _) in sorted(self._entries.items()):
+            if path in self._doubles:
+                continue
             problems.extend(file_problems)
             if article is None:
                 continue

@@ -290,7 +290,7 @@ def _check(config: Config) -> int:
                   "shows it. Add its date to send it")
     for skipped in library.skipped:
         # Not a fault (exit 0): said so a file dropped in the wrong format is not a mystery.
-        print(f"{config.content_dir.name}/{skipped.path.name}: skipped: {skipped.reason}")
+        print(f"{config.content_dir.name}/{skipped}")
     count = len(library.articles)
     faults = len(report.problems)
     others = len(library.skipped)
