@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -118,3 +119,43 @@ def test_a_date_far_ahead_is_warned_about_once_naming_the_file_and_the_date(
     assert "typo.md: warning: the date 9999-12-31 is more than a day ahead" in (
         warnings[0].getMessage())
     assert app.library.latest() is app.library.find("typo")
+
+
+def test_each_skipped_file_is_logged_once_naming_it_and_why(
+    app: App, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only `briefbot check` named the files the content folder holds but does not serve; the
+    running bot said nothing, so a story saved as .docx was just missing."""
+    (content_dir / "notes.docx").write_bytes(b"PK\x03\x04 the draft of a secret story")
+    (content_dir / "drafts").mkdir()
+    (content_dir / "harbour-alias.txt").symlink_to("harbour.txt")
+    (content_dir / "story.txt~").write_text("an editor's backup")  # passed over, as in check
+
+    def skipped_lines() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if ": skipped: " in r.getMessage()]
+
+    for _ in range(3):  # the watcher rescans every few seconds
+        app.load_content()
+    assert [(r.levelname, r.getMessage()) for r in skipped_lines()] == [
+        ("WARNING", "content: drafts: skipped: a folder; articles in folders inside the content "
+                    "folder are not read"),
+        ("WARNING", "content: harbour-alias.txt: skipped: same file as harbour.txt; a file is "
+                    "read once, under one name"),
+        ("WARNING", "content: notes.docx: skipped: not an article; only .txt and .md files are "
+                    "read"),
+    ]
+    assert "secret story" not in caplog.text
+    # Said again only when it is news again: a new file, or one that went and came back.
+    caplog.clear()
+    (content_dir / "photo.jpg").write_bytes(b"\xff\xd8")
+    (content_dir / "drafts").rmdir()
+    app.load_content()
+    app.load_content()
+    assert [r.getMessage() for r in skipped_lines()] == [
+        "content: photo.jpg: skipped: not an article; only .txt and .md files are read"]
+    caplog.clear()
+    (content_dir / "drafts").mkdir()
+    app.load_content()
+    assert [r.getMessage() for r in skipped_lines()] == [
+        "content: drafts: skipped: a folder; articles in folders inside the content folder are "
+        "not read"]

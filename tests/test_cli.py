@@ -115,6 +115,21 @@ def test_run_without_a_token_falls_back_to_the_console_chat(tmp_path: Path) -> N
     assert "Russia" in result.stdout
 
 
+def test_run_logs_each_skipped_content_file_once_with_why(content_dir: Path) -> None:
+    """The running bot named no skipped file (only `check` did); `run` without a token, which
+    falls back to the console chat, now says each one once, as check does."""
+    (content_dir / "notes.docx").write_bytes(b"PK\x03\x04")
+    config = content_dir.parent / "config.yaml"
+    config.write_text("content_dir: content\n")
+    result = briefbot("--config", str(config), "run", stdin="/latest\n")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "notes.docx" in line]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].endswith(
+        "content: notes.docx: skipped: not an article; only .txt and .md files are read")
+    assert "WARNING" in lines[0]
+
+
 def test_an_unwritable_database_is_a_config_error_in_check_and_chat(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where a folder should be")

@@ -15,7 +15,7 @@ from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from briefbot.adapters.console_adapter import ConsoleAdapter
-from briefbot.articles import ContentProblem, Library, ReloadReport
+from briefbot.articles import ContentProblem, Library, ReloadReport, SkippedFile
 from briefbot.budget import Budget
 from briefbot.config import Config
 from briefbot.conversation import Conversation, Incoming, Notice, Reply
@@ -50,6 +50,7 @@ class App:
                 register_secret(settings.token.reveal())
         self.library = Library(config.content_dir)
         self._logged_problems: frozenset[ContentProblem] = frozenset()
+        self._logged_skips: frozenset[SkippedFile] = frozenset()
         self.qa = QAIndex()
         # sentence vectors (when the embeddings extra is installed) are kept beside the database
         embed.VECTOR_CACHE.folder = config.database.parent / "vectors"
@@ -84,13 +85,15 @@ class App:
         self.budget = Budget()
 
     def load_content(self) -> ReloadReport:
-        """Rescan the content folder; log each problem once, when it first appears."""
+        """Rescan the content folder; log each problem, and each file it does not serve (with
+        why, as `check` names it), once, when it first appears."""
         report = self.library.reload()
         # The folder is rescanned every few seconds: a problem that stays is not news.
         for problem in report.problems:
             if problem not in self._logged_problems:
                 log.warning("content: %s", problem)
         self._logged_problems = frozenset(report.problems)
+        self._log_skipped(self.library.skipped)
         if report.changed_anything:
             log.info(
                 "content: %s (added %s, changed %s, removed %s)",
@@ -102,6 +105,14 @@ class App:
             if self.delivery is not None:
                 self.delivery.wake()
         return report
+
+    def _log_skipped(self, skipped: Sequence[SkippedFile]) -> None:
+        """A WARNING for each skipped file (its name and why: never its text) not skipped for
+        that reason at the last scan; one that stays skipped is not news."""
+        for entry in skipped:
+            if entry not in self._logged_skips:
+                log.warning("content: %s", entry)
+        self._logged_skips = frozenset(skipped)
 
     def _warm(self, stop: threading.Event) -> None:
         """Background thread while serving: prepare the newest articles' Q&A after each change."""
@@ -315,7 +326,6 @@ async def chat(config: Config, *, fetch_feeds: bool = False) -> int:
 async def run(config: Config) -> int:
     """Serve every platform that has a token; with none, fall back to the console chat."""
     app = App(config)
-    app.load_content()
     adapters = app.platform_adapters(receive=True)
     if not adapters:
         print(
@@ -325,7 +335,8 @@ async def run(config: Config) -> int:
         )
         app.store.close()
         app.run_state.close()
-        return await chat(config, fetch_feeds=True)
+        return await chat(config, fetch_feeds=True)  # which loads (and logs) the content
+    app.load_content()
     stop = asyncio.Event()
     _stop_on_signals(stop)
     log.info("briefbot: serving %s; stop with Ctrl+C or SIGTERM", ", ".join(adapters))
