@@ -76,6 +76,31 @@ def test_bad_config_names_the_key_and_the_fix(tmp_path: Path, text: str, message
         load_config(_config(tmp_path, text), environ={})
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("timezone: localtime\n", "timezone: 'localtime' is not a place's time zone"),
+    ("timezone: Factory\n", "timezone: 'Factory' is not a place's time zone"),
+    ("timezone: posixrules\n", "timezone: 'posixrules' is not a place's time zone"),
+    ("timezone: right/Europe/Berlin\n", "timezone: 'right/Europe/Berlin' is not a place's time "
+                                        "zone.*use a name like Europe/Berlin"),
+    ("telegram:\n  channels: [{chat_id: '@news', time: '07:30', timezone: posix/Europe/Paris}]\n",
+     r"telegram.channels\[0\].timezone: 'posix/Europe/Paris' is not a place's time zone.*"
+     "use a name like Europe/Paris"),
+])
+def test_a_zone_file_that_names_no_place_is_refused_as_slash_subscribe_refuses_it(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """config.yaml took `timezone: localtime` (the server's own setting, so briefings moved
+    with the host) and the posix/ and right/ copies; /subscribe refuses them, and so does it."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(_config(tmp_path, text), environ={})
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/GMT+2", "US/Eastern", "Europe/Berlin"])
+def test_real_zones_and_their_aliases_are_accepted_in_config(tmp_path: Path, zone: str) -> None:
+    config = load_config(_config(tmp_path, f"timezone: {zone}\n"), environ={})
+    assert config.timezone == zone
+
+
 def test_tokens_come_from_the_environment_and_never_show_in_reprs(tmp_path: Path) -> None:
     config = load_config(
         _config(tmp_path, "{}\n"),

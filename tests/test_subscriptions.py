@@ -309,6 +309,35 @@ async def test_a_bare_city_gets_its_area_city_name_suggested(
     assert store.subscription("telegram", "-100") is None
 
 
+@pytest.mark.parametrize(("zone", "hint"), [
+    ("localtime", ""), ("posixrules", ""), ("Factory", ""), ("factory", ""),
+    ("right/Europe/Berlin", " Did you mean Europe/Berlin?"),
+    ("posix/Asia/Tokyo", " Did you mean Asia/Tokyo?"),
+])
+async def test_a_zone_file_that_names_no_place_is_refused_with_the_area_city_form(
+    service: SubscriptionService, store: SqliteStore, zone: str, hint: str
+) -> None:
+    """The tz database holds names that are no place: localtime (whatever this server is set
+    to), posixrules and Factory, and copies of every zone under posix/ and right/ (right/ ones
+    count leap seconds, so the briefing comes 27 s early). /subscribe stored them."""
+    [reply] = await service.subscribe(message(admin=True), f"07:30 {zone}")
+    assert isinstance(reply, Notice) and reply.is_error
+    assert reply.text.startswith(
+        f"“{zone}” is not a place's time zone; use Area/City, like Europe/Berlin.{hint} "
+        "For example: /subscribe 07:30 Europe/Berlin")
+    assert store.subscription("telegram", "-100") is None
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/GMT+2", "US/Eastern", "europe/berlin", "GMT"])
+async def test_real_zones_and_their_aliases_still_subscribe(
+    service: SubscriptionService, store: SqliteStore, zone: str
+) -> None:
+    reply = words(await service.subscribe(message(admin=True), f"07:30 {zone}"))
+    assert reply.startswith("Subscribed: a daily briefing at 07:30 (")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None and sub.timezone.casefold() == zone.casefold()
+
+
 async def test_the_console_chat_cannot_subscribe_to_briefings_nothing_would_deliver(
     service: SubscriptionService, store: SqliteStore
 ) -> None:

@@ -71,18 +71,30 @@ def parse_time_of_day(value: object, key: str) -> dt.time:
 
 
 def check_timezone(value: object, key: str) -> str:
+    """`value` as an IANA zone name this machine knows and that names a place (the rule
+    /subscribe applies: `schedule.names_no_place`); else a ConfigError naming `key`."""
+    from briefbot.daily.schedule import names_no_place
+
     name = str(value).strip()
+    if names_no_place(name):
+        raise ConfigError(
+            f"{key}: {value!r} is not a place's time zone (localtime, posixrules, Factory and "
+            f"the posix/ and right/ copies are not); use a name like {_zone_like(name)}"
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        from briefbot.daily.schedule import zone_suggestion
-
-        guess = zone_suggestion(name)
-        like = guess if guess else "Europe/Berlin or UTC"
         raise ConfigError(
-            f"{key}: {value!r} is not an IANA time zone; use a name like {like}"
+            f"{key}: {value!r} is not an IANA time zone; use a name like {_zone_like(name)}"
         ) from None
     return name
+
+
+def _zone_like(name: str) -> str:
+    """The zone to suggest instead of `name`: the one it most likely means, else examples."""
+    from briefbot.daily.schedule import zone_suggestion
+
+    return zone_suggestion(name) or "Europe/Berlin or UTC"
 
 
 def mapping(value: object, key: str) -> Mapping[str, Any]:

@@ -35,14 +35,28 @@ def _zone_names_by_folded_case() -> dict[str, str]:
 
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}")
 _ZONE_NAME_MAX = 64
+# Files of the tz database that ZoneInfo loads but that name no place: this server's own
+# setting (localtime: briefings would move with the host), the database's default rules and its
+# "not set" placeholder (posixrules, Factory), and copies of every zone under posix/ and right/
+# (right/ ones count leap seconds, so their clock runs 27 s off). Folded case.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "factory"})
+_NOT_PLACE_FOLDERS = ("posix/", "right/")
+
+
+def names_no_place(name: str) -> bool:
+    """Whether `name` (any case) is a tz database name that is no place's zone ('localtime',
+    'Factory', 'right/Europe/Berlin'): never a zone to schedule by, even where it loads."""
+    folded = name.strip().casefold()
+    return folded in _NOT_PLACES or folded.startswith(_NOT_PLACE_FOLDERS)
 
 
 def resolve_zone(name: str) -> str | None:
-    """The canonical IANA name for `name` ('europe/berlin' -> 'Europe/Berlin'), or None."""
+    """The canonical IANA name for `name` ('europe/berlin' -> 'Europe/Berlin'), or None when it
+    is no zone this machine knows or names no place (`names_no_place`)."""
     name = name.strip()
     # Zone names are short paths of letters, digits and _+-; anything else (a 300-character
     # word makes ZoneInfo raise OSError) is not a zone, whoever typed it.
-    if len(name) > _ZONE_NAME_MAX or not _ZONE_NAME.fullmatch(name):
+    if len(name) > _ZONE_NAME_MAX or not _ZONE_NAME.fullmatch(name) or names_no_place(name):
         return None
     try:
         ZoneInfo(name)
@@ -63,10 +77,13 @@ def zone_known(name: str) -> bool:
 
 
 def zone_suggestion(name: str) -> str | None:
-    """The IANA zone a bare city most likely means ('berlin' -> 'Europe/Berlin'), or None."""
+    """The IANA zone a bare city most likely means ('berlin' -> 'Europe/Berlin'), or the one a
+    posix/ or right/ copy is of ('right/Europe/Berlin' -> 'Europe/Berlin'), or None."""
     city = name.strip().replace(" ", "_").casefold()
     if not city or len(city) > _ZONE_NAME_MAX:
         return None
+    if city.startswith(_NOT_PLACE_FOLDERS):
+        return resolve_zone(city.split("/", 1)[1])
     matches = sorted(full for folded, full in _zone_names_by_folded_case().items()
                      if folded.rsplit("/", 1)[-1] == city and "/" in folded
                      and not folded.startswith(("etc/", "posix/", "right/")))

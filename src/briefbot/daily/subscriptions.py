@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from briefbot.config import Config
 from briefbot.daily.schedule import (
     format_local_time,
+    names_no_place,
     next_briefing_for,
     parse_local_time,
     resolve_zone,
@@ -93,10 +94,7 @@ class SubscriptionService:
             return self._usage(_too_many(words))
         zone = self._default_zone if len(words) == 1 else resolve_zone(words[1])
         if zone is None:
-            guess = zone_suggestion(words[1])
-            hint = f" Did you mean {guess}?" if guess else ""
-            return self._usage(f"“{_clip(words[1])}” is not a time zone I know; use Area/City."
-                               + hint)
+            return self._usage(_not_a_zone(words[1]))
         return at, zone
 
     async def unsubscribe(self, incoming: Incoming) -> Sequence[Reply]:
@@ -180,6 +178,16 @@ def _set_in_config(verb: str) -> Notice:
     how = "change it there" if verb == "change" else "remove it there"
     return Notice(f"This chat's daily briefing is set in config.yaml; {how} (and restart the "
                   f"bot) to {verb} it.", is_error=True)
+
+
+def _not_a_zone(word: str) -> str:
+    """Why `word` is no zone to schedule by: unknown here, or a tz name that is no place."""
+    guess = zone_suggestion(word)
+    hint = f" Did you mean {guess}?" if guess else ""
+    if names_no_place(word):
+        return f"“{_clip(word)}” is not a place's time zone; use Area/City, like Europe/Berlin." \
+            + hint
+    return f"“{_clip(word)}” is not a time zone I know; use Area/City." + hint
 
 
 def _too_many(words: list[str]) -> str:
