@@ -106,6 +106,15 @@ def test_chat_from_a_pipe_prints_both_replies_and_exits_0(tmp_path: Path) -> Non
     assert "Grynkewich" in result.stdout  # the answer
 
 
+def test_help_in_words_in_the_console_chat_prints_the_command_list(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n")
+    words = briefbot("--config", str(config), "chat", stdin="help me\n")
+    slash = briefbot("--config", str(config), "chat", stdin="/help\n")
+    assert words.returncode == 0, words.stderr
+    assert "/subscribe" in words.stdout and words.stdout == slash.stdout
+
+
 def test_run_without_a_token_falls_back_to_the_console_chat(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"content_dir: {ROOT / 'content'}\ndatabase: {tmp_path / 'db.sqlite3'}\n")

@@ -253,6 +253,34 @@ async def test_how_are_you_is_small_talk_not_a_question_about_the_article(
     assert "doesn't say" not in reply.text
 
 
+@pytest.mark.parametrize("text", [
+    "help me", "help pls", "help?", "Help me please!", "please help", "plz help me",
+    "help me out", "I need help", "need help!", "can you help me?", "could you help, please?",
+    "what can you do", "What can you do for me?", "how do i use this", "How do I use this bot?",
+    "how do I use you", "how does this work?", "what are the commands?", "show me the commands",
+])
+async def test_asking_for_help_in_words_gets_the_help_that_slash_help_gives(
+    conversation: Conversation, text: str
+) -> None:
+    """"help me" and "help pls" were taken for questions about the article and answered with
+    a random sentence of it, or "the article doesn't say"."""
+    (reply,) = await conversation.handle(_say(text))
+    (slashed,) = await conversation.handle(_say("/help"))
+    assert reply == slashed
+
+
+@pytest.mark.parametrize("text", [
+    "how did the volunteers help?", "who will help the farmers", "can the fund help small shops?",
+    "who can help me find the market?", "help me understand the ferry fares",
+    "what help did the council give?", "does the new line help island families?",
+])
+async def test_a_question_about_the_news_that_says_help_is_still_answered_from_the_article(
+    conversation: Conversation, text: str
+) -> None:
+    (reply,) = await conversation.handle(_say(text))
+    assert isinstance(reply, Answer)
+
+
 async def test_a_misspelt_command_is_offered_the_right_one(conversation: Conversation) -> None:
     (reply,) = await conversation.handle(_say("/lates"))
     assert isinstance(reply, Notice)

@@ -86,6 +86,19 @@ _WHO_ARE_YOU = frozenset({
     "who are you", "what are you", "what can you do", "what do you do", "are you a bot",
     "what is this", "how does this work", "how do i use this", "commands",
 })
+# Asking for help in words ("help me", "help pls", "can you help?", "how do I use this bot?",
+# "what are the commands?") is /help. Only as the whole message: "how did the volunteers help?",
+# "can the fund help small shops?" and "help me understand the fares" are about the news.
+_PLEASE = r"(?:please|pls|plz|pleez)"
+_HELP_REQUEST = re.compile(
+    rf"(?:(?:hi|hey|hello) )?(?:{_PLEASE} )?"
+    rf"(?:(?:i )?need (?:some )?|(?:can|could|would|will) you )?help(?: me)?(?: out)?"
+    rf"(?: {_PLEASE})?"
+    r"|what (?:can|do|else can) you do(?: for me)?(?: here)?"
+    r"|how (?:do|can|should) i use (?:this|you|the bot|this bot|briefbot)(?: bot)?"
+    r"|how (?:does|do) (?:this|you|the bot|this bot|briefbot) work"
+    r"|(?:what are |show me |list )?(?:the |your |all )?commands(?: are there)?"
+)
 # A command's name typed without the slash ("latest", "help please") is that command.
 _PLAIN_COMMAND = re.compile(r"(?:please )?(help|latest|list|status|start)(?: please)?")
 # How close (rapidfuzz WRatio, 0-100) a typo must be to a command or article id to be offered
@@ -265,8 +278,8 @@ class Conversation:
         if said in _HOW_ARE_YOU:
             return Notice("All good here, thanks! Send /latest for the newest briefing, or ask "
                           "me about the news.")
-        if said in _WHO_ARE_YOU:
-            return help_notice()
+        if said in _WHO_ARE_YOU or _HELP_REQUEST.fullmatch(said):
+            return help_notice()  # what /help answers
         plain = _PLAIN_COMMAND.fullmatch(said)
         if plain is not None:
             return (await self.handle(replace(incoming, text="/" + plain.group(1))))[0]
