@@ -647,6 +647,103 @@ async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
     assert (report.sent, report.duplicates_avoided) == (0, 1)
 
 
+class _SlowToAnswer(RecordingAdapter):
+    """Each chat's first part stays in flight until `answer` is set. `reaches_at_once`: the
+    platform has the message as soon as it is sent (only the answer is late), so cutting the
+    send short cannot take it back; else it arrives when answered."""
+
+    def __init__(self, outbox: Outbox, *, reaches_at_once: bool = False) -> None:
+        super().__init__(outbox)
+        self.answer = asyncio.Event()
+        self.in_flight: set[str] = set()
+        self._reaches_at_once = reaches_at_once
+
+    async def send_part(self, chat_id: str, part: object, *, thread_id: str | None = None) -> None:
+        if str(part).endswith("bullets"):  # the second part goes straight through
+            await super().send_part(chat_id, part)
+            return
+        self.in_flight.add(chat_id)
+        if self._reaches_at_once:
+            self.outbox.add(chat_id, str(part))
+        await self.answer.wait()
+        if not self._reaches_at_once:
+            self.outbox.add(chat_id, str(part))
+
+
+async def _late_accept_race(db_path: Path, *, second_reaches_platform: bool) -> tuple[
+        Outbox, list[str], PassReport, PassReport, SqliteStore]:
+    """Two senders, one due briefing (two parts) to three chats. The first sender's process
+    stalls (a suspended VM: its lease renewals do not run) while each chat's first part is in
+    flight; its lease lapses, a second sender takes every claim and is mid-send of those parts
+    when the platform accepts the first sender's, which then records them and goes on."""
+    shelf = Shelf([story("first", MONDAY)])
+    outbox = Outbox()
+    first_store, second_store = SqliteStore(db_path), SqliteStore(db_path)
+    chats = ["-101", "-102", "-103"]
+    for chat in chats:
+        subscribe(first_store, chat)
+    clock = [at_berlin(MONDAY, 7, 30)]
+    lease = dt.timedelta(minutes=5)
+    stalled, second = (_SlowToAnswer(outbox),
+                       _SlowToAnswer(outbox, reaches_at_once=second_reaches_platform))
+
+    def sender(store: SqliteStore, adapter: RecordingAdapter, renew_every: float) -> Delivery:
+        return Delivery(store, shelf, {"telegram": adapter}, catch_up=dt.timedelta(hours=2),
+                        clock=lambda: clock[0], retry_delays=NO_WAIT, lease=lease,
+                        renew_every=renew_every)
+
+    first_pass = asyncio.create_task(sender(first_store, stalled, 3600.0).run_pass(clock[0]))
+    await asyncio.wait_for(_until(lambda: stalled.in_flight == set(chats)), timeout=30)
+    clock[0] += lease + dt.timedelta(minutes=1)  # the stall outlasts the lease
+    second_pass = asyncio.create_task(sender(second_store, second, 0.01).run_pass(clock[0]))
+    await asyncio.wait_for(_until(lambda: second.in_flight == set(chats)), timeout=30)
+    stalled.answer.set()  # the platform accepts the first sender's parts only now
+    # A 30 s guard against a hang, not a bound on how long it takes.
+    first, late = await asyncio.wait_for(asyncio.gather(first_pass, second_pass), timeout=30)
+    second_store.close()
+    return outbox, chats, first, late, first_store
+
+
+async def test_a_part_accepted_after_its_lease_lapsed_reaches_each_chat_once(
+    db_path: Path,
+) -> None:
+    """The late accept is recorded; the second sender's next renewal finds the part in the
+    ledger and cuts its send before the platform has it: every chat gets the briefing once."""
+    outbox, chats, first, late, store = await _late_accept_race(
+        db_path, second_reaches_platform=False)
+    for chat in chats:
+        assert outbox.to(chat) == ["first: Council votes on first", "first: 3 bullets"]
+    assert (first.sent, first.delivered) == (6, 3)
+    assert (late.sent, late.delivered, late.duplicates_avoided) == (0, 0, 3)
+    assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}
+    again = await run_at(store, Shelf([story("first", MONDAY)]), RecordingAdapter(outbox),
+                         at_berlin(MONDAY, 7, 50))
+    store.close()
+    assert again.due == 0 and len(outbox.accepted) == 6
+
+
+async def test_a_part_both_senders_got_to_the_platform_arrives_at_most_twice_nothing_else(
+    db_path: Path,
+) -> None:
+    """The bound the design gives (README: a message in flight when a lease lapses may be sent
+    again): when the second sender's copy had reached the platform too, cutting its send short
+    cannot take it back. That one part arrives twice, once from each sender; every other part
+    once; the day is closed and nothing more is sent."""
+    outbox, chats, first, late, store = await _late_accept_race(
+        db_path, second_reaches_platform=True)
+    for chat in chats:
+        assert sorted(outbox.to(chat)) == ["first: 3 bullets", "first: Council votes on first",
+                                           "first: Council votes on first"]
+    assert set(outbox.duplicates().values()) == {2}
+    assert (first.sent, first.delivered) == (6, 3)
+    assert (late.sent, late.delivered) == (0, 0)  # its sends were cut short: not recorded
+    assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}
+    again = await run_at(store, Shelf([story("first", MONDAY)]), RecordingAdapter(outbox),
+                         at_berlin(MONDAY, 7, 50))
+    store.close()
+    assert again.due == 0 and len(outbox.accepted) == 9
+
+
 async def test_a_briefing_subscribed_in_a_forum_topic_goes_there_every_part(
     store: SqliteStore,
 ) -> None:
