@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -742,6 +743,44 @@ async def test_a_part_both_senders_got_to_the_platform_arrives_at_most_twice_not
                          at_berlin(MONDAY, 7, 50))
     store.close()
     assert again.due == 0 and len(outbox.accepted) == 9
+
+
+async def test_a_send_cut_short_by_a_lost_claim_says_so_not_that_it_waited_to_retry(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second sender logged "another sender took over part 0 of the 2026-11-23 briefing
+    while this one waited to retry; leaving it to them": it was not waiting to retry, the
+    other sender had sent the part, and its own copy may have reached the chat."""
+    caplog.set_level(logging.WARNING, logger="briefbot.daily.delivery")
+    _, chats, _, _, store = await _late_accept_race(db_path, second_reaches_platform=True)
+    store.close()
+    said = sorted(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert said == [
+        f"telegram chat {chat}: part 0 of the 2026-11-23 briefing was cut short mid-send: this "
+        "sender's claim had lapsed and another sender took the part over or sent it. If this "
+        "copy had reached the platform before the cut, the chat has the part twice"
+        for chat in chats
+    ]
+
+
+async def test_a_claim_lost_while_waiting_to_retry_says_so(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    shelf = Shelf([story("first", MONDAY)])
+    subscribe(store, "-100")
+    sub = store.subscription("telegram", "-100")
+    assert sub is not None
+    clock = [at_berlin(MONDAY, 7, 30)]
+
+    def other_sender_takes_over() -> None:
+        clock[0] += dt.timedelta(minutes=2)  # past the 5-minute lease
+        store.claim_part(sub.id, MONDAY, 0, ("first",), claimant="other", now=clock[0],
+                         lease=dt.timedelta(minutes=5))
+
+    await _retrying_delivery(store, shelf, _FailsFirst(failures=1), clock,
+                             other_sender_takes_over).run_pass(clock[0])
+    assert ("telegram chat -100: another sender took over part 0 of the 2026-11-23 briefing "
+            "while this one waited to retry; leaving it to them") in caplog.text
 
 
 async def test_a_briefing_subscribed_in_a_forum_topic_goes_there_every_part(

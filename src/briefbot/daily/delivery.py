@@ -570,7 +570,9 @@ class Delivery:
         """`adapter.send_part`, renewing the claim while it runs (it may wait out rate limits).
 
         If the claim turns out to be someone else's (our lease lapsed and another sender took
-        it), the send is cancelled before it goes out and `ClaimLost` is raised.
+        it, or sent and recorded the part), the send is cancelled where it is and
+        `ClaimLost(mid_send=True)` is raised: nothing goes out if the platform did not have the
+        message yet; one it already had stays sent (the one duplicate a lapsed lease allows).
         """
         job = attempt.job
         # The send runs in this task (so a crash or a stop cuts it exactly where it is); the
@@ -608,7 +610,7 @@ class Delivery:
                                                          thread_id=job.thread_id)
         except asyncio.CancelledError:
             if lost and task.uncancel() == 0:
-                raise ClaimLost from None
+                raise ClaimLost(mid_send=True) from None
             if cut and task.uncancel() == 0:
                 raise TemporaryFailure(
                     f"still waiting {self._stop_grace:.0f} s after the stop signal"

@@ -68,13 +68,21 @@ class Superseded(Exception):
 
 
 class ClaimLost(Exception):
-    """Our lease lapsed during retries and another sender took the part: it sends it, not us."""
+    """Our lease lapsed and another sender took the part (or sent it already): it is theirs.
+
+    `mid_send`: a renewal found it out while our own send was in flight, and cut that send
+    short (it may have reached the platform); else it was found before the next try.
+    """
+
+    def __init__(self, *, mid_send: bool = False) -> None:
+        super().__init__()
+        self.mid_send = mid_send
 
 
 # What one part's send came to.
 Outcome = Literal[
     "sent", "unrecorded", "failed", "interrupted", "deferred", "paused", "moved", "moved_listed",
-    "superseded", "taken_over", "crashed",
+    "superseded", "taken_over", "cut_short", "crashed",
 ]
 # What the ledger gets for it: write the part (and, for the last part, close the day), hold it
 # in this process's memory, give up the claim (and defer, or pause the subscription), move the
@@ -140,6 +148,14 @@ OUTCOMES: dict[Outcome, Effect] = {
         "{platform} chat {chat}: another sender took over part {part} of the {day} briefing "
         "while this one waited to retry; leaving it to them",
         ("duplicates_avoided",)),
+    # The same found by a renewal while our send was in flight (a stall outlasted the lease):
+    # the send is cut short, but a copy that had reached the platform cannot be taken back.
+    "cut_short": Effect(
+        "nothing", logging.WARNING,
+        _PART + " was cut short mid-send: this sender's claim had lapsed and another sender "
+        "took the part over or sent it. If this copy had reached the platform before the cut, "
+        "the chat has the part twice",
+        ("duplicates_avoided",)),
     # Anything else (a bug, a cancellation): the claim is given up and the error goes on up,
     # where the pass logs it and counts the briefing failed.
     "crashed": Effect("release", 0, "", ()),
@@ -158,6 +174,8 @@ def outcome_of(error: BaseException, *, stopping: bool, max_wait: dt.timedelta) 
             return "paused"
         case Superseded():
             return "superseded"
+        case ClaimLost(mid_send=True):
+            return "cut_short"
         case ClaimLost():
             return "taken_over"
     return "crashed"
