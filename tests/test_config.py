@@ -294,3 +294,23 @@ def test_a_path_setting_that_is_not_a_path_names_the_key(
 def test_a_numeric_folder_name_is_a_path(tmp_path: Path) -> None:
     config = load_config(_config(tmp_path, "content_dir: 2026\n"), environ={})
     assert config.content_dir == (tmp_path / "2026").resolve()
+
+
+def test_a_section_written_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    # The README's channel snippet pasted above the shipped config, which has its own
+    # `telegram:` section: YAML would keep only the last one and drop the channel unseen.
+    shipped = (Path(__file__).parent.parent / "config.yaml").read_text(encoding="utf-8")
+    pasted = 'telegram:\n  channels:\n    - {chat_id: "@news", time: "07:30"}\n\n'
+    second = 4 + next(n for n, line in enumerate(shipped.splitlines(), 1)
+                      if line.startswith("telegram:"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, pasted + shipped), environ={})
+    message = str(caught.value)
+    assert f"line {second}: 'telegram' is written twice (first at line 1)" in message
+    assert "one 'telegram:' section" in message
+
+
+def test_a_key_written_twice_inside_a_section_is_refused(tmp_path: Path) -> None:
+    path = _config(tmp_path, "telegram:\n  channels: []\n  base_url: null\n  channels: []\n")
+    with pytest.raises(ConfigError, match="line 4: 'channels' is written twice"):
+        load_config(path, environ={})
