@@ -346,3 +346,19 @@ async def test_the_console_chat_cannot_subscribe_to_briefings_nothing_would_deli
     [reply] = await service.subscribe(console, "07:30")
     assert isinstance(reply, Notice) and reply.is_error and "Telegram and Discord" in reply.text
     assert store.subscription("console", "console") is None
+
+
+async def test_the_console_chat_says_how_to_get_a_daily_briefing_that_works(
+    service: SubscriptionService,
+) -> None:
+    # A newcomer in the console chat: /subscribe, /status and /unsubscribe must point at what
+    # works (a token and a real chat), not at `send-due`, which refuses to run without a token,
+    # nor at /subscribe, which the console refuses; and no markup in plain text.
+    console = Incoming(platform="console", chat_id="console", user_id="console-user",
+                       text="/status")
+    for replies in (await service.subscribe(console, "07:30"), await service.status(console),
+                    await service.unsubscribe(console)):
+        reply = words(replies)
+        assert "TELEGRAM_BOT_TOKEN" in reply and "DISCORD_BOT_TOKEN" in reply
+        assert "send-due" not in reply and "`" not in reply
+        assert "Start one with /subscribe" not in reply and "can start one with" not in reply

@@ -57,12 +57,7 @@ class SubscriptionService:
         if incoming.platform == "console":
             # Nothing delivers to a terminal: a stored console subscription would only show up
             # in `status` as overdue, forever.
-            from briefbot.platforms import PLATFORMS  # names them all; loaded only here
-
-            names = " and ".join(p.title for p in PLATFORMS)
-            return [Notice(f"Daily briefings go to {names} chats; here, /latest shows the "
-                           "newest. To try one, `briefbot send-due` with a channel listed in "
-                           "config.yaml.", is_error=True)]
+            return [_console_has_no_briefings()]
         schedule = self._schedule(args)
         if isinstance(schedule, Notice):
             return [schedule]
@@ -98,6 +93,8 @@ class SubscriptionService:
         return at, zone
 
     async def unsubscribe(self, incoming: Incoming) -> Sequence[Reply]:
+        if incoming.platform == "console":
+            return [_console_has_no_briefings()]
         current = self._store.subscription(incoming.platform, incoming.chat_id)
         if current is None:
             return [Notice("This chat has no daily briefing. Start one with " + EXAMPLE + ".")]
@@ -113,6 +110,8 @@ class SubscriptionService:
         return [Notice("Unsubscribed: no more daily briefings here. /subscribe brings them back.")]
 
     async def status(self, incoming: Incoming) -> Sequence[Reply]:
+        if incoming.platform == "console":
+            return [_console_has_no_briefings()]
         sub = self._store.subscription(incoming.platform, incoming.chat_id)
         if sub is None:
             return [Notice("This chat has no daily briefing. An admin can start one with "
@@ -226,3 +225,16 @@ def sync_config_subscriptions(store: SubscriptionStore, config: Config, now: dt.
     subscriptions no longer listed."""
     for settings in config.platforms:
         store.sync_config_channels(settings.platform, settings.channels, now)
+
+
+def _console_has_no_briefings() -> Notice:
+    """What /subscribe, /status and /unsubscribe answer in the console chat, which nothing
+    delivers to: where daily briefings do go, and how to get there (a token, then a chat)."""
+    from briefbot.platforms import PLATFORMS  # names them all; loaded only here
+
+    names = " and ".join(p.title for p in PLATFORMS)
+    tokens = " or ".join(p.token_env for p in PLATFORMS)
+    return Notice(f"Daily briefings go to {names} chats, not to this console; here, /latest "
+                  f"shows the newest. To get one, set {tokens} and run briefbot again, then "
+                  f"send {EXAMPLE} in that chat (or list a channel in config.yaml).",
+                  is_error=True)
