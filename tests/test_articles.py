@@ -474,6 +474,21 @@ def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
     assert problem.startswith("oneline.txt:1: warning: the headline is 5,999 characters")
 
 
+def test_a_long_headline_is_cut_between_words_and_marked_as_cut(
+    content_dir: Path, write: Write,
+) -> None:
+    # A newcomer's run-on headline: the briefing and /list showed it ending in "harbour r".
+    headline = " ".join(["Council approves sweeping harbour redevelopment plan"] * 8)
+    write("runon.txt", headline + "\n- Ana\n- March 9, 2026\n\nBody.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("runon")
+    assert article is not None and len(article.title) <= MAX_TITLE_CHARS
+    assert article.title.endswith("…")
+    kept = article.title.removesuffix("…").split()
+    assert kept == headline.split()[: len(kept)] and len(kept) > 30
+
+
 def test_a_byline_that_is_the_whole_text_is_cut_with_a_warning(
     content_dir: Path, write: Write,
 ) -> None:

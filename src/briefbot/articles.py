@@ -18,7 +18,7 @@ from markdown_it.token import Token
 
 from briefbot.errors import ContentError
 from briefbot.ports import Clock, utc_now
-from briefbot.text import split_sentences, visible_text
+from briefbot.text import clip_words, split_sentences, visible_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,7 +621,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
             path, f"the headline is {len(title):,} characters; it is cut to {MAX_TITLE_CHARS}. "
             "Put the text after a blank line", 1, fatal=False,
         ))
-        title = title[:MAX_TITLE_CHARS].rstrip()
+        title = clip_words(title, MAX_TITLE_CHARS)
     author = _opt_str(meta.get("author"))
     author = visible_text(author) if author is not None else None
     if author is not None and len(author) > MAX_BYLINE_CHARS:
@@ -630,7 +630,7 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
             "Write only the name there", 2 if path.suffix.lower() == ".txt" else None,
             fatal=False,
         ))
-        author = author[:MAX_BYLINE_CHARS].rstrip()
+        author = clip_words(author, MAX_BYLINE_CHARS)
     article = Article(
         id=path.stem,
         title=title,
