@@ -474,6 +474,21 @@ def test_a_headline_that_is_the_whole_text_is_cut_with_a_warning(
     assert problem.startswith("oneline.txt:1: warning: the headline is 5,999 characters")
 
 
+def test_an_empty_md_file_is_told_to_start_with_front_matter(
+    content_dir: Path, write: Write,
+) -> None:
+    # An empty .md was told to "write a headline on line 1", which makes it no article either.
+    write("empty.md", "")
+    write("blank.md", "\n  \n")
+    library = Library(content_dir)
+    library.reload()
+    for name in ("empty.md", "blank.md"):
+        [problem] = _problems_for(library, name)
+        assert f"{name}:1: error: the file is empty" in problem
+        assert "front matter" in problem and "title:" in problem
+        assert "headline on line 1" not in problem
+
+
 def test_a_long_headline_is_cut_between_words_and_marked_as_cut(
     content_dir: Path, write: Write,
 ) -> None:

@@ -304,6 +304,11 @@ def _not_text_title(front: list[str], value: object) -> ArticleFileError:
                             f"title: \"{written}\"", index + 2)
 
 
+# How each kind of article file begins, for errors about a file that does not.
+_TXT_START = "write a headline on line 1"
+_MD_START = "start it with YAML front matter: '---', title: ..., '---', then the text"
+
+
 def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str], list[str]]:
     """YAML front matter between '---' lines, then Markdown paragraphs."""
     if not text.startswith("---"):
@@ -601,9 +606,10 @@ def parse_article(path: Path, root: Path | None = None) -> tuple[Article, list[C
     if len(data) > MAX_ARTICLE_BYTES:
         raise ArticleFileError(f"the file is over the {MAX_ARTICLE_BYTES:,} byte limit; split it")
     text = _decode(path, data)
+    is_md = path.suffix.lower() == ".md"
     if not text.strip():
-        raise ArticleFileError("the file is empty; write a headline on line 1", 1)
-    parser = _parse_md if path.suffix.lower() == ".md" else _parse_txt
+        raise ArticleFileError("the file is empty; " + (_MD_START if is_md else _TXT_START), 1)
+    parser = _parse_md if is_md else _parse_txt
     meta, paragraphs, warnings = parser(path.stem, text)
     problems = [_warning(path, w) for w in warnings]
     if not paragraphs:
