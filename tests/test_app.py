@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -106,6 +107,26 @@ def test_two_files_with_one_id_are_warned_about_once_naming_both_and_the_one_ser
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     assert ("harbour.md and harbour.txt both have the id 'harbour'; harbour.md is served, "
             "harbour.txt is not") in warnings[0].getMessage()
+
+
+def test_the_content_log_line_names_each_served_article_once(
+    content_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With seed.txt and seed.md both in the folder, the start said "2 articles (added
+    ['harbour', 'harbour', 'market'], ...)", and editing the file left out said 'changed'."""
+    (content_dir / "harbour.md").write_text(
+        "---\ntitle: Another harbour story\ndate: 2026-03-09\n---\nBody.\n")
+    caplog.set_level(logging.INFO, logger="briefbot.app")
+    app = App(Config(content_dir=content_dir, database=tmp_path / "db.sqlite3"))
+    app.load_content()
+    [line] = [r.getMessage() for r in caplog.records if "(added" in r.getMessage()]
+    assert line.startswith("content: 2 articles (added ['harbour', 'market'], changed none")
+    caplog.clear()
+    left_out = content_dir / "harbour.txt"
+    left_out.write_text(left_out.read_text(encoding="utf-8") + "One more line.\n")
+    os.utime(left_out, ns=(1, 2))  # a different mtime even on coarse-clock file systems
+    app.load_content()
+    assert not [r for r in caplog.records if "(added" in r.getMessage()]
 
 
 def test_a_date_far_ahead_is_warned_about_once_naming_the_file_and_the_date(

@@ -833,11 +833,10 @@ class Library:
                                    if reason is not None)
         return sorted(root / name for name, _ in names if is_article_name(name))
 
-    def _served(self) -> dict[Path, tuple[str, str]]:
-        """Entry -> (id, content hash) of each article read, second names of a file left out."""
-        return {path: (article.id, article.digest)
-                for path, (_, article, _, _) in self._entries.items()
-                if article is not None and path not in self._doubles}
+    def _served(self) -> dict[str, tuple[Path | None, str]]:
+        """Id -> (file, content hash) of each article served: a second file with a served id,
+        or a second name of one file, is not (readers never get it, so it is never news)."""
+        return {article.id: (article.path, article.digest) for article in self._by_id.values()}
 
     def reload(self) -> ReloadReport:
         """Rescan the folder; re-read only files whose size or modification time changed.
@@ -851,8 +850,7 @@ class Library:
             self._entries.clear()
             self._listed_skips = ()
             self._publish([folder_problem])
-            return ReloadReport(removed=tuple(i for i, _ in before.values()),
-                                problems=(folder_problem,))
+            return ReloadReport(removed=tuple(sorted(before)), problems=(folder_problem,))
         seen: set[Path] = set()
         for path in self._files(root):
             seen.add(path)
@@ -878,10 +876,9 @@ class Library:
             del self._entries[gone]
         self._publish([])
         after = self._served()
-        added = tuple(sorted(after[p][0] for p in after.keys() - before.keys()))
-        removed = tuple(sorted(before[p][0] for p in before.keys() - after.keys()))
-        changed = tuple(sorted(after[p][0] for p in after.keys() & before.keys()
-                               if after[p] != before[p]))
+        added = tuple(sorted(after.keys() - before.keys()))
+        removed = tuple(sorted(before.keys() - after.keys()))
+        changed = tuple(sorted(i for i in after.keys() & before.keys() if after[i] != before[i]))
         report = ReloadReport(added, changed, removed, self._problems)
         if report.changed_anything:
             self.version += 1
