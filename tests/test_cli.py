@@ -410,3 +410,15 @@ def test_chat_outside_a_project_folder_leaves_no_data_folder_behind(tmp_path: Pa
 def test_ask_with_an_empty_question_is_a_usage_error() -> None:
     result = briefbot("ask", "--article", "seed", "")
     assert result.returncode == 2 and "empty question" in result.stderr
+
+
+def test_an_unquoted_question_gets_a_hint_to_quote_it() -> None:
+    """`ask who was at the talks?` asked five one-word questions and answered "was", "at" and
+    "the" with "the article doesn't say", with no word on why."""
+    result = briefbot("ask", "--article", "seed", "who", "was", "at", "the", "talks?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Q: ") == 5  # each argument is still one question
+    assert 'asked 5 one-word questions; to ask one, quote it: ask "who was at the talks?"' in (
+        result.stderr)
+    quoted = briefbot("ask", "--article", "seed", "who?", "when?")
+    assert "quote it" not in quoted.stderr

@@ -197,6 +197,9 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
         known = ", ".join(a.id for a in library.articles[:10]) or "none"
         print(f"briefbot: no article {args.article!r} (known: {known})", file=sys.stderr)
         return EXIT_USAGE
+    hint = _unquoted_question_hint(args.questions)
+    if hint:
+        print(hint, file=sys.stderr)
     qa = QAIndex()
     qa.update(library.articles)
     answers = [qa.ask(question, article_id=args.article) for question in args.questions]
@@ -221,6 +224,15 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
             print(f"Q: {question}\nA: {answer.text}\n")
     sys.stdout.flush()
     return EXIT_OK
+
+
+def _unquoted_question_hint(questions: list[str]) -> str | None:
+    """A hint for stderr when the arguments look like one question typed without quotes (three
+    or more single words), else None; each argument is still asked as a question of its own."""
+    if len(questions) < 3 or any(len(question.split()) != 1 for question in questions):
+        return None
+    return (f"briefbot: asked {len(questions)} one-word questions; to ask one, quote it: "
+            f'ask "{" ".join(questions)}"')
 
 
 async def _read(config: ReaderConfig, library: Library,
