@@ -262,6 +262,16 @@ def test_emoji_follow_the_sentences_meaning_not_one_word() -> None:
     assert [b.emoji for b in make_briefing(article).bullets] == ["⛴️", "📞"]
 
 
+def test_a_ribbon_cutting_is_a_celebration_not_a_cut() -> None:
+    """ "cut" is a fall in rates or prices, not a ribbon cut at an opening."""
+    article = summit(title="New library opens", paragraphs=(
+        "Mayor Lisa Brandt cut the ribbon at the new Northgate library on Saturday morning.",
+        "Hundreds of families joined the celebration, and the children's room was full by noon.",
+    ))
+    emoji = [b.emoji for b in make_briefing(article).bullets]
+    assert "📉" not in emoji and emoji[0] == "🎉"
+
+
 def test_headline_names_the_body_never_repeats_keep_their_capitals() -> None:
     body = ("The city banned cars from its centre on Monday, and the agency delayed its mission.",)
     for title, expected in [

@@ -387,6 +387,8 @@ _EMOJI_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("🚀", ("launch", "liftoff", "lifted off", "rocket", "spacecraft", "probe", "orbit")),
     ("⚽", ("football", "soccer", "striker", "midfielder", "goal", "league", "transfer")),
     ("💰", ("euro", "dollar", "pound", "fee", "million", "billion", "budget", "cost", "price")),
+    # before the falls: a ribbon is cut at an opening ("cut" alone stays a fall in rates, prices)
+    ("🎉", ("ribbon", "celebrat", "festival", "anniversar", "inaugurat", "grand opening")),
     ("📉", ("cut", "fall", "fell", "drop", "decline", "lower", "slump", "plunge", "loss")),
     ("📈", ("rise", "rose", "raise", "increase", "grow", "growth", "higher", "surge", "hike")),
     ("✊", ("strike", "walkout", "union", "protest")),
