@@ -333,6 +333,20 @@ def test_a_symlink_to_another_article_in_the_folder_is_one_article_not_two(
     assert report.added == ("harbour", "market")
 
 
+def test_a_hard_link_to_another_article_in_the_folder_is_one_article_not_two(
+    content_dir: Path,
+) -> None:
+    """`ln harbour.txt copy.txt` (or a deploy tool that links instead of copying) is the same
+    file under two names: one article, the first by name served, the other skipped."""
+    os.link(content_dir / "harbour.txt", content_dir / "copy.txt")
+    library = Library(content_dir)
+    library.reload()
+    assert sorted(a.id for a in library.articles) == ["copy", "market"]
+    assert [(s.path.name, s.reason) for s in library.skipped] == [
+        ("harbour.txt", "same file as copy.txt; a file is read once, under one name"),
+    ]
+
+
 def test_links_to_one_file_outside_the_listing_serve_it_once_under_a_fixed_name(
     content_dir: Path,
 ) -> None:

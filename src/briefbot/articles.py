@@ -741,21 +741,32 @@ def _resolve_folder(folder: Path) -> tuple[Path, ContentProblem | None]:
 Stamp = tuple[int, int, int, int, int]
 
 
-def _real_file(path: Path, root: Path) -> Path | None:
+# The file an entry resolves to: its path, and its identity on disk (device, inode), which hard
+# links to one file share.
+RealFile = tuple[Path, tuple[int, int]]
+
+
+def _real_file(path: Path, root: Path) -> RealFile | None:
     """The file `path` resolves to (itself, unless it is a symlink) when that lies inside
     `root`; None when it cannot be resolved or lies outside (`parse_article` says why)."""
     try:
         real = path.resolve(strict=True)
+        seen = real.stat()
     except (OSError, RuntimeError):  # gone, dangling, a loop (RuntimeError before 3.13)
         return None
-    return real if real.is_relative_to(root) and not _is_pseudo(real) else None
+    if not real.is_relative_to(root) or _is_pseudo(real):
+        return None
+    return real, (seen.st_dev, seen.st_ino)
 
 
-def _same_file_as(real: Path, names: list[Path]) -> Path:
-    """Which of several entries resolving to the file `real` is read: the file itself, else
-    the link named like it (a ConfigMap's `seed.txt -> ..data/seed.txt`), else the first by
-    name. The same one every scan, whatever order the folder lists them in."""
-    return min(names, key=lambda path: (path != real, path.name != real.name, path.name))
+def _same_file_as(names: list[tuple[Path, Path]]) -> Path:
+    """Which of several entries (entry, the path it resolves to) naming one file is read: the
+    file itself (of hard links, the first by name), else the link named like it (a ConfigMap's
+    `seed.txt -> ..data/seed.txt`), else the first by name. The same one every scan, whatever
+    order the folder lists them in."""
+    path, _ = min(names, key=lambda entry: (entry[0] != entry[1], entry[0].name != entry[1].name,
+                                            entry[0].name))
+    return path
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -777,7 +788,7 @@ def _stamp(path: Path) -> Stamp | None:
 
 # One scanned entry: its stamp, what reading it gave, and the file it resolves to inside the
 # folder (None: it does not resolve to one; its problem says why).
-_Entry = tuple[Stamp, Article | None, list[ContentProblem], Path | None]
+_Entry = tuple[Stamp, Article | None, list[ContentProblem], RealFile | None]
 
 
 class Library:
@@ -885,16 +896,16 @@ class Library:
         return report
 
     def _find_doubles(self) -> dict[Path, Path]:
-        """Each entry that is a second name of a file another entry is read for (a symlink to
-        an article in the folder) -> that entry (`_same_file_as` picks it)."""
-        names: dict[Path, list[Path]] = {}
+        """Each entry that is a second name of a file another entry is read for (a symlink or a
+        hard link to an article in the folder) -> that entry (`_same_file_as` picks it)."""
+        names: dict[tuple[int, int], list[tuple[Path, Path]]] = {}
         for path, (_, _, _, real) in self._entries.items():
             if real is not None:
-                names.setdefault(real, []).append(path)
+                names.setdefault(real[1], []).append((path, real[0]))
         doubles: dict[Path, Path] = {}
-        for real, paths in names.items():
-            read = _same_file_as(real, paths)
-            doubles.update((path, read) for path in paths if path != read)
+        for entries in names.values():
+            read = _same_file_as(entries)
+            doubles.update((path, read) for path, _ in entries if path != read)
         return doubles
 
     def _publish(self, problems: list[ContentProblem]) -> None:
