@@ -202,6 +202,18 @@ async def test_delay_past_the_client_timeout_is_a_timeout(fake: FakeTelegram) ->
     assert fake.sent_messages == []
 
 
+async def test_stall_takes_the_message_and_holds_its_answer(fake: FakeTelegram) -> None:
+    fake.add_chat(7)
+    fake.inject("stall", seconds=30)
+    async with make_bot(fake, read_timeout=0.2) as bot:
+        with pytest.raises(TimedOut):
+            await bot.send_message(7, "taken")
+        assert [p["text"] for p in fake.held] == ["taken"]
+        assert fake.calls_to("sendMessage") == []  # not answered yet
+        await bot.send_message(7, "next")
+    assert [m.text for m in fake.sent_messages] == ["taken", "next"]
+
+
 async def test_global_rate_limit_answers_429_with_retry_after(fake: FakeTelegram) -> None:
     fake.add_chat(7)
     fake.global_rate = 3

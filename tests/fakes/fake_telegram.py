@@ -102,7 +102,7 @@ class _Reject(Exception):
 
 
 _FAULT_KINDS = ("retry_after", "server_error", "delay", "blocked", "chat_not_found", "migrated",
-                "error", "hangup")
+                "error", "hangup", "stall")
 _STATUS_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
                 504: "Gateway Timeout"}
 
@@ -128,6 +128,9 @@ class FakeTelegram:
         self.sent_messages: list[SentMessage] = []
         self.calls: list[Call] = []  # answered requests
         self.received: list[str] = []  # method names as requests arrive (long polls included)
+        # The parameters of each request whose answer is held right now (a delay or stall fault),
+        # in arrival order: a bot killed meanwhile never heard back about these.
+        self.held: list[dict[str, Any]] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.webhook_url = ""
         self.webhook_secret: str | None = None
@@ -317,7 +320,9 @@ class FakeTelegram:
         kinds: retry_after (retry_after=1), server_error (status=500), delay (seconds=6;
         then answers 504 unless deliver=True), blocked (description=...), chat_not_found,
         migrated (migrate_to_chat_id=...), error (status=, description=, parameters=),
-        hangup (the request takes effect, then the connection closes with no answer).
+        hangup (the request takes effect, then the connection closes with no answer),
+        stall (the request takes effect, then its answer is held: seconds=3600).
+        A delay or stall ends early when the server closes; `held` lists the requests in one.
         `method="*"` matches every method except getUpdates.
         """
         if kind not in _FAULT_KINDS:
@@ -358,6 +363,21 @@ class FakeTelegram:
             return found[:n] if len(found) >= n else None
 
         return await self._wait(ready, timeout, f"{n} {method} call(s)")
+
+    async def wait_until(
+        self, check: Callable[[], bool], timeout: float = 5.0, what: str = "a condition"  # noqa: ASYNC109
+    ) -> None:
+        """Until `check()` is true; AssertionError naming `what` after `timeout` seconds.
+
+        Looked at again whenever a request arrives, is held or is answered, and every 10 ms
+        besides, since it may watch the bot's own state (its database, say).
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"fake Telegram: timed out waiting for {what}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.01)
 
     async def wait_until_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Until a getUpdates long poll has arrived (the bot is receiving)."""
@@ -421,7 +441,7 @@ class FakeTelegram:
         self.received.append(method)
         self._wake()
         try:
-            hangup = await self._apply_faults(method.lower(), params)
+            then = await self._apply_faults(method.lower(), params)
             handler = self._handlers.get(method.lower())
             if method.lower() == "getupdates":
                 result = await self._get_updates(params)
@@ -433,9 +453,11 @@ class FakeTelegram:
             response = _error_body(reject.status, reject.description, reject.parameters)
             self._record(method, params, reject.status, response)
             return web.json_response(response, status=reject.status)
+        if then is not None and then.kind == "stall":
+            await self._hold(params, float(then.params.get("seconds", 3600.0)))
         response = {"ok": True, "result": result}
         self._record(method, params, 200, response)
-        if hangup and request.transport is not None:
+        if then is not None and then.kind == "hangup" and request.transport is not None:
             request.transport.close()  # accepted, but the client never hears so
         return web.json_response(response)
 
@@ -444,8 +466,9 @@ class FakeTelegram:
         self.calls.append(Call(method, params, status, response, time.monotonic()))
         self._wake()
 
-    async def _apply_faults(self, method: str, params: dict[str, Any]) -> bool:
-        """Raise the first matching fault's rejection; -> whether to hang up after answering."""
+    async def _apply_faults(self, method: str, params: dict[str, Any]) -> _Fault | None:
+        """Raise the first matching fault's rejection (or wait its delay out); -> the fault
+        that acts once the request took effect (hangup, stall), if any."""
         for fault in self._faults:
             if fault.method != method and not (fault.method == "*" and method != "getupdates"):
                 continue
@@ -453,18 +476,18 @@ class FakeTelegram:
                 continue
             if fault.skip > 0:
                 fault.skip -= 1
-                return False
+                return None
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
-            if fault.kind == "hangup":
-                return True
-            await self._fail(fault)
-            return False
-        return False
+            if fault.kind in ("hangup", "stall"):
+                return fault
+            await self._fail(fault, params)
+            return None
+        return None
 
-    async def _fail(self, fault: _Fault) -> None:
+    async def _fail(self, fault: _Fault, params: dict[str, Any]) -> None:
         p = fault.params
         if fault.kind == "retry_after":
             seconds = int(p.get("retry_after", 1))
@@ -474,8 +497,7 @@ class FakeTelegram:
             status = int(p.get("status", 500))
             raise _Reject(status, p.get("description", _STATUS_TEXT.get(status, "Server Error")))
         if fault.kind == "delay":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed_soon(), float(p.get("seconds", 6.0)))
+            await self._hold(params, float(p.get("seconds", 6.0)))
             if p.get("deliver"):
                 return
             raise _Reject(504, "Gateway Timeout")
@@ -488,6 +510,16 @@ class FakeTelegram:
                           {"migrate_to_chat_id": int(p["migrate_to_chat_id"])})
         raise _Reject(int(p.get("status", 400)), p.get("description", "Bad Request"),
                       p.get("parameters"))
+
+    async def _hold(self, params: dict[str, Any], seconds: float) -> None:
+        """Leave a request unanswered for `seconds`, or until the server closes (in `held`)."""
+        self.held.append(params)
+        self._wake()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed_soon(), seconds)
+        finally:
+            self.held = [other for other in self.held if other is not params]
 
     async def _closed_soon(self) -> None:
         while not self._closing:
