@@ -23,6 +23,7 @@ from briefbot.qa.reader import (
     OUTCOMES,
     Reader,
     ReaderFailed,
+    cite,
     ground,
     parse_verdict,
     pick_sentences,
@@ -429,6 +430,50 @@ def test_invented_quotes_and_unbacked_answers_are_refused(
         ground(answer, quote, SENTENCES)
 
 
+def test_a_bare_yes_to_a_yes_no_question_cites_the_quoted_sentence() -> None:
+    """ "did they beat forecasts?" -> "Yes": the sentence is the evidence, and the answer."""
+    question = "did the mayor say how many people would use it"
+    assert cite("Yes", SENTENCES[1], SENTENCES, question) == (1, False)
+    assert cite("no.", SENTENCES[2], SENTENCES, "was the fund under 10 billion?") == (2, False)
+    # an answer the sentence holds word for word is cited as before, and shown
+    assert cite("Elena Vos", SENTENCES[1], SENTENCES, "who spoke?") == (1, True)
+
+
+@pytest.mark.parametrize("answer, quote, question, why", [
+    # a yes needs the question's numbers in the sentence
+    ("Yes", SENTENCES[1], "were there 5000 passengers a day?", "number"),
+    # a wh-question has no yes/no answer
+    ("Yes", SENTENCES[1], "who spoke about the passengers?", "in no sentence"),
+    # the quote must still be an article sentence
+    ("Yes", "The mayor promised free rides for everyone.", "is the ride free?",
+     "not in the article"),
+])
+def test_a_yes_or_no_that_the_sentence_cannot_back_is_refused(
+    answer: str, quote: str, question: str, why: str
+) -> None:
+    with pytest.raises(ReaderFailed, match=why):
+        cite(answer, quote, SENTENCES, question)
+
+
+def test_an_explanation_in_the_models_own_words_is_shown_as_the_articles_sentence() -> None:
+    """A why answered in other words than the article's: the sentence holding most of them
+    is cited, alone; the model's wording, with words the article lacks, is not shown."""
+    sentences = ["The plant closed for two weeks.",
+                 "Sales fell after a recall of crackers over possible salmonella contamination.",
+                 "The recall cost the company about $95 million."]
+    said = "Because of a recall of crackers over salmonella contamination."
+    with pytest.raises(ReaderFailed, match="in no sentence"):
+        ground(said, sentences[2], sentences, "why were sales so bad")
+    assert cite(said, sentences[2], sentences, "why were sales so bad") == (1, False)
+    # short answers still need every word: "dropped" is not "fell"
+    with pytest.raises(ReaderFailed, match="in no sentence"):
+        cite("sales dropped", sentences[2], sentences, "what happened?")
+    # an explanation with a number the sentence lacks is refused
+    with pytest.raises(ReaderFailed, match="in no sentence"):
+        cite("Sales fell 40% after a recall of crackers over possible salmonella fears",
+             sentences[2], sentences, "why were sales so bad")
+
+
 def test_a_long_article_is_clipped_keeping_the_sentences_the_question_needs() -> None:
     filler = [f"Paragraph {n} talks about the weather in the old town and nothing else."
               for n in range(200)]
@@ -524,6 +569,40 @@ async def test_an_answer_the_self_check_doubts_is_declined_not_replaced_by_the_o
         answer = await ask(library, reader_for(fake.url), question)
     assert not answer.found and answer.text == OFFLINE_DECLINE
     assert answer.article_id == "harbour" and answer.origin == "offline"
+
+
+async def test_a_yes_or_no_question_is_answered_with_the_sentence_that_says_it() -> None:
+    """ "was the driver hurt?" -> "No": no article word says "No"; the sentence itself is the
+    answer, shown alone (the self-check still has to agree with the model's no)."""
+
+    def answers_no(request: Request) -> str:
+        return says("No", "the driver, 54, was not hurt")
+
+    async with FakeReader(answers_no) as fake:
+        answer, outcome = await improve(fake, "so was the driver hurt or not")
+    assert outcome == "answered"
+    assert answer.text == "“The driver, 54, was not hurt.”"
+    assert fake.checks[0].line("Answer") == "No"
+
+
+async def test_a_doubted_yes_or_no_keeps_the_offline_answer_instead_of_declining() -> None:
+    """The self-check's doubt about a bare yes or an explanation is about how it was read,
+    not a sign of a near miss: the offline engine's answer is shown, not a decline."""
+
+    def answers_yes(request: Request) -> str:
+        return says("Yes", "Three people were injured and one died, police said.")
+
+    question = "did anyone die in the crash?"
+    offline = Answer(question=question, found=True, article_id=CRASH.id,
+                     text="one. “Three people were injured and one died, police said.”",
+                     source="Three people were injured and one died, police said.")
+    async with FakeReader(answers_yes, check=lambda request: verdict(False)) as fake:
+        reader = reader_for(fake.url)
+        try:
+            answer, outcome = await reader.improve_traced(offline, CRASH)
+        finally:
+            await reader.aclose()
+    assert outcome == "doubted" and answer is offline
 
 
 @pytest.mark.parametrize("p_yes, shown", [(0.55, False), (0.6, False), (0.8, True),

@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import snowballstemmer
@@ -37,6 +37,11 @@ MAX_ARTICLE_CHARS = 6000
 # when it is at least QUOTE_MIN_CHARS long: shorter bits ("the council said") are too common.
 QUOTE_MATCH_MIN = 90
 QUOTE_MIN_CHARS = 30
+# An explanation the model put in its own words (a why, a how) is cited by the sentence holding
+# most of its words, shown alone, when it has at least this many words to find and the sentence
+# holds at least this share of them (see `cite`).
+LONG_ANSWER_WORDS = 5
+MOSTLY_HELD = 0.75
 # Telegram's "typing…" lasts 5 s; it is renewed this often while the endpoint thinks.
 WORKING_EVERY_SECONDS = 4.5
 # Reply text looked at for a JSON object; a model rambling past this has not followed the format.
@@ -70,6 +75,8 @@ OUTCOMES = (
     "answer-not-in-article",  # no article sentence holds all the answer's words
     "number-mismatch",      # a number in the answer sits with other words in the sentence
     "vetoed",               # the self-check doubts the answer: the bot declines (see `improve`)
+    "doubted",              # it doubts a bare yes/no or an explanation (see `cite`): the
+                            # offline answer stands, the doubt being about our reading of it
     "timeout",              # no reply (both calls) within qa.reader.timeout
     "http-error",           # the endpoint answered with an HTTP error
     "unreachable",          # no connection to the endpoint
@@ -187,11 +194,14 @@ class Reader:
         is awaited before asking and every WORKING_EVERY_SECONDS after (a "typing…" sign);
         its failures are ignored. The reader's answer is shown only when its quote is an
         article sentence, an article sentence holds the answer's words (numbers with the words
-        they go with; that sentence is cited, see `ground`) and a second, short call (the
+        they go with; that sentence is cited, see `ground`; a bare yes or no and an
+        explanation in the model's own words are cited from the quoted sentence, or the one
+        holding most of the explanation, see `cite`) and a second, short call (the
         self-check) says that sentence gives that answer; both calls share qa.reader.timeout
-        (seconds). When the self-check doubts the answer (vetoes it), the question is most
-        likely a near miss the article does not answer, and the reply is "the article doesn't
-        say" (`offline` itself when it declines too): with Qwen2.5-Coder-1.5B on 189 tune
+        (seconds). When the self-check doubts a word-for-word answer (vetoes it), the question
+        is most likely a near miss the article does not answer, and the reply is "the article
+        doesn't say" (`offline` itself when it declines too); a doubted yes/no or explanation
+        keeps `offline` ("doubted"). With Qwen2.5-Coder-1.5B on 189 tune
         questions this declined 71% of unanswerable questions where showing the offline answer
         declined 55%, for 3 of 131 answerable ones (bench/qa_reader.py). Never raises for the
         endpoint's faults: a timeout, an HTTP error, a reply that is not the JSON asked for, a
@@ -224,8 +234,13 @@ class Reader:
                     self._fell_back(article, "the model says the article does not say")
                     return offline, "null"
                 said, quote = reply
-                index = ground(said, quote, sentences, offline.question)
-                await self._check(offline.question, said, sentences, index)
+                citation = cite(said, quote, sentences, offline.question)
+                try:
+                    await self._check(offline.question, said, sentences, citation.at)
+                except ReaderFailed as exc:
+                    if citation.word_for_word:
+                        raise
+                    raise ReaderFailed(str(exc), "doubted") from None
         except TimeoutError:
             self._fell_back(article, f"no reply within {self.config.timeout:g} s")
             return offline, "timeout"
@@ -234,9 +249,10 @@ class Reader:
                 return self._declined(offline, article, str(exc)), exc.outcome
             self._fell_back(article, str(exc))
             return offline, exc.outcome
-        source = sentences[index]
-        fact, cited, text = _compose(said, source)
-        log.debug("qa.reader: article %s: answered from sentence %d", article.id, index + 1)
+        source = sentences[citation.at]
+        fact, cited, text = _compose(said if citation.word_for_word else None, source)
+        log.debug("qa.reader: article %s: answered from sentence %d", article.id,
+                  citation.at + 1)
         return Answer(question=offline.question, found=True, text=text, article_id=article.id,
                       source=source, fact=fact, quote=cited, origin="reader"), "answered"
 
@@ -528,19 +544,91 @@ def _verdict_word(token: object) -> str | None:
     return word if word in ("yes", "no") else None
 
 
-def ground(answer: str, quote: str, sentences: Sequence[str], question: str = "") -> int:
-    """The index of the article sentence that holds `answer`, found from `quote`.
+class Citation(NamedTuple):
+    """Where a reader answer is cited from (`cite`)."""
 
-    The quote is matched to the most alike sentence. When that sentence does not hold the
-    answer, the nearest one that does is cited instead (the one after before the one before):
-    small models often read the answer right and quote another sentence (on 58 tune questions
-    with Qwen2.5-Coder-1.5B, 8 right answers were refused for quoting a sentence that did not
-    say them, which the neighbouring sentences did not say either). "Holding" the answer:
-    every word of it is in the sentence (words that only repeat `question` aside, numbers
-    excepted), and every number in it keeps its own words there (see `_numbers_tied`).
-    ReaderFailed when no sentence is alike enough (an invented quote), or no sentence holds
-    the answer.
+    at: int  # the index of the article sentence cited
+    word_for_word: bool  # it holds every word of the answer (`ground`), shown before it; else
+                         # the sentence is shown alone
+
+
+def cite(answer: str, quote: str, sentences: Sequence[str], question: str = "") -> Citation:
+    """The article sentence to cite for the model's `answer` and `quote`, and whether the
+    answer is shown before it.
+
+    - A bare yes or no to a yes/no question ("did they beat forecasts?" -> "Yes") cites the
+      quoted sentence, which must be an article sentence, shown alone: the sentence is the
+      answer, in the article's words (a small model's yes or no is not shown on its own
+      authority). A yes also needs each number the question names in that sentence ("were
+      there 5000?" is not a yes from "3,000").
+    - Otherwise the sentence is found by `ground`, and the answer is shown before it.
+    - An explanation (LONG_ANSWER_WORDS or more words to find, for a why or a how) that no
+      sentence holds word for word, because the model put it in its own words, cites the
+      sentence holding the most of them (at least MOSTLY_HELD of them, every number among
+      them) and is shown as that sentence alone: nothing the article does not say is shown.
+    Only the second is `word_for_word`: with Qwen2.5-Coder-1.5B on 189 tune questions
+    (chat_d*), these two widened 17 answers: the self-check let 10 through (8 right, none to
+    an unanswerable question) and doubted 7, where the offline engine's answer was right 4
+    times, so a doubt there keeps the offline answer (`Reader.improve`) where a doubt
+    of a word-for-word answer declines. ReaderFailed as `ground` raises it.
     """
+    verdict = _bare_yes_no(answer, question)
+    if verdict is not None:
+        index = _quoted_sentence(quote, sentences)
+        asked = {w for w in _stems(question) if w.isdigit()}
+        if verdict == "Yes" and not asked <= set(_stems(sentences[index])):
+            raise ReaderFailed("a yes to a number the sentence does not give", "number-mismatch")
+        return Citation(index, word_for_word=False)
+    try:
+        return Citation(ground(answer, quote, sentences, question), word_for_word=True)
+    except ReaderFailed as exc:
+        if exc.outcome != "answer-not-in-article":
+            raise
+        held = _mostly_held(answer, _quoted_sentence(quote, sentences), sentences, question)
+        if held is None:
+            raise
+        return Citation(held, word_for_word=False)
+
+
+_YES_NO = re.compile(r"(yes|no)\b[\W_]*", re.IGNORECASE)
+_WH_WORDS = frozenset("who whom whose what whats when where why how which".split())
+# Chat lead-ins before the question proper ("so did they win", "wait was it unanimous").
+_LEAD_INS = frozenset("so ok okay wait and but hey um uh lol yo also then well".split())
+
+
+def _bare_yes_no(answer: str, question: str) -> str | None:
+    """ "Yes" or "No" when `answer` is that alone and `question` does not open with a wh-word
+    ("who", "how": those want a fact, not a yes); else None."""
+    match = _YES_NO.fullmatch(answer.strip())
+    if match is None:
+        return None
+    words = [w for w in re.findall(r"[^\W_]+", question.casefold())]
+    first = next((w for w in words if w not in _LEAD_INS), "")
+    return None if first in _WH_WORDS else match.group(1).capitalize()
+
+
+def _mostly_held(answer: str, near: int, sentences: Sequence[str], question: str) -> int | None:
+    """The sentence holding most of a long `answer`'s words (see `cite`), nearest to `near`
+    on a tie; None when the answer is short or no sentence holds enough of it."""
+    restated = {w for w in _stems(question) if not w.isdigit()}
+    needed = {w for w in _stems(answer) if w not in restated}
+    if len(needed) < LONG_ANSWER_WORDS:
+        return None
+    numbers = {w for w in needed if w.isdigit()}
+
+    def share(i: int) -> float:
+        stems = set(_stems(sentences[i]))
+        return len(needed & stems) / len(needed) if numbers <= stems else 0.0
+
+    best = max(sorted(range(len(sentences)), key=lambda i: (abs(i - near), i < near)),
+               key=share)
+    return best if share(best) >= MOSTLY_HELD else None
+
+
+def _quoted_sentence(quote: str, sentences: Sequence[str]) -> int:
+    """The index of the article sentence most like `quote` (a model's copy of it: a leading
+    "[n]" sentence number, case, quote marks and spacing aside); ReaderFailed
+    ("quote-not-found") when none is alike enough (QUOTE_MATCH_MIN)."""
     asked = _plain(re.sub(r"^\s*\[\d+\]\s*", "", quote)).strip(" \"'")
     best, best_score = -1, 0.0
     for i, sentence in enumerate(sentences):
@@ -553,6 +641,23 @@ def ground(answer: str, quote: str, sentences: Sequence[str], question: str = ""
     if best < 0 or best_score < QUOTE_MATCH_MIN:
         raise ReaderFailed(f"the quote is not in the article (best match {best_score:.0f})",
                            "quote-not-found")
+    return best
+
+
+def ground(answer: str, quote: str, sentences: Sequence[str], question: str = "") -> int:
+    """The index of the article sentence that holds `answer`, found from `quote`.
+
+    The quote is matched to the most alike sentence (`_quoted_sentence`). When that sentence
+    does not hold the answer, the nearest one that does is cited instead (the one after before
+    the one before): small models often read the answer right and quote another sentence (on
+    58 tune questions with Qwen2.5-Coder-1.5B, 8 right answers were refused for quoting a
+    sentence that did not say them, which the neighbouring sentences did not say either).
+    "Holding" the answer: every word of it is in the sentence (words that only repeat
+    `question` aside, numbers excepted), and every number in it keeps its own words there
+    (see `_numbers_tied`). ReaderFailed when no sentence is alike enough (an invented quote),
+    or no sentence holds the answer.
+    """
+    best = _quoted_sentence(quote, sentences)
     words = _stems(answer)
     if not words:
         raise ReaderFailed("the answer has no words to check")
