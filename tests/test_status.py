@@ -131,6 +131,19 @@ async def test_the_last_delivery_pass_is_recorded_and_shown(
                      "still_due": 0}
 
 
+def test_briefings_deferred_by_a_long_rate_limit_count_as_still_due(
+    tmp_path: Path, content_dir: Path
+) -> None:
+    """A briefing left for later because the platform asked to wait longer than a send may
+    wait is due all the same: "0 still due" would read as all done."""
+    config = make_config(tmp_path, content_dir)
+    state = RunState(config.database)
+    record_pass(state, NOW - dt.timedelta(hours=1), "send-due",
+                PassReport(due=5, delivered=2, failed=1, deferred=2))
+    state.close()
+    assert collect_status(config, NOW).to_json()["delivery"]["still_due"] == 3
+
+
 def test_skipped_briefings_in_the_last_pass_need_a_person(
     tmp_path: Path, content_dir: Path
 ) -> None:

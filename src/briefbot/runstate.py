@@ -102,7 +102,9 @@ class PassRecord:
 
     @property
     def still_due(self) -> int:
-        return self.counts.get("failed", 0) + self.counts.get("interrupted", 0)
+        """Briefings the pass left due for a later one: failed for now, interrupted by a stop,
+        or deferred because the platform asked to wait longer than a send may wait."""
+        return sum(self.counts.get(name, 0) for name in ("failed", "interrupted", "deferred"))
 
 
 def _stamp(instant: dt.datetime) -> str:
