@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from briefbot.adapters.console_adapter import ConsoleAdapter
 from briefbot.articles import ContentProblem, Library, ReloadReport, SkippedFile
@@ -88,12 +88,9 @@ class App:
         """Rescan the content folder; log each problem, and each file it does not serve (with
         why, as `check` names it), once, when it first appears."""
         report = self.library.reload()
-        # The folder is rescanned every few seconds: a problem that stays is not news.
-        for problem in report.problems:
-            if problem not in self._logged_problems:
-                log.warning("content: %s", problem)
-        self._logged_problems = frozenset(report.problems)
-        self._log_skipped(self.library.skipped)
+        # The folder is rescanned every few seconds: a problem (or skip) that stays is not news.
+        self._logged_problems = _warn_new(report.problems, self._logged_problems)
+        self._logged_skips = _warn_new(self.library.skipped, self._logged_skips)
         if report.changed_anything:
             log.info(
                 "content: %s (added %s, changed %s, removed %s)",
@@ -105,14 +102,6 @@ class App:
             if self.delivery is not None:
                 self.delivery.wake()
         return report
-
-    def _log_skipped(self, skipped: Sequence[SkippedFile]) -> None:
-        """A WARNING for each skipped file (its name and why: never its text) not skipped for
-        that reason at the last scan; one that stays skipped is not news."""
-        for entry in skipped:
-            if entry not in self._logged_skips:
-                log.warning("content: %s", entry)
-        self._logged_skips = frozenset(skipped)
 
     def _warm(self, stop: threading.Event) -> None:
         """Background thread while serving: prepare the newest articles' Q&A after each change."""
@@ -288,6 +277,18 @@ async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) 
         return False
     task.result()  # its error, if any
     return True
+
+
+_Said = TypeVar("_Said", ContentProblem, SkippedFile)
+
+
+def _warn_new(items: Sequence[_Said], logged: frozenset[_Said]) -> frozenset[_Said]:
+    """Log a WARNING for each of `items` (content problems, skipped files: names and why,
+    never a file's text) not in `logged`, the last scan's; -> this scan's, for the next."""
+    for item in items:
+        if item not in logged:
+            log.warning("content: %s", item)
+    return frozenset(items)
 
 
 def _count(number: int, noun: str) -> str:

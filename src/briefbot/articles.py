@@ -306,15 +306,13 @@ def _not_text_title(front: list[str], value: object) -> ArticleFileError:
 
 # How each kind of article file begins, for errors about a file that does not.
 _TXT_START = "write a headline on line 1"
-_MD_START = "start it with YAML front matter: '---', title: ..., '---', then the text"
+_MD_START = "a .md article starts with YAML front matter: '---', title: ..., '---'"
 
 
 def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str], list[str]]:
     """YAML front matter between '---' lines, then Markdown paragraphs."""
     if not text.startswith("---"):
-        raise ArticleFileError(
-            "a .md article starts with YAML front matter: '---', title: ..., '---'", 1
-        )
+        raise ArticleFileError(_MD_START, 1)
     lines = text.split("\n")
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
@@ -803,7 +801,6 @@ class Library:
         self._problems: tuple[ContentProblem, ...] = ()
         self._listed_skips: tuple[SkippedFile, ...] = ()  # not named like articles
         self._skipped: tuple[SkippedFile, ...] = ()  # those, and second names of one file
-        self._doubles: dict[Path, Path] = {}  # entry -> the entry read for the same file
         self.version = 0
 
     @property
@@ -911,14 +908,15 @@ class Library:
     def _publish(self, problems: list[ContentProblem]) -> None:
         # One file is one article, whatever links name it: the other names are skipped, said
         # why, and their problems (the file's own, under another name) are not said twice.
-        self._doubles = self._find_doubles()
-        doubles = tuple(SkippedFile(path, f"same file as {read.name}; a file is read once, "
-                                          "under one name")
-                        for path, read in self._doubles.items())
-        self._skipped = tuple(sorted(self._listed_skips + doubles, key=lambda s: s.path))
+        doubles = self._find_doubles()
+        self._skipped = tuple(sorted(
+            self._listed_skips + tuple(
+                SkippedFile(path, f"same file as {read.name}; a file is read once, under one name")
+                for path, read in doubles.items()),
+            key=lambda skipped: skipped.path))
         by_id: dict[str, Article] = {}
         for path, (_, article, file_problems, _) in sorted(self._entries.items()):
-            if path in self._doubles:
+            if path in doubles:
                 continue
             problems.extend(file_problems)
             if article is None:
