@@ -558,6 +558,22 @@ def test_too_many_curated_answers_and_bullets_keep_the_first(
     assert "many.md: warning: 'bullets:' has 40 lines; only the first 10 are used" in problems
 
 
+def test_a_front_matter_key_written_twice_is_named_and_the_last_is_used(
+    content_dir: Path, write: Write,
+) -> None:
+    """Two `title:` lines: YAML silently kept the last. The article is still served (as any
+    YAML reader reads it), with a warning naming the key and both lines."""
+    write("twice.md", "---\ntitle: Draft headline\ndate: 2026-03-01\ntitle: Ferry line opens"
+                      "\n---\n\nThe ferry line opened on Monday.\n")
+    library = Library(content_dir)
+    library.reload()
+    article = library.find("twice")
+    assert article is not None and article.title == "Ferry line opens"
+    assert _problems_for(library, "twice.md") == [
+        "twice.md: warning: 'title:' is written twice in the front matter (lines 2 and 4); "
+        "the last one is used: delete the other"]
+
+
 def test_yaml_aliases_cannot_blow_up_the_front_matter(content_dir: Path, write: Write) -> None:
     """Six lines of aliases stand for a million items: refused, never printed or iterated."""
     levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]

@@ -19,6 +19,7 @@ from markdown_it.token import Token
 from briefbot.errors import ContentError
 from briefbot.ports import Clock, utc_now
 from briefbot.text import clip_words, split_sentences, visible_text
+from briefbot.yaml_keys import DuplicateKey, load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +324,13 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
             f"the front matter is {len(source):,} characters, over the "
             f"{MAX_FRONT_MATTER_CHARS:,} limit; keep the article's text below the closing '---'", 2
         )
+    twice: DuplicateKey | None = None
     try:
-        front = yaml.safe_load(source)
+        try:
+            front = load_yaml(source)
+        except DuplicateKey as exc:
+            twice = exc  # read as every YAML reader reads it, the last one winning; said below
+            front = yaml.safe_load(source)
     except RecursionError:
         raise ArticleFileError("the front matter is nested too deeply to read", 2) from None
     except ValueError as exc:  # YAML read a date-shaped value that is no date (2026-13-01)
@@ -344,6 +350,10 @@ def _parse_md(article_id: str, text: str) -> tuple[dict[str, object], list[str],
     if not isinstance(title, str) or not title:
         raise ArticleFileError("the front matter needs a 'title:'", 2)
     warnings: list[str] = []
+    if twice is not None:
+        warnings.append(f"'{twice.key}:' is written twice in the front matter (lines "
+                        f"{twice.first + 1} and {twice.line + 1}); the last one is used: delete "
+                        "the other")
     meta: dict[str, object] = {"title": title}
     if front.get("author") is not None:
         author = _scalar(front["author"])

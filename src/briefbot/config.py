@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import os
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from briefbot.config_schema import (
 from briefbot.errors import ConfigError
 from briefbot.platforms import PLATFORMS
 from briefbot.ports import PlatformConfig
+from briefbot.yaml_keys import DuplicateKey, load_yaml
 
 READER_KEY_ENV = "BRIEFBOT_READER_API_KEY"
 READER_TIMEOUT_SECONDS = 8.0  # qa.reader.timeout when not given
@@ -84,48 +85,6 @@ class Config:
             if settings.platform == name:
                 return settings
         raise KeyError(name)
-
-
-class DuplicateKey(Exception):
-    """A mapping key written twice in one YAML mapping; `line` is the second one's (1-based)."""
-
-    def __init__(self, key: object, line: int, first: int, section: bool) -> None:
-        fix = (f"merge them into one '{key}:' section" if section
-               else "delete the one you do not mean")
-        super().__init__(f"{key!r} is written twice (first at line {first}); YAML would keep "
-                         f"only the last and ignore the first unseen, so {fix}")
-        self.line = line
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that raises DuplicateKey instead of letting a later key win silently."""
-
-
-def _unique_key_mapping(
-    loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False
-) -> dict[object, object]:
-    first_line: dict[object, int] = {}
-    for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=deep)
-        line = key_node.start_mark.line + 1
-        if isinstance(key, Hashable) and key in first_line:
-            raise DuplicateKey(key, line, first_line[key], isinstance(value_node, yaml.MappingNode))
-        if isinstance(key, Hashable):
-            first_line[key] = line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _unique_key_mapping)
-
-
-def load_yaml(text: str) -> object:
-    """yaml.safe_load, except that a key written twice in one mapping raises DuplicateKey
-    (naming the key and both lines) rather than silently keeping the last. Other faults raise
-    yaml.YAMLError as safe_load does."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
