@@ -432,7 +432,7 @@ def test_invented_quotes_and_unbacked_answers_are_refused(
 
 def test_a_bare_yes_to_a_yes_no_question_cites_the_quoted_sentence() -> None:
     """ "did they beat forecasts?" -> "Yes": the sentence is the evidence, and the answer."""
-    question = "did the mayor say how many people would use it"
+    question = "so will the line carry passengers every day"
     assert cite("Yes", SENTENCES[1], SENTENCES, question) == (1, False)
     assert cite("no.", SENTENCES[2], SENTENCES, "was the fund under 10 billion?") == (2, False)
     # an answer the sentence holds word for word is cited as before, and shown
@@ -442,8 +442,9 @@ def test_a_bare_yes_to_a_yes_no_question_cites_the_quoted_sentence() -> None:
 @pytest.mark.parametrize("answer, quote, question, why", [
     # a yes needs the question's numbers in the sentence
     ("Yes", SENTENCES[1], "were there 5000 passengers a day?", "number"),
-    # a wh-question has no yes/no answer
+    # a question for a fact has no yes/no answer, however it opens
     ("Yes", SENTENCES[1], "who spoke about the passengers?", "in no sentence"),
+    ("No", SENTENCES[1], "did they say how many passengers?", "in no sentence"),
     # the quote must still be an article sentence
     ("Yes", "The mayor promised free rides for everyone.", "is the ride free?",
      "not in the article"),

@@ -20,6 +20,7 @@ from briefbot.articles import Article
 from briefbot.config import ReaderConfig
 from briefbot.logs import register_secret
 from briefbot.qa.answer import DOESNT_SAY, Answer, _compose
+from briefbot.qa.questions import YESNO, parse_question
 from briefbot.qa.table import article_sentences
 from briefbot.text import strip_emoji
 
@@ -556,7 +557,8 @@ def cite(answer: str, quote: str, sentences: Sequence[str], question: str = "") 
     """The article sentence to cite for the model's `answer` and `quote`, and whether the
     answer is shown before it.
 
-    - A bare yes or no to a yes/no question ("did they beat forecasts?" -> "Yes") cites the
+    - A bare yes or no to a yes/no question (as `parse_question` reads its kind: "so did they
+      beat forecasts?" -> "Yes"; not "how many came?" -> "No") cites the
       quoted sentence, which must be an article sentence, shown alone: the sentence is the
       answer, in the article's words (a small model's yes or no is not shown on its own
       authority). A yes also needs each number the question names in that sentence ("were
@@ -572,39 +574,26 @@ def cite(answer: str, quote: str, sentences: Sequence[str], question: str = "") 
     times, so a doubt there keeps the offline answer (`Reader.improve`) where a doubt
     of a word-for-word answer declines. ReaderFailed as `ground` raises it.
     """
-    verdict = _bare_yes_no(answer, question)
-    if verdict is not None:
-        index = _quoted_sentence(quote, sentences)
+    quoted = _quoted_sentence(quote, sentences)
+    yes_no = _YES_NO.fullmatch(answer.strip())
+    if yes_no is not None and parse_question(question).kind == YESNO:
         asked = {w for w in _stems(question) if w.isdigit()}
-        if verdict == "Yes" and not asked <= set(_stems(sentences[index])):
+        if yes_no.group(1).casefold() == "yes" and not asked <= set(_stems(sentences[quoted])):
             raise ReaderFailed("a yes to a number the sentence does not give", "number-mismatch")
-        return Citation(index, word_for_word=False)
+        return Citation(quoted, word_for_word=False)
     try:
-        return Citation(ground(answer, quote, sentences, question), word_for_word=True)
+        return Citation(_holding(answer, quoted, sentences, question), word_for_word=True)
     except ReaderFailed as exc:
         if exc.outcome != "answer-not-in-article":
             raise
-        held = _mostly_held(answer, _quoted_sentence(quote, sentences), sentences, question)
+        held = _mostly_held(answer, quoted, sentences, question)
         if held is None:
             raise
         return Citation(held, word_for_word=False)
 
 
+# A bare "yes" or "no" (a full stop or "!" after it aside).
 _YES_NO = re.compile(r"(yes|no)\b[\W_]*", re.IGNORECASE)
-_WH_WORDS = frozenset("who whom whose what whats when where why how which".split())
-# Chat lead-ins before the question proper ("so did they win", "wait was it unanimous").
-_LEAD_INS = frozenset("so ok okay wait and but hey um uh lol yo also then well".split())
-
-
-def _bare_yes_no(answer: str, question: str) -> str | None:
-    """ "Yes" or "No" when `answer` is that alone and `question` does not open with a wh-word
-    ("who", "how": those want a fact, not a yes); else None."""
-    match = _YES_NO.fullmatch(answer.strip())
-    if match is None:
-        return None
-    words = [w for w in re.findall(r"[^\W_]+", question.casefold())]
-    first = next((w for w in words if w not in _LEAD_INS), "")
-    return None if first in _WH_WORDS else match.group(1).capitalize()
 
 
 def _mostly_held(answer: str, near: int, sentences: Sequence[str], question: str) -> int | None:
@@ -657,7 +646,12 @@ def ground(answer: str, quote: str, sentences: Sequence[str], question: str = ""
     (see `_numbers_tied`). ReaderFailed when no sentence is alike enough (an invented quote),
     or no sentence holds the answer.
     """
-    best = _quoted_sentence(quote, sentences)
+    return _holding(answer, _quoted_sentence(quote, sentences), sentences, question)
+
+
+def _holding(answer: str, best: int, sentences: Sequence[str], question: str) -> int:
+    """`ground` from the quoted sentence's index `best` on: the nearest sentence holding
+    `answer`; ReaderFailed when none does."""
     words = _stems(answer)
     if not words:
         raise ReaderFailed("the answer has no words to check")
