@@ -82,13 +82,10 @@ _HOW_ARE_YOU = frozenset({
     "how is it going", "how do you do", "what s up", "whats up", "sup", "wassup",
     "how are things", "you ok", "are you ok", "are you there",
 })
-_WHO_ARE_YOU = frozenset({
-    "who are you", "what are you", "what can you do", "what do you do", "are you a bot",
-    "what is this", "how does this work", "how do i use this", "commands",
-})
-# Asking for help in words ("help me", "help pls", "can you help?", "how do I use this bot?",
-# "what are the commands?") is /help. Only as the whole message: "how did the volunteers help?",
-# "can the fund help small shops?" and "help me understand the fares" are about the news.
+# Asking who the bot is, or for help, in words ("who are you", "help me", "help pls", "can you
+# help?", "how do I use this bot?", "what are the commands?") is /help. Only as the whole
+# message: "how did the volunteers help?", "can the fund help small shops?" and "help me
+# understand the fares" are about the news.
 _PLEASE = r"(?:please|pls|plz|pleez)"
 _HELP_REQUEST = re.compile(
     rf"(?:(?:hi|hey|hello) )?(?:{_PLEASE} )?"
@@ -98,6 +95,7 @@ _HELP_REQUEST = re.compile(
     r"|how (?:do|can|should) i use (?:this|you|the bot|this bot|briefbot)(?: bot)?"
     r"|how (?:does|do) (?:this|you|the bot|this bot|briefbot) work"
     r"|(?:what are |show me |list )?(?:the |your |all )?commands(?: are there)?"
+    r"|who are you|what are you|are you a bot|what is this"
 )
 # A command's name typed without the slash ("latest", "help please") is that command.
 _PLAIN_COMMAND = re.compile(r"(?:please )?(help|latest|list|status|start)(?: please)?")
@@ -278,7 +276,7 @@ class Conversation:
         if said in _HOW_ARE_YOU:
             return Notice("All good here, thanks! Send /latest for the newest briefing, or ask "
                           "me about the news.")
-        if said in _WHO_ARE_YOU or _HELP_REQUEST.fullmatch(said):
+        if _HELP_REQUEST.fullmatch(said):
             return help_notice()  # what /help answers
         plain = _PLAIN_COMMAND.fullmatch(said)
         if plain is not None:
