@@ -625,9 +625,11 @@ async def test_a_sender_retrying_past_its_lease_keeps_the_part_to_itself(
     assert (report.delivered, report.sent) == (1, 2)
 
 
-async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
+async def _taken_over_while_retrying(
     store: SqliteStore,
-) -> None:
+) -> tuple[PassReport, _FailsFirst, list[str]]:
+    """One chat's first send fails; while this sender waits to retry, its 5-minute lease lapses
+    and another sender claims the part. -> the pass's report, the adapter, the other's claims."""
     shelf = Shelf([story("first", MONDAY)])
     subscribe(store, "-100")
     sub = store.subscription("telegram", "-100")
@@ -643,6 +645,13 @@ async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
     adapter = _FailsFirst(failures=1)
     report = await _retrying_delivery(store, shelf, adapter, clock,
                                       other_sender_takes_over).run_pass(clock[0])
+    return report, adapter, taken
+
+
+async def test_a_sender_whose_lapsed_claim_was_taken_over_does_not_send(
+    store: SqliteStore,
+) -> None:
+    report, adapter, taken = await _taken_over_while_retrying(store)
     assert taken == ["claimed"]
     assert adapter.outbox.accepted == []  # the other sender sends it, not this one
     assert (report.sent, report.duplicates_avoided) == (0, 1)
@@ -705,6 +714,16 @@ async def _late_accept_race(db_path: Path, *, second_reaches_platform: bool) -> 
     return outbox, chats, first, late, first_store
 
 
+async def _nothing_more_due(store: SqliteStore, outbox: Outbox) -> None:
+    """The race's day is closed for every chat: a pass 20 minutes later finds nothing due and
+    sends nothing (into `outbox`). Closes `store`."""
+    assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}
+    again = await run_at(store, Shelf([story("first", MONDAY)]), RecordingAdapter(outbox),
+                         at_berlin(MONDAY, 7, 50))
+    store.close()
+    assert again.due == 0 and again.sent == 0
+
+
 async def test_a_part_accepted_after_its_lease_lapsed_reaches_each_chat_once(
     db_path: Path,
 ) -> None:
@@ -716,11 +735,8 @@ async def test_a_part_accepted_after_its_lease_lapsed_reaches_each_chat_once(
         assert outbox.to(chat) == ["first: Council votes on first", "first: 3 bullets"]
     assert (first.sent, first.delivered) == (6, 3)
     assert (late.sent, late.delivered, late.duplicates_avoided) == (0, 0, 3)
-    assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}
-    again = await run_at(store, Shelf([story("first", MONDAY)]), RecordingAdapter(outbox),
-                         at_berlin(MONDAY, 7, 50))
-    store.close()
-    assert again.due == 0 and len(outbox.accepted) == 6
+    await _nothing_more_due(store, outbox)
+    assert len(outbox.accepted) == 6
 
 
 async def test_a_part_both_senders_got_to_the_platform_arrives_at_most_twice_nothing_else(
@@ -738,11 +754,8 @@ async def test_a_part_both_senders_got_to_the_platform_arrives_at_most_twice_not
     assert set(outbox.duplicates().values()) == {2}
     assert (first.sent, first.delivered) == (6, 3)
     assert (late.sent, late.delivered) == (0, 0)  # its sends were cut short: not recorded
-    assert {s.last_local_date for s in store.subscriptions()} == {MONDAY}
-    again = await run_at(store, Shelf([story("first", MONDAY)]), RecordingAdapter(outbox),
-                         at_berlin(MONDAY, 7, 50))
-    store.close()
-    assert again.due == 0 and len(outbox.accepted) == 9
+    await _nothing_more_due(store, outbox)
+    assert len(outbox.accepted) == 9
 
 
 async def test_a_send_cut_short_by_a_lost_claim_says_so_not_that_it_waited_to_retry(
@@ -766,19 +779,7 @@ async def test_a_send_cut_short_by_a_lost_claim_says_so_not_that_it_waited_to_re
 async def test_a_claim_lost_while_waiting_to_retry_says_so(
     store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    shelf = Shelf([story("first", MONDAY)])
-    subscribe(store, "-100")
-    sub = store.subscription("telegram", "-100")
-    assert sub is not None
-    clock = [at_berlin(MONDAY, 7, 30)]
-
-    def other_sender_takes_over() -> None:
-        clock[0] += dt.timedelta(minutes=2)  # past the 5-minute lease
-        store.claim_part(sub.id, MONDAY, 0, ("first",), claimant="other", now=clock[0],
-                         lease=dt.timedelta(minutes=5))
-
-    await _retrying_delivery(store, shelf, _FailsFirst(failures=1), clock,
-                             other_sender_takes_over).run_pass(clock[0])
+    await _taken_over_while_retrying(store)
     assert ("telegram chat -100: another sender took over part 0 of the 2026-11-23 briefing "
             "while this one waited to retry; leaving it to them") in caplog.text
 
